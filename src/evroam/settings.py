@@ -1,0 +1,105 @@
+"""Settings: every option comes from `EVROAM_*` environment variables, an optional TOML file
+(`EVROAM_CONFIG=path.toml`) or the command line, in that order of increasing priority."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Role = Literal["CPO", "EMSP"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EVROAM_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./evroam.db",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db",
+    )
+    host: str = Field("127.0.0.1", description="address the HTTP and OCPP servers listen on")
+    http_port: int = Field(8080, description="port of OCPI, the admin API and the web UI")
+    ocpp_port: int = Field(9000, description="port of the OCPP WebSocket server")
+    public_url: str | None = Field(
+        None, description="base URL partners use to reach us; default http://HOST:HTTP_PORT"
+    )
+
+    country_code: str = Field("NL", min_length=2, max_length=2, description="our ISO 3166 alpha-2 country")
+    party_id: str = Field("EVR", min_length=3, max_length=3, description="our OCPI party id")
+    roles: list[Role] = Field(default_factory=lambda: ["CPO", "EMSP"], description="OCPI roles we play")
+    business_name: str = Field("evroam", max_length=100, description="name shown to partners")
+    business_website: str | None = None
+
+    ocpi_versions: list[str] = Field(
+        default_factory=lambda: ["2.2.1"], description="OCPI versions offered to partners"
+    )
+    ocpi_page_limit: int = Field(1000, ge=1, description="largest page the OCPI list endpoints return")
+    ocpi_timeout: float = Field(15.0, gt=0, description="seconds before a call to a partner times out")
+
+    outbox_poll_seconds: float = Field(2.0, gt=0, description="how often the outbox looks for new work")
+    outbox_backoff_base: float = Field(1.0, gt=0, description="first retry delay in seconds")
+    outbox_backoff_max: float = Field(600.0, gt=0, description="longest retry delay in seconds")
+
+    admin_token: str | None = Field(None, description="bearer token of the admin API (generated if unset)")
+    redis_url: str | None = Field(None, description="Redis URL when several processes share the work")
+    log_level: str = "INFO"
+
+    @field_validator("country_code", "party_id")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("roles", "ocpi_versions", mode="before")
+    @classmethod
+    def _split(cls, value):
+        if isinstance(value, str):
+            return [part.strip().upper() if "." not in part else part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check_versions(self) -> Settings:
+        from evroam.ocpi.versions_supported import SUPPORTED_VERSIONS
+
+        unknown = [v for v in self.ocpi_versions if v not in SUPPORTED_VERSIONS]
+        if unknown:
+            raise ValueError(f"ocpi_versions: {unknown} not supported (choose from {sorted(SUPPORTED_VERSIONS)})")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.http_port}"
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.base_url}/ocpi/versions"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get("EVROAM_CONFIG")
+        if config and Path(config).is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+        return tuple(sources)
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from the environment (and TOML file), with explicit overrides (None = not given)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

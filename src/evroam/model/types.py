@@ -1,0 +1,89 @@
+"""Shared pieces of the domain model beyond `common.py`: identifier and code types used by
+several modules, the enums more than one module needs (TokenType, ProfileType), and the
+case-insensitive comparison CiString identifiers call for."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, Field
+
+__all__ = [
+    "NOT_AVAILABLE",
+    "CountryCode",
+    "Country3",
+    "Currency",
+    "LanguageCode",
+    "PartyId",
+    "ProfileType",
+    "TimeOfDay",
+    "TimeZoneName",
+    "TokenType",
+    "ci_equal",
+    "zone_info",
+]
+
+#: Placeholder a required string may carry when the value truly cannot be known (2.2+).
+NOT_AVAILABLE = "#NA"
+
+# ISO 3166-1 alpha-2 code of the party owning an object (CiString(2), so either case).
+CountryCode = Annotated[str, Field(min_length=2, max_length=2, pattern=r"^[A-Za-z]{2}$")]
+
+# Party id following ISO 15118: three alphanumeric characters (CiString(3)).
+PartyId = Annotated[str, Field(min_length=3, max_length=3, pattern=r"^[A-Za-z0-9]{3}$")]
+
+# ISO 3166-1 alpha-3 code of the country a Location lies in (string(3)).
+Country3 = Annotated[str, Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")]
+
+# ISO 4217 currency code (string(3)).
+Currency = Annotated[str, Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")]
+
+# ISO 639-1 language code (string(2)).
+LanguageCode = Annotated[str, Field(min_length=2, max_length=2)]
+
+# Local time of day "HH:MM", 24h with leading zeros (2.2.1 regex).
+TimeOfDay = Annotated[str, Field(max_length=5, pattern=r"^([0-1][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+@lru_cache(maxsize=1024)
+def zone_info(name: str) -> ZoneInfo:
+    """The ZoneInfo for an IANA tzdata name; ValueError with a readable message when unknown."""
+    if not name or name != name.strip():
+        raise ValueError(f"{name!r} is not an IANA time zone name (e.g. Europe/Brussels)")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"{name!r} is not an IANA time zone name (e.g. Europe/Brussels)") from None
+
+
+def _check_time_zone(name: str) -> str:
+    zone_info(name)
+    return name
+
+
+# IANA tzdata name such as "Europe/Oslo" (string(255)), checked against the tz database.
+TimeZoneName = Annotated[str, Field(max_length=255), AfterValidator(_check_time_zone)]
+
+
+def ci_equal(a: str | None, b: str | None) -> bool:
+    """Compare two CiString values the way OCPI defines them: case-insensitively."""
+    if a is None or b is None:
+        return a is b
+    return a.casefold() == b.casefold()
+
+
+class TokenType(StrEnum):
+    AD_HOC_USER = "AD_HOC_USER"
+    APP_USER = "APP_USER"
+    OTHER = "OTHER"
+    RFID = "RFID"
+
+
+class ProfileType(StrEnum):
+    CHEAP = "CHEAP"
+    FAST = "FAST"
+    GREEN = "GREEN"
+    REGULAR = "REGULAR"

@@ -140,7 +140,7 @@ def test_credentials_role_errors_name_the_path(example, invalid):
 def test_credentials_roles_unique(example, invalid):
     data = example("credentials_example4.json")
     data["roles"][2]["party_id"] = "exo"  # CiString: same party as roles[0]
-    assert invalid(Credentials, data) == ["roles: Value error, role CPO for NL/exo is listed more than once"]
+    assert invalid(Credentials, data) == ["roles[2]: role CPO for NL/exo is listed more than once"]
 
 
 def test_same_party_may_have_several_roles(example):

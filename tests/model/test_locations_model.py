@@ -235,15 +235,13 @@ def test_cistring_rejects_non_ascii(example, invalid):
 def test_duplicate_evse_uids_rejected(example, invalid):
     data = example("location_example.json")
     data["evses"][1]["uid"] = data["evses"][0]["uid"]
-    assert invalid(Location, data) == ["evses: Value error, EVSE uid '3256' appears more than once"]
+    assert invalid(Location, data) == ["evses[1].uid: EVSE uid '3256' appears more than once"]
 
 
 def test_duplicate_connector_ids_rejected(example, invalid):
     data = example("location_example.json")
     data["evses"][0]["connectors"][1]["id"] = "1"
-    assert invalid(Location, data) == [
-        "evses[0].connectors: Value error, connector id '1' appears more than once"
-    ]
+    assert invalid(Location, data) == ["evses[0].connectors[1].id: connector id '1' appears more than once"]
 
 
 def test_bad_enums_in_lists(example, invalid):

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, field_validator
 
 from evroam.model.common import URL, BusinessDetails, DateTime, OcpiModel, Role
-from evroam.model.types import CountryCode, PartyId
+from evroam.model.types import CountryCode, PartyId, fail_at
 
 __all__ = [
     "ClientInfo",
@@ -98,13 +98,15 @@ class Credentials(OcpiModel):
     @classmethod
     def _roles_unique(cls, roles: list[CredentialsRole]) -> list[CredentialsRole]:
         seen: set[tuple[str, str, str]] = set()
-        for r in roles:
+        problems = []
+        for index, r in enumerate(roles):
             key = (r.role.value, r.country_code.upper(), r.party_id.upper())
             if key in seen:
-                raise ValueError(
-                    f"role {r.role.value} for {r.country_code}/{r.party_id} is listed more than once"
-                )
+                message = f"role {r.role.value} for {r.country_code}/{r.party_id} is listed more than once"
+                problems.append(((index,), message, r.role.value))
             seen.add(key)
+        if problems:
+            fail_at("Credentials", problems)
         return roles
 
 

@@ -29,6 +29,7 @@ from evroam.model.types import (
     TimeZoneName,
     TokenType,
     ci_equal,
+    fail_at,
     zone_info,
 )
 
@@ -250,13 +251,16 @@ class PublishTokenType(OcpiModel):
 # --------------------------------------------------------------------------- objects
 
 
-def _reject_duplicates(ids: list[str], what: str) -> None:
+def _reject_duplicates(title: str, ids: list[str], field: str, what: str) -> None:
     seen: set[str] = set()
-    for value in ids:
+    problems = []
+    for index, value in enumerate(ids):
         key = value.casefold()
         if key in seen:
-            raise ValueError(f"{what} {value!r} appears more than once")
+            problems.append(((index, field), f"{what} {value!r} appears more than once", value))
         seen.add(key)
+    if problems:
+        fail_at(title, problems)
 
 
 class Connector(OcpiModel):
@@ -290,7 +294,7 @@ class EVSE(OcpiModel):
     @field_validator("connectors")
     @classmethod
     def _connector_ids_unique(cls, connectors: list[Connector]) -> list[Connector]:
-        _reject_duplicates([c.id for c in connectors], "connector id")
+        _reject_duplicates("EVSE", [c.id for c in connectors], "id", "connector id")
         return connectors
 
     def find_connector(self, connector_id: str) -> Connector | None:
@@ -332,7 +336,7 @@ class Location(OcpiModel):
     @field_validator("evses")
     @classmethod
     def _evse_uids_unique(cls, evses: list[EVSE] | None) -> list[EVSE] | None:
-        _reject_duplicates([e.uid for e in evses or ()], "EVSE uid")
+        _reject_duplicates("Location", [e.uid for e in evses or ()], "uid", "EVSE uid")
         return evses
 
     def find_evse(self, uid: str) -> EVSE | None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 __all__ = [
     "NOT_AVAILABLE",
@@ -23,6 +24,7 @@ __all__ = [
     "TimeZoneName",
     "TokenType",
     "ci_equal",
+    "fail_at",
     "zone_info",
 ]
 
@@ -73,6 +75,19 @@ def ci_equal(a: str | None, b: str | None) -> bool:
     if a is None or b is None:
         return a is b
     return a.casefold() == b.casefold()
+
+
+def fail_at(title: str, problems: list[tuple[tuple[str | int, ...], str, Any]]) -> NoReturn:
+    """Raise, from inside a validator, one error per (location, message, input), each at its
+    own location relative to the value being validated (e.g. `(1, "uid")` in a list), so
+    `field_errors()` names the exact field (`evses[1].uid: ...`)."""
+    raise ValidationError.from_exception_data(
+        title,
+        [
+            InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=value)
+            for loc, message, value in problems
+        ],
+    )
 
 
 class TokenType(StrEnum):

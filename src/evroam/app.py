@@ -1,0 +1,133 @@
+"""Wiring: the one visible place where store, bus, services and servers are put together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import text
+
+import evroam
+from evroam.backoffice import api as admin_api
+from evroam.backoffice.auth import ensure_admin_token
+from evroam.events import Bus
+from evroam.ocpi import sync
+from evroam.ocpi.credentials import routes as credentials_routes
+from evroam.ocpi.locations import receiver as locations_receiver
+from evroam.ocpi.locations import sender as locations_sender
+from evroam.ocpi.outbox import OutboxWorker, Pushes
+from evroam.ocpi.server import install_error_handlers
+from evroam.ocpi.tariffs import receiver as tariffs_receiver
+from evroam.ocpi.tariffs import sender as tariffs_sender
+from evroam.ocpi.transport.client import OcpiClient
+from evroam.ocpi.transport.headers import RequestIdMiddleware
+from evroam.ocpi.versions import routes as versions_routes
+from evroam.services.locations import LocationService
+from evroam.services.tariffs import TariffService
+from evroam.settings import Settings
+from evroam.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Platform:
+    """Everything one evroam process runs on, built from settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(settings.database_url)
+        self.bus = Bus()
+        self.http = httpx.AsyncClient(timeout=settings.ocpi_timeout, follow_redirects=False)
+        self.ocpi = OcpiClient(self.http, country_code=settings.country_code, party_id=settings.party_id)
+        self.pushes = Pushes(self)
+        self.locations = LocationService(self.store, self.bus, settings, self.pushes)
+        self.tariffs = TariffService(self.store, self.bus, settings, self.pushes)
+        self.outbox_worker = OutboxWorker(self)
+        sync.install(self)
+
+    async def start(self) -> None:
+        """Migrate the database; call before serving or using services."""
+        await self.store.migrate()
+
+    async def close(self) -> None:
+        await self.bus.drain()
+        await self.http.aclose()
+        await self.store.close()
+
+
+def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
+    """The HTTP application: OCPI, admin API, health. With `run_workers`, the outbox worker
+    runs for the application's lifetime."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if run_workers:
+            platform.outbox_worker.start()
+        try:
+            yield
+        finally:
+            if run_workers:
+                await platform.outbox_worker.stop()
+            await platform.bus.drain()
+
+    app = FastAPI(
+        title="evroam",
+        version=evroam.__version__,
+        description="OCPI roaming (CPO and eMSP) and the evroam admin API.",
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    app.state.admin_token = ensure_admin_token(platform.settings)
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(versions_routes.router)
+    app.include_router(credentials_routes.router)
+    roles = platform.settings.roles
+    if "CPO" in roles:
+        app.include_router(locations_sender.router)
+        app.include_router(tariffs_sender.router)
+    if "EMSP" in roles:
+        app.include_router(locations_receiver.router)
+        app.include_router(tariffs_receiver.router)
+    app.include_router(admin_api.router)
+
+    @app.get("/health", tags=["health"], summary="Liveness and database check")
+    async def health():
+        try:
+            async with platform.store.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            db = "ok"
+        except Exception as exc:  # reported, not raised: this endpoint must always answer
+            db = f"error: {exc}"
+        return {
+            "status": "ok" if db == "ok" else "degraded",
+            "version": evroam.__version__,
+            "database": db,
+            "party": f"{platform.settings.country_code}/{platform.settings.party_id}",
+            "roles": platform.settings.roles,
+        }
+
+    return app
+
+
+async def serve(settings: Settings, *, demo_data: bool = False, ready: asyncio.Event | None = None) -> None:
+    """Run evroam until interrupted: migrate, optionally load demo data, serve HTTP."""
+    import uvicorn
+
+    from evroam.demo import load_demo
+
+    platform = Platform(settings)
+    await platform.start()
+    if demo_data and await load_demo(platform):
+        log.info("demo data loaded: 3 locations, 8 EVSEs, 2 tariffs")
+    app = create_app(platform)
+    config = uvicorn.Config(app, host=settings.host, port=settings.http_port, log_level=settings.log_level.lower(),
+                            access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    try:
+        await server.serve()
+    finally:
+        await platform.close()

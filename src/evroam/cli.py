@@ -1,0 +1,326 @@
+"""The `evroam` command. Every command works on the database of the folder it runs in
+(./evroam.db), or on --db / EVROAM_DATABASE_URL, so it can be used beside a running server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from evroam.settings import Settings, load_settings
+
+T = TypeVar("T")
+app = typer.Typer(help="evroam: EV-charging platform (OCPI roaming, OCPP central system).", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+partners_app = typer.Typer(help="Roaming partners: invite, register, list, sync.", no_args_is_help=True)
+locations_app = typer.Typer(help="Our locations (OCPI 2.2.1 JSON).", no_args_is_help=True)
+tariffs_app = typer.Typer(help="Our tariffs (OCPI 2.2.1 JSON).", no_args_is_help=True)
+app.add_typer(partners_app, name="partners")
+app.add_typer(locations_app, name="locations")
+app.add_typer(tariffs_app, name="tariffs")
+try:
+    from evroam.cli_tariff import app as tariff_app
+
+    app.add_typer(tariff_app, name="tariff", help="Price sessions with the tariff engine: price, estimate, lint.")
+except ImportError:  # pragma: no cover - the tariff engine is part of the package
+    pass
+
+out = Console()
+err = Console(stderr=True)
+DB = typer.Option(None, "--db", help="database URL (default: EVROAM_DATABASE_URL or sqlite ./evroam.db)")
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def settings_for(db: str | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(database_url=db, **overrides)
+    except Exception as exc:
+        fail(f"invalid settings: {exc}")
+        raise
+
+
+def with_platform(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(platform)` on a migrated database, then close everything."""
+    from evroam.app import Platform
+
+    async def main() -> T:
+        platform = Platform(settings)
+        try:
+            await platform.start()
+            return await work(platform)
+        finally:
+            await platform.close()
+
+    return asyncio.run(main())
+
+
+def run_service(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """with_platform, turning the use cases' errors into one-line messages."""
+    from evroam.services.errors import ServiceError
+
+    try:
+        return with_platform(settings, work)
+    except ServiceError as exc:
+        fail(exc.message)
+    except (ValueError, RuntimeError) as exc:
+        fail(str(exc))
+    raise AssertionError("unreachable")
+
+
+def read_json_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        fail(f"{path}: no such file")
+    except json.JSONDecodeError as exc:
+        fail(f"{path}: not valid JSON ({exc})")
+
+
+# ------------------------------------------------------------------ serve
+
+
+@app.command()
+def serve(
+    db: str | None = DB,
+    host: str | None = typer.Option(None, help="listen address (EVROAM_HOST, default 127.0.0.1)"),
+    http_port: int | None = typer.Option(None, help="OCPI, admin API and UI port (EVROAM_HTTP_PORT, default 8080)"),
+    ocpp_port: int | None = typer.Option(None, help="OCPP WebSocket port (EVROAM_OCPP_PORT, default 9000)"),
+    public_url: str | None = typer.Option(None, help="base URL partners use to reach us (EVROAM_PUBLIC_URL)"),
+    demo_data: bool = typer.Option(False, "--demo-data", help="load demo locations and tariffs into an empty database"),
+) -> None:
+    """Serve OCPI (versions at /ocpi/versions), the admin API and /health."""
+    from evroam.app import serve as run
+
+    settings = settings_for(db, host=host, http_port=http_port, ocpp_port=ocpp_port, public_url=public_url)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    out.print(f"[bold green]evroam[/] {settings.country_code}/{settings.party_id} ({', '.join(settings.roles)}) "
+              f"on {settings.database_url}")
+    out.print(f"  OCPI versions  {settings.versions_url}")
+    out.print(f"  API docs       {settings.base_url}/docs")
+    out.print(f"  health         {settings.base_url}/health")
+    out.print("  admin API      /admin/api (bearer token: `evroam admin-token`)")
+    try:
+        asyncio.run(run(settings, demo_data=demo_data))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        fail(f"cannot serve on {settings.host}:{settings.http_port}: {exc} (choose another --http-port?)")
+
+
+@app.command("admin-token")
+def admin_token(db: str | None = DB) -> None:
+    """Print the admin API's bearer token."""
+    from evroam.backoffice.auth import ensure_admin_token
+
+    print(ensure_admin_token(settings_for(db)))
+
+
+# ------------------------------------------------------------------ partners
+
+
+@partners_app.command("invite")
+def partners_invite(
+    name: str = typer.Argument(..., help="a name for the partner, used in other commands"),
+    token: str | None = typer.Option(None, help="use this token A instead of a generated one"),
+    as_json: bool = typer.Option(False, "--json", help="print {token, versions_url} as JSON"),
+    db: str | None = DB,
+) -> None:
+    """Create a registration token (token A) for a partner who will register with us."""
+    from evroam.ocpi.credentials import handshake
+
+    settings = settings_for(db)
+    _partner, token_a = run_service(settings, lambda p: handshake.invite(p, name, token))
+    if as_json:
+        print(json.dumps({"token": token_a, "versions_url": settings.versions_url}))
+    else:
+        out.print(f"Give partner [bold]{name}[/] these two values:")
+        out.print(f"  versions URL  {settings.versions_url}")
+        out.print(f"  token A       {token_a}")
+
+
+@partners_app.command("register")
+def partners_register(
+    versions_url: str = typer.Option(..., "--versions-url", help="the partner's OCPI versions URL"),
+    token: str = typer.Option(..., "--token", help="the token A the partner gave us"),
+    name: str | None = typer.Option(None, help="a name for the partner (default: its host)"),
+    db: str | None = DB,
+) -> None:
+    """Register with a partner (we start the handshake). Our server must be running: the
+    partner calls our versions endpoint back during registration."""
+    from urllib.parse import urlparse
+
+    from evroam.ocpi.credentials import handshake
+
+    settings = settings_for(db)
+    name = name or urlparse(versions_url).netloc or versions_url
+    partner = run_service(settings, lambda p: handshake.register_with(p, name, versions_url, token))
+    out.print(f"[green]registered[/] with {partner.name}: OCPI {partner.version}, {partner.display_parties}")
+
+
+@partners_app.command("list")
+def partners_list(db: str | None = DB, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Each partner: parties and roles, OCPI version, endpoints, status and pushes waiting."""
+
+    async def work(p):
+        async with p.store.connect() as conn:
+            return await p.store.partners.list(conn), await p.store.outbox.counts(conn)
+
+    items, counts = run_service(settings_for(db), work)
+    if as_json:
+        from evroam.backoffice.api import _partner_view
+
+        print(json.dumps([_partner_view(x, counts.get(x.pk, {})) for x in items], indent=2))
+        return
+    if not items:
+        out.print("no partners yet: `evroam partners invite NAME` or `evroam partners register ...`")
+        return
+    table = Table("name", "status", "parties (role)", "version", "endpoints", "outbox", "last error")
+    for x in items:
+        eps = ", ".join(sorted({f"{e['identifier']}" + (f":{e['role'][0]}" if e.get("role") else "") for e in x.endpoints}))
+        box = counts.get(x.pk, {})
+        outbox = " ".join(f"{k}={v}" for k, v in sorted(box.items())) or "-"
+        table.add_row(x.name, x.status.value, x.display_parties, x.version or "-", eps or "-", outbox,
+                      (x.last_error or "")[:60])
+    out.print(table)
+
+
+def _partner(p, name: str):
+    async def get():
+        async with p.store.connect() as conn:
+            partner = await p.store.partners.by_name(conn, name)
+        if partner is None:
+            raise ValueError(f"no partner named {name!r} (see `evroam partners list`)")
+        return partner
+
+    return get()
+
+
+@partners_app.command("sync")
+def partners_sync(name: str, full: bool = typer.Option(False, help="pull everything, not only changes"),
+                  db: str | None = DB) -> None:
+    """Pull a CPO partner's locations and tariffs (following every page)."""
+    from evroam.ocpi import sync
+
+    async def work(p):
+        partner = await _partner(p, name)
+        with out.status(f"pulling from {name}...") as status:
+            return await sync.pull(p, partner, full=full,
+                                   progress=lambda m, n: status.update(f"pulling {m} from {name}: {n}"))
+
+    counts = run_service(settings_for(db), work)
+    out.print(f"[green]synced[/] {name}: " + ", ".join(f"{n} {m}" for m, n in counts.items()))
+
+
+@partners_app.command("rotate")
+def partners_rotate(name: str, db: str | None = DB) -> None:
+    """Exchange new credentials tokens with a registered partner (and re-negotiate the version)."""
+    from evroam.ocpi.credentials import handshake
+
+    async def work(p):
+        return await handshake.update_with(p, await _partner(p, name))
+
+    partner = run_service(settings_for(db), work)
+    out.print(f"[green]new tokens[/] exchanged with {partner.name} (OCPI {partner.version})")
+
+
+@partners_app.command("unregister")
+def partners_unregister(name: str, db: str | None = DB) -> None:
+    """End the registration with a partner (DELETE of our credentials at the partner)."""
+    from evroam.ocpi.credentials import handshake
+
+    async def work(p):
+        await handshake.unregister_with(p, await _partner(p, name))
+
+    run_service(settings_for(db), work)
+    out.print(f"unregistered {name}")
+
+
+# ------------------------------------------------------------------ locations and tariffs
+
+
+def _import(kind: str, file: Path, as_own: bool, db: str | None) -> None:
+    data = read_json_file(file)
+
+    async def work(p):
+        service = p.locations if kind == "locations" else p.tariffs
+        return await (service.import_locations if kind == "locations" else service.import_tariffs)(data, as_own=as_own)
+
+    result = run_service(settings_for(db), work)
+    out.print(f"[green]imported[/] {len(result.created)} new and {len(result.updated)} updated {kind} "
+              f"from {file}")
+
+
+@locations_app.command("import")
+def locations_import(file: Path, as_own: bool = typer.Option(False, "--as-own", help="store them under our party"),
+                     db: str | None = DB) -> None:
+    """Import OCPI 2.2.1 Location JSON (one object or a list) as ours; pushed to partners."""
+    _import("locations", file, as_own, db)
+
+
+@locations_app.command("list")
+def locations_list(db: str | None = DB) -> None:
+    """Our locations with their EVSEs' status."""
+    settings = settings_for(db)
+
+    async def work(p):
+        async with p.store.connect() as conn:
+            return await p.store.locations.all(conn, owners=[(settings.country_code, settings.party_id)])
+
+    table = Table("id", "name", "city", "EVSEs (uid: status)")
+    for loc in run_service(settings, work):
+        evses = ", ".join(f"{e['uid']}: {e['status']}" for e in loc.get("evses") or [])
+        table.add_row(loc["id"], loc.get("name") or "", loc["city"], evses)
+    out.print(table)
+
+
+@locations_app.command("status")
+def locations_status(location_id: str, evse_uid: str, status: str, db: str | None = DB) -> None:
+    """Set an EVSE's status (e.g. AVAILABLE, OUTOFORDER); pushed to partners."""
+    run_service(settings_for(db), lambda p: p.locations.set_evse_status(location_id, evse_uid, status.upper()))
+    out.print(f"{location_id}/{evse_uid} is now {status.upper()}")
+
+
+@tariffs_app.command("import")
+def tariffs_import(file: Path, as_own: bool = typer.Option(False, "--as-own", help="store them under our party"),
+                   db: str | None = DB) -> None:
+    """Import OCPI 2.2.1 Tariff JSON (one object or a list) as ours; pushed to partners."""
+    _import("tariffs", file, as_own, db)
+
+
+@tariffs_app.command("list")
+def tariffs_list(db: str | None = DB) -> None:
+    """Our tariffs."""
+    settings = settings_for(db)
+
+    async def work(p):
+        async with p.store.connect() as conn:
+            return await p.store.tariffs.all(conn, owners=[(settings.country_code, settings.party_id)])
+
+    table = Table("id", "currency", "type", "elements", "last updated")
+    for t in run_service(settings, work):
+        table.add_row(t["id"], t["currency"], t.get("type") or "-", str(len(t["elements"])), t.get("last_updated", ""))
+    out.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""A roaming partner as evroam knows it: registration state, negotiated version, the partner's
+roles (its parties) and endpoints. Secrets the partner presents to us are never held here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class PartnerStatus(StrEnum):
+    INVITED = "INVITED"  # we issued token A; the partner has not registered yet
+    REGISTERED = "REGISTERED"
+    UNREGISTERED = "UNREGISTERED"
+
+
+@dataclass
+class Partner:
+    pk: int
+    name: str
+    status: PartnerStatus
+    created_at: datetime
+    updated_at: datetime
+    version: str | None = None
+    versions_url: str | None = None
+    version_url: str | None = None
+    outgoing_token: str | None = None
+    outgoing_encoding: str | None = None
+    roles: list[dict[str, Any]] = field(default_factory=list)
+    endpoints: list[dict[str, Any]] = field(default_factory=list)
+    last_error: str | None = None
+    sync_state: dict[str, str] = field(default_factory=dict)  # module -> DateTime of the last pull
+
+    @property
+    def registered(self) -> bool:
+        return self.status == PartnerStatus.REGISTERED
+
+    def parties(self, role: str | None = None) -> list[tuple[str, str]]:
+        """(country_code, party_id) of each of the partner's roles, upper-cased."""
+        return [
+            (r["country_code"].upper(), r["party_id"].upper())
+            for r in self.roles
+            if role is None or r.get("role") == role
+        ]
+
+    def owns(self, country_code: str, party_id: str, role: str | None = None) -> bool:
+        return (country_code.upper(), party_id.upper()) in self.parties(role)
+
+    def has_role(self, role: str) -> bool:
+        return any(r.get("role") == role for r in self.roles)
+
+    def endpoint(self, module: str, interface_role: str | None = None) -> str | None:
+        """URL of the partner's `module` endpoint in the given interface role (SENDER/RECEIVER)."""
+        for ep in self.endpoints:
+            if ep.get("identifier") != module:
+                continue
+            if interface_role is None or ep.get("role") in (None, interface_role):
+                return ep["url"]
+        return None
+
+    @property
+    def display_parties(self) -> str:
+        return (
+            ", ".join(f"{r['country_code']}/{r['party_id']} {r.get('role', '?')}" for r in self.roles) or "-"
+        )

@@ -1,0 +1,52 @@
+"""Locations module, receiver interface (we are the eMSP): CPOs push their locations, EVSEs and
+connectors here; each partner can only touch its own parties' objects."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from evroam.ocpi.server import Caller, authenticated, read_json, require_owner, routing_headers
+from evroam.ocpi.transport.envelope import ocpi_response
+
+router = APIRouter(prefix="/ocpi/2.2.1/emsp/locations", tags=["OCPI locations (eMSP receiver)"])
+P1 = "/{country_code}/{party_id}/{location_id}"
+P2 = P1 + "/{evse_uid}"
+P3 = P2 + "/{connector_id}"
+
+
+@router.get(P1, summary="A location a CPO pushed to us")
+@router.get(P2, summary="An EVSE a CPO pushed to us")
+@router.get(P3, summary="A connector a CPO pushed to us")
+async def get_received(country_code: str, party_id: str, location_id: str, request: Request,
+                       evse_uid: str | None = None, connector_id: str | None = None,
+                       caller: Caller = Depends(authenticated)):
+    require_owner(caller, country_code, party_id, "CPO")
+    obj = await request.app.state.platform.locations.get_received(country_code, party_id, location_id, evse_uid,
+                                                                  connector_id)
+    return ocpi_response(obj, headers=routing_headers(request, caller))
+
+
+@router.put(P1, summary="Create or replace a location")
+@router.put(P2, summary="Create or replace an EVSE")
+@router.put(P3, summary="Create or replace a connector")
+async def put_received(country_code: str, party_id: str, location_id: str, request: Request,
+                       evse_uid: str | None = None, connector_id: str | None = None,
+                       caller: Caller = Depends(authenticated)):
+    require_owner(caller, country_code, party_id, "CPO")
+    body = await read_json(request)
+    created = await request.app.state.platform.locations.receive_put(country_code, party_id, location_id, evse_uid,
+                                                                     connector_id, body)
+    return ocpi_response(http_status=201 if created else 200, headers=routing_headers(request, caller))
+
+
+@router.patch(P1, summary="Update fields of a location")
+@router.patch(P2, summary="Update fields of an EVSE (e.g. its status)")
+@router.patch(P3, summary="Update fields of a connector")
+async def patch_received(country_code: str, party_id: str, location_id: str, request: Request,
+                         evse_uid: str | None = None, connector_id: str | None = None,
+                         caller: Caller = Depends(authenticated)):
+    require_owner(caller, country_code, party_id, "CPO")
+    body = await read_json(request)
+    await request.app.state.platform.locations.receive_patch(country_code, party_id, location_id, evse_uid,
+                                                             connector_id, body)
+    return ocpi_response(headers=routing_headers(request, caller))

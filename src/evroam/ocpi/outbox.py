@@ -1,0 +1,174 @@
+"""Pushing our changes to partners, durably.
+
+`Pushes` writes one outbox row per interested partner inside the caller's transaction, so a
+change and its pushes commit together. `OutboxWorker` delivers the rows: oldest first, one
+object's messages strictly in order, retried with exponential back-off while the partner is
+unreachable (never dropped), and resumed after a restart from the table alone."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from evroam.model.common import utcnow
+from evroam.ocpi.transport.errors import PartnerCallError
+from evroam.store.outbox import OutboxMessage
+
+if TYPE_CHECKING:
+    from evroam.app import Platform
+
+log = logging.getLogger(__name__)
+
+# Who receives our pushes of a module: partners playing one of these roles.
+RECEIVER_ROLES = {
+    "locations": ("EMSP", "NSP", "NAP", "SCSP", "OTHER"),
+    "tariffs": ("EMSP", "NSP", "NAP", "SCSP", "OTHER"),
+}
+
+
+def _seg(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+class Pushes:
+    """Enqueue pushes of our own objects to every registered partner that receives them."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    async def _targets(self, conn: AsyncConnection, module: str):
+        roles = RECEIVER_ROLES[module]
+        for partner in await self.platform.store.partners.registered(conn):
+            if partner.endpoint(module, "RECEIVER") and any(partner.has_role(r) for r in roles):
+                yield partner
+
+    async def _enqueue(self, conn: AsyncConnection, module: str, object_key: str, method: str, path: str,
+                       body: Any) -> int:
+        payload = orjson.dumps(body).decode() if body is not None else None
+        n = 0
+        async for partner in self._targets(conn, module):
+            await self.platform.store.outbox.enqueue(conn, partner_pk=partner.pk, module=module,
+                                                     object_key=object_key, method=method, path=path, body=payload)
+            n += 1
+        return n
+
+    def _owner_path(self, *ids: str) -> str:
+        s = self.platform.settings
+        return "/" + "/".join(_seg(p) for p in (s.country_code, s.party_id, *ids))
+
+    async def location_put(self, conn: AsyncConnection, location: dict[str, Any]) -> int:
+        return await self._enqueue(conn, "locations", f"locations:{location['id']}", "PUT",
+                                   self._owner_path(location["id"]), location)
+
+    async def evse_patch(self, conn: AsyncConnection, location_id: str, evse_uid: str, patch: dict[str, Any]) -> int:
+        return await self._enqueue(conn, "locations", f"locations:{location_id}", "PATCH",
+                                   self._owner_path(location_id, evse_uid), patch)
+
+    async def tariff_put(self, conn: AsyncConnection, tariff: dict[str, Any]) -> int:
+        return await self._enqueue(conn, "tariffs", f"tariffs:{tariff['id']}", "PUT",
+                                   self._owner_path(tariff["id"]), tariff)
+
+    async def tariff_delete(self, conn: AsyncConnection, tariff_id: str) -> int:
+        return await self._enqueue(conn, "tariffs", f"tariffs:{tariff_id}", "DELETE",
+                                   self._owner_path(tariff_id), None)
+
+
+class OutboxWorker:
+    """Delivers the outbox. Woken at once by `outbox.enqueued` events of this process, and
+    every `outbox_poll_seconds` for rows written by other processes (the CLI, other workers)."""
+
+    def __init__(self, platform: Platform, *, concurrency: int = 8) -> None:
+        self.platform = platform
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._sem = asyncio.Semaphore(concurrency)
+        self._task: asyncio.Task | None = None
+        platform.bus.subscribe("outbox.enqueued", lambda _e: self._wake.set())
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox-worker")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._task:
+            await self._task
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        settings = self.platform.settings
+        while not self._stop.is_set():
+            try:
+                delivered = await self.run_once()
+            except Exception:
+                log.exception("outbox round failed; retrying")
+                delivered = 0
+            if delivered:
+                continue  # more may be waiting behind what was just delivered
+            timeout = settings.outbox_poll_seconds
+            async with self.platform.store.connect() as conn:
+                nxt = await self.platform.store.outbox.next_attempt_at(conn)
+            if nxt is not None:
+                timeout = max(0.0, min(timeout, (nxt - utcnow()).total_seconds()))
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            except TimeoutError:
+                pass
+
+    async def run_once(self) -> int:
+        """Deliver every message that is due now; the number delivered (or given up as failed)."""
+        async with self.platform.store.connect() as conn:
+            due = await self.platform.store.outbox.due(conn, utcnow())
+            partners = {p.pk: p for p in await self.platform.store.partners.list(conn)}
+        if not due:
+            return 0
+        results = await asyncio.gather(*(self._deliver(m, partners.get(m.partner_pk)) for m in due))
+        return sum(results)
+
+    async def _deliver(self, message: OutboxMessage, partner) -> int:
+        store = self.platform.store
+        attempts = message.attempts + 1
+        if partner is None or not partner.registered or not partner.outgoing_token:
+            await self._retry(message, attempts, "partner is not registered (waiting for it to register again)")
+            return 0
+        base = partner.endpoint(message.module, "RECEIVER")
+        if not base:
+            await self._retry(message, attempts, f"partner has no {message.module} receiver endpoint")
+            return 0
+        url = base.rstrip("/") + message.path
+        async with self._sem:
+            try:
+                await self.platform.ocpi.call(
+                    message.method, url, token=partner.outgoing_token, encoding=partner.outgoing_encoding,
+                    json=message.body.encode() if message.body is not None else None, module=message.module,
+                    to_party=partner.parties()[0] if partner.parties() else None,
+                )
+            except PartnerCallError as exc:
+                if exc.retryable:
+                    await self._retry(message, attempts, str(exc))
+                    return 0
+                log.warning("partner %s refused %s %s: %s", partner.name, message.method, url, exc)
+                async with store.begin() as conn:
+                    await store.outbox.failed(conn, message.pk, attempts=attempts, error=str(exc))
+                return 1
+        async with store.begin() as conn:
+            await store.outbox.delivered(conn, message.pk)
+        return 1
+
+    async def _retry(self, message: OutboxMessage, attempts: int, error: str) -> None:
+        s = self.platform.settings
+        delay = min(s.outbox_backoff_max, s.outbox_backoff_base * (2 ** min(attempts - 1, 20)))
+        async with self.platform.store.begin() as conn:
+            await self.platform.store.outbox.retry(conn, message.pk, attempts=attempts,
+                                                   next_attempt_at=utcnow() + timedelta(seconds=delay), error=error)
+        log.info("push %s %s to partner %s will be retried in %.0fs: %s", message.method, message.path,
+                 message.partner_pk, delay, error)

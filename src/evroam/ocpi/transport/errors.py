@@ -1,0 +1,50 @@
+"""OCPI errors raised by routes and services; the server turns them into envelopes."""
+
+from __future__ import annotations
+
+from evroam.ocpi.transport import status
+
+
+class OcpiError(Exception):
+    """An error answered in OCPI form: HTTP status + OCPI status code + message."""
+
+    def __init__(self, message: str, *, ocpi_status: int = status.CLIENT_ERROR, http_status: int = 400,
+                 data=None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.ocpi_status = ocpi_status
+        self.http_status = http_status
+        self.data = data
+
+
+def invalid(message: str) -> OcpiError:
+    """2001 Invalid or missing parameters (HTTP 400)."""
+    return OcpiError(message, ocpi_status=status.INVALID_PARAMETERS, http_status=400)
+
+
+def not_found(message: str) -> OcpiError:
+    """A resource that does not exist: HTTP 404 with a client-error envelope."""
+    return OcpiError(message, ocpi_status=status.CLIENT_ERROR, http_status=404)
+
+
+def forbidden(message: str) -> OcpiError:
+    return OcpiError(message, ocpi_status=status.CLIENT_ERROR, http_status=403)
+
+
+def unauthorized(message: str) -> OcpiError:
+    return OcpiError(message, ocpi_status=status.CLIENT_ERROR, http_status=401)
+
+
+def method_not_allowed(message: str) -> OcpiError:
+    return OcpiError(message, ocpi_status=status.CLIENT_ERROR, http_status=405)
+
+
+class PartnerCallError(Exception):
+    """A call to a partner's OCPI API failed (network, HTTP error, or an error envelope)."""
+
+    def __init__(self, message: str, *, http_status: int | None = None, ocpi_status: int | None = None,
+                 retryable: bool = True) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.ocpi_status = ocpi_status
+        self.retryable = retryable

@@ -1,0 +1,28 @@
+"""Versions module: the list of versions and each version's endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from evroam.ocpi.endpoints import offered
+from evroam.ocpi.server import Caller, authenticated_for_registration
+from evroam.ocpi.transport.envelope import ocpi_response
+from evroam.ocpi.transport.errors import not_found
+
+router = APIRouter(tags=["OCPI versions"])
+
+
+@router.get("/ocpi/versions", summary="OCPI versions this platform speaks")
+async def versions(request: Request, caller: Caller = Depends(authenticated_for_registration)):
+    settings = request.app.state.platform.settings
+    data = [{"version": v, "url": f"{settings.base_url}/ocpi/{v}"} for v in settings.ocpi_versions]
+    return ocpi_response(data)
+
+
+@router.get("/ocpi/{version}", summary="Endpoints of one OCPI version")
+async def version_details(version: str, request: Request,
+                          caller: Caller = Depends(authenticated_for_registration)):
+    settings = request.app.state.platform.settings
+    if version not in settings.ocpi_versions:
+        raise not_found(f"version {version} is not offered here (offered: {', '.join(settings.ocpi_versions)})")
+    return ocpi_response({"version": version, "endpoints": offered(settings, version)})

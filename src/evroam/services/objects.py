@@ -1,0 +1,48 @@
+"""Helpers shared by the services that keep OCPI objects: validation with readable errors and
+the PATCH merge rule."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from evroam.model.common import field_errors, parse_datetime
+from evroam.services.errors import Invalid
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], data: Any, *, where: str = "") -> M:
+    """Validate `data` as `model`; Invalid names every bad field (prefixed with `where`)."""
+    if not isinstance(data, dict):
+        raise Invalid(f"{where or model.__name__}: expected a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        prefix = f"{where}." if where else ""
+        lines = [prefix + line for line in field_errors(exc)]
+        more = f" (and {len(lines) - 8} more)" if len(lines) > 8 else ""
+        raise Invalid("; ".join(lines[:8]) + more) from None
+
+
+def merge_patch(current: dict[str, Any], patch: dict[str, Any], *, require_last_updated: bool = True) -> dict[str, Any]:
+    """OCPI PATCH: the fields present in the patch replace the stored ones; `last_updated` is
+    required (2.2+)."""
+    if not isinstance(patch, dict) or not patch:
+        raise Invalid("PATCH body: expected a JSON object with the fields to change")
+    if require_last_updated:
+        if "last_updated" not in patch:
+            raise Invalid("last_updated: required in a PATCH")
+        try:
+            parse_datetime(patch["last_updated"])
+        except ValueError as exc:
+            raise Invalid(f"last_updated: {exc}") from None
+    merged = dict(current)
+    merged.update(patch)
+    return merged
+
+
+def same_id(a: str, b: str) -> bool:
+    """OCPI ids are CiStrings: compared case-insensitively."""
+    return a.casefold() == b.casefold()

@@ -1,0 +1,108 @@
+"""The durable outbox: every push to a partner is a row first, delivered by the outbox worker
+in per-object order, retried with back-off, and never dropped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
+
+from evroam.model.common import utcnow
+from evroam.store.tables import outbox
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+
+@dataclass
+class OutboxMessage:
+    pk: int
+    partner_pk: int
+    module: str
+    object_key: str
+    method: str
+    path: str
+    body: str | None
+    attempts: int
+    created_at: datetime
+
+
+class OutboxRepository:
+    async def enqueue(self, conn: AsyncConnection, *, partner_pk: int, module: str, object_key: str,
+                      method: str, path: str, body: str | None) -> int:
+        now = utcnow()
+        result = await conn.execute(
+            outbox.insert().values(
+                partner_pk=partner_pk, module=module, object_key=object_key, method=method, path=path,
+                body=body, status=PENDING, attempts=0, next_attempt_at=now, created_at=now,
+            )
+        )
+        return result.inserted_primary_key[0]
+
+    async def due(self, conn: AsyncConnection, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+        """Pending messages that are due and first in line for their object."""
+        earlier = aliased(outbox)
+        blocked = (
+            select(earlier.c.pk)
+            .where(
+                and_(
+                    earlier.c.partner_pk == outbox.c.partner_pk,
+                    earlier.c.object_key == outbox.c.object_key,
+                    earlier.c.status == PENDING,
+                    earlier.c.pk < outbox.c.pk,
+                )
+            )
+            .exists()
+        )
+        query = (
+            select(outbox)
+            .where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now, ~blocked)
+            .order_by(outbox.c.pk)
+            .limit(limit)
+        )
+        rows = (await conn.execute(query)).all()
+        return [
+            OutboxMessage(r.pk, r.partner_pk, r.module, r.object_key, r.method, r.path, r.body, r.attempts, r.created_at)
+            for r in rows
+        ]
+
+    async def next_attempt_at(self, conn: AsyncConnection) -> datetime | None:
+        query = select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == PENDING)
+        return (await conn.execute(query)).scalar_one_or_none()
+
+    async def delivered(self, conn: AsyncConnection, pk: int) -> None:
+        await conn.execute(
+            update(outbox).where(outbox.c.pk == pk).values(status=DELIVERED, delivered_at=utcnow(), last_error=None)
+        )
+
+    async def retry(self, conn: AsyncConnection, pk: int, *, attempts: int, next_attempt_at: datetime,
+                    error: str) -> None:
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.pk == pk)
+            .values(attempts=attempts, next_attempt_at=next_attempt_at, last_error=error[:2000])
+        )
+
+    async def failed(self, conn: AsyncConnection, pk: int, *, attempts: int, error: str) -> None:
+        await conn.execute(
+            update(outbox).where(outbox.c.pk == pk).values(status=FAILED, attempts=attempts, last_error=error[:2000])
+        )
+
+    async def counts(self, conn: AsyncConnection) -> dict[int, dict[str, int]]:
+        """{partner_pk: {status: n}} for the operator's view."""
+        query = select(outbox.c.partner_pk, outbox.c.status, func.count()).group_by(outbox.c.partner_pk, outbox.c.status)
+        result: dict[int, dict[str, int]] = {}
+        for partner_pk, status, n in (await conn.execute(query)).all():
+            result.setdefault(partner_pk, {})[status] = n
+        return result
+
+    async def messages(self, conn: AsyncConnection, partner_pk: int | None = None, status: str | None = None,
+                       limit: int = 100) -> list[dict]:
+        query = select(outbox).order_by(outbox.c.pk.desc()).limit(limit)
+        if partner_pk is not None:
+            query = query.where(outbox.c.partner_pk == partner_pk)
+        if status is not None:
+            query = query.where(outbox.c.status == status)
+        return [dict(r._mapping) for r in (await conn.execute(query)).all()]

@@ -15,6 +15,9 @@ gives the per-period breakdown as data; `estimate(...)` prices a driver's planne
 from evroam.tariffs.case import InputError, parse_case, parse_tariff, price_case, result_dict
 from evroam.tariffs.compiled import CompiledTariff
 from evroam.tariffs.engine import PricingError, compile_tariff, price_session, split_periods
+from evroam.tariffs.estimate import Estimate, estimate, planned_session
+from evroam.tariffs.explain import Explanation, ExplanationRow, explain
+from evroam.tariffs.lint import LintMessage, lint_tariff
 from evroam.tariffs.types import (
     DEFAULT_ROUNDING,
     Charge,
@@ -33,6 +36,10 @@ __all__ = [
     "Charge",
     "ChargingSession",
     "CompiledTariff",
+    "Estimate",
+    "Explanation",
+    "ExplanationRow",
+    "LintMessage",
     "InputError",
     "MeterSample",
     "Money",
@@ -43,6 +50,10 @@ __all__ = [
     "Rounding",
     "SampleSeries",
     "compile_tariff",
+    "estimate",
+    "explain",
+    "lint_tariff",
+    "planned_session",
     "parse_case",
     "parse_tariff",
     "price_case",

@@ -47,3 +47,9 @@ def errors_of(model: type, data: Any) -> list[str]:
 def invalid():
     """`invalid(Model, data)` -> the field error lines (asserts that validation fails)."""
     return errors_of
+
+
+@pytest.fixture
+def examples_dir() -> Path:
+    """The folder holding one sub-folder of examples per OCPI version."""
+    return EXAMPLES

@@ -51,9 +51,7 @@ def test_start_session_minimal(token):
 
 def test_start_session_connector_needs_evse(token, invalid):
     data = {"response_url": RESPONSE_URL, "token": token, "location_id": "LOC1", "connector_id": "1"}
-    assert invalid(StartSession, data) == [
-        "(body): Value error, evse_uid is required when connector_id is set"
-    ]
+    assert invalid(StartSession, data) == ["evse_uid: required when connector_id is set"]
 
 
 def test_start_session_token_errors_name_the_path(token, invalid):

@@ -221,7 +221,7 @@ def test_session_only_dimensions_allowed_in_sessions(example):
 @pytest.mark.parametrize("volume", [-1, 100.5])
 def test_state_of_charge_is_a_percentage(invalid, volume):
     assert invalid(CdrDimension, {"type": "STATE_OF_CHARGE", "volume": volume}) == [
-        "(body): Value error, STATE_OF_CHARGE volume must be between 0 and 100"
+        "volume: a STATE_OF_CHARGE must be between 0 and 100"
     ]
 
 

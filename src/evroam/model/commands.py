@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from evroam.model.common import URL, CiString, DateTime, DisplayText, OcpiModel
 from evroam.model.tokens import Token
+from evroam.model.types import fail_at
 
 __all__ = [
     "COMMAND_REQUESTS",
@@ -68,7 +69,7 @@ class StartSession(OcpiModel):
     @model_validator(mode="after")
     def _connector_needs_evse(self) -> StartSession:
         if self.connector_id is not None and self.evse_uid is None:
-            raise ValueError("evse_uid is required when connector_id is set")
+            fail_at("StartSession", [(("evse_uid",), "required when connector_id is set", None)])
         return self
 
 

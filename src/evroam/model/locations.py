@@ -241,10 +241,13 @@ class PublishTokenType(OcpiModel):
     def _identifies_a_token(self) -> PublishTokenType:
         if self.uid is None and self.visual_number is None and self.group_id is None:
             raise ValueError("at least one of uid, visual_number or group_id must be set")
+        problems = []
         if self.uid is not None and self.type is None:
-            raise ValueError("type must be set when uid is set")
+            problems.append((("type",), "required when uid is set", None))
         if self.visual_number is not None and self.issuer is None:
-            raise ValueError("issuer must be set when visual_number is set")
+            problems.append((("issuer",), "required when visual_number is set", None))
+        if problems:
+            fail_at("PublishTokenType", problems)
         return self
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from evroam.model.common import CiString, DateTime, OcpiModel, Price, String
-from evroam.model.types import CountryCode, Currency, PartyId, ProfileType, TokenType
+from evroam.model.types import CountryCode, Currency, PartyId, ProfileType, TokenType, fail_at
 
 __all__ = [
     "SESSION_ONLY_DIMENSIONS",
@@ -96,7 +96,9 @@ class CdrDimension(OcpiModel):
     @model_validator(mode="after")
     def _state_of_charge_is_a_percentage(self) -> CdrDimension:
         if self.type is CdrDimensionType.STATE_OF_CHARGE and not 0 <= self.volume <= 100:
-            raise ValueError("STATE_OF_CHARGE volume must be between 0 and 100")
+            fail_at(
+                "CdrDimension", [(("volume",), "a STATE_OF_CHARGE must be between 0 and 100", self.volume)]
+            )
         return self
 
 

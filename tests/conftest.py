@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness import Instance, example_dir  # noqa: E402
+
+
+@pytest.fixture
+def examples():
+    path = example_dir("2.2.1")
+    if not path.is_dir():
+        pytest.skip(f"OCPI examples not found at {path} (they sit in ../shared/ocpi-examples)")
+    return path
+
+
+@pytest.fixture
+async def make_instance(tmp_path):
+    """Factory of running evroam instances; all are stopped at the end of the test."""
+    created: list[Instance] = []
+
+    async def make(name: str = "evroam", *, serve: bool = True, **kwargs) -> Instance:
+        inst = Instance(db_path=tmp_path / f"{name}.db", **kwargs)
+        created.append(inst)
+        return await inst.start(serve=serve)
+
+    yield make
+    for inst in created:
+        await inst.close()
+
+
+@pytest.fixture
+async def instance(make_instance):
+    return await make_instance()
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("EVROAM_TEST_POSTGRES_URL")
+
+
+def redis_url() -> str | None:
+    return os.environ.get("EVROAM_TEST_REDIS_URL")

@@ -1,0 +1,151 @@
+"""Test harness: real evroam instances on real sockets, inside the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from evroam.app import Platform, create_app
+from evroam.model.partners import PartnerStatus
+from evroam.ocpi.transport.auth import authorization_header
+from evroam.settings import Settings
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve_app(app, sock: socket.socket) -> tuple[uvicorn.Server, asyncio.Task]:
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    return server, task
+
+
+@dataclass
+class Instance:
+    """One evroam process-equivalent: its own database, settings, HTTP server."""
+
+    db_path: Path
+    country_code: str = "NL"
+    party_id: str = "EVR"
+    roles: tuple[str, ...] = ("CPO", "EMSP")
+    extra: dict[str, Any] = field(default_factory=dict)
+    database_url: str | None = None
+
+    platform: Platform | None = None
+    server: uvicorn.Server | None = None
+    task: asyncio.Task | None = None
+    port: int = 0
+    sock: socket.socket | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.url}/ocpi/versions"
+
+    def settings(self) -> Settings:
+        return Settings(
+            database_url=self.database_url or f"sqlite+aiosqlite:///{self.db_path}",
+            http_port=self.port, country_code=self.country_code, party_id=self.party_id,
+            roles=list(self.roles), outbox_poll_seconds=0.2, outbox_backoff_base=0.1, outbox_backoff_max=0.5,
+            ocpi_timeout=5.0, admin_token="admin-secret", **self.extra,
+        )
+
+    async def start(self, *, serve: bool = True) -> Instance:
+        if self.sock is None:
+            self.sock = free_socket()
+            self.port = self.sock.getsockname()[1]
+        self.platform = Platform(self.settings())
+        await self.platform.start()
+        if serve:
+            app = create_app(self.platform)
+            self.server, self.task = await serve_app(app, self.sock)
+        return self
+
+    async def stop(self) -> None:
+        """Stop serving and close; the listening socket is kept so a restart reuses the port."""
+        if self.server is not None:
+            self.server.should_exit = True
+            await self.task
+            self.server = self.task = None
+            # uvicorn closes the socket it served on; make a new one on the same port
+            self.sock = None
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self.port))
+            sock.listen(128)
+            sock.setblocking(False)
+            self.sock = sock
+        if self.platform is not None:
+            await self.platform.close()
+            self.platform = None
+
+    async def close(self) -> None:
+        await self.stop()
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    async def add_partner(self, name: str, token: str, roles: list[tuple[str, str, str]],
+                          endpoints: list[dict[str, str]] | None = None, outgoing_token: str = "to-partner",
+                          version: str = "2.2.1") -> int:
+        """A registered partner written straight into the store (for module tests)."""
+        store = self.platform.store
+        async with store.begin() as conn:
+            partner = await store.partners.create(conn, name, status=PartnerStatus.REGISTERED)
+            await store.partners.update(
+                conn, partner.pk, token=token, outgoing_token=outgoing_token, outgoing_encoding="base64",
+                version=version, roles=[{"role": r, "country_code": cc, "party_id": pid,
+                                         "business_details": {"name": name}} for r, cc, pid in roles],
+                endpoints=endpoints or [],
+            )
+        return partner.pk
+
+
+def auth(token: str, encoding: str = "base64") -> dict[str, str]:
+    return {"Authorization": authorization_header(token, encoding)}
+
+
+async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
+    """Await until `predicate()` (sync or async) is truthy; returns its value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "ocpi-examples"
+
+
+def example_dir(version: str = "2.2.1") -> Path:
+    """The OCPI specification's examples (shipped beside the repository)."""
+    return EXAMPLES / version
+
+
+__all__ = ["Instance", "auth", "wait_for", "example_dir", "serve_app", "free_socket", "httpx"]

@@ -13,7 +13,8 @@ list of (UTC instant, mask) changes, DST days included, and cached per day.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+import math
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -25,10 +26,9 @@ from evroam.tariffs.types import ENERGY, FLAT, MWH_PER_KWH, PARKING_TIME, TIME
 
 DIMENSIONS = (ENERGY, TIME, PARKING_TIME, FLAT)
 DAY_INDEX = {"MONDAY": 0, "TUESDAY": 1, "WEDNESDAY": 2, "THURSDAY": 3, "FRIDAY": 4, "SATURDAY": 5, "SUNDAY": 6}
-_HUNDRED = Decimal(100)
-_ONE = Decimal(1)
 _DAY_CACHE_LIMIT = 4096
 NEG_INF = float("-inf")
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def dec(value: Any) -> Decimal:
@@ -46,8 +46,10 @@ class Component:
     vat: Decimal | None
     step: int  # billing block in engine units (mWh for ENERGY, ms for times), >= 1
     step_size: int  # as written in the tariff
-    excl_mult: Decimal  # excl-VAT amount = price * volume * excl_mult
-    incl_mult: Decimal | None  # incl-VAT amount = price * volume * incl_mult (None: unknown)
+    # Exact money: cost excl VAT = volume * rate_excl / tariff.money_den (volume in engine
+    # units: mWh, ms, or 1 for FLAT); incl VAT likewise with rate_incl (None: tax unknown).
+    rate_excl: int
+    rate_incl: int | None
 
 
 def _hhmm(value: str) -> int:
@@ -129,6 +131,18 @@ class CompiledTariff:
         current: list[tuple[int, float | None, float | None]] = []
         kwh: list[tuple[int, float | None, float | None]] = []
         duration: list[tuple[int, float | None, float | None]] = []
+        pcs = [pc for el in tariff.elements for pc in el.price_components]
+        price_exp = max(_decimals(dec(pc.price)) for pc in pcs)
+        vat_exp = max([_decimals(dec(pc.vat)) for pc in pcs if pc.vat is not None] or [0])
+        q = 100 * 10**vat_exp  # 100 % in scaled VAT units
+        vats = {pc.vat: int(dec(pc.vat).scaleb(vat_exp)) for pc in pcs if pc.vat is not None}
+        lcm = 1
+        if tax == TaxIncluded.YES:
+            for v in vats.values():
+                lcm = math.lcm(lcm, q + v)
+        # money_den: 10^price_exp (price scale) * 3.6e12 (engine units) * VAT scale
+        base_den = 10**price_exp * 3_600_000_000_000
+        self.money_den = base_den * (lcm if tax == TaxIncluded.YES else 1 if tax == TaxIncluded.NOT_APPLICABLE else q)
         for i, el in enumerate(tariff.elements):
             bit = 1 << i
             r = el.restrictions
@@ -136,11 +150,18 @@ class CompiledTariff:
                 dim = pc.type.value
                 price = dec(pc.price)
                 vat = dec(pc.vat) if pc.vat is not None else None
-                excl_mult, incl_mult = _tax_multipliers(tax, vat)
+                unit_rate = int(price.scaleb(price_exp)) * _UNIT_RATE[dim]
+                v = vats.get(pc.vat) if pc.vat is not None else None
+                if tax is None or tax == TaxIncluded.NO:
+                    m_excl, m_incl = q, (q + v if v is not None else (q if tax is None else None))
+                elif tax == TaxIncluded.YES:
+                    m_excl, m_incl = (q * lcm // (q + v) if v is not None else lcm), lcm
+                else:
+                    m_excl, m_incl = 1, 1
                 step_size = max(int(pc.step_size), 1)
-                unit = 1000 if dim == ENERGY else 1000  # Wh -> mWh, s -> ms
                 comp = Component(
-                    len(self.components), dim, i, j, price, vat, step_size * unit, pc.step_size, excl_mult, incl_mult
+                    len(self.components), dim, i, j, price, vat, step_size * 1000, pc.step_size,
+                    unit_rate * m_excl, unit_rate * m_incl if m_incl is not None else None,
                 )
                 self.components.append(comp)
                 self.comp_of[dim].setdefault(i, comp.id)
@@ -180,6 +201,7 @@ class CompiledTariff:
         self.current_th, self.current_masks, self.current_free = _bands(current, all_bits)
         kwh_th, self.kwh_masks, _ = _bands(kwh, all_bits)
         self.kwh_th = tuple(int(v) for v in kwh_th)
+        self.kwh_th_kwh = tuple(v / MWH_PER_KWH for v in self.kwh_th)
         dur_th, self.duration_masks, _ = _bands(duration, all_bits)
         self.duration_th = tuple(int(v) for v in dur_th)
         self.calendars = calendars
@@ -190,6 +212,8 @@ class CompiledTariff:
             {m for _, c in calendars for m in (c.start_min, c.end_min) if m is not None} | {0}
         )
         self._day_cache: dict[int, list[tuple[int, int]]] = {}
+        self._hour_offsets: dict[int, int] = {}
+        self._span_cache: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
         self._comps_cache: dict[int, tuple[int, int, int, int]] = {}
         self._interned: dict[tuple[int, int, int, int], tuple[int, int, int, int]] = {}
         self._res_cache: dict[tuple[int, bool], tuple[int, int]] = {}
@@ -262,7 +286,19 @@ class CompiledTariff:
         return m
 
     def local_ordinal(self, ms: int) -> int:
-        return datetime.fromtimestamp(ms / 1000, self.tz).toordinal()
+        """Local date (ordinal) of a UTC instant; the zone's offset is cached per UTC hour."""
+        hour = ms // 3_600_000
+        off = self._hour_offsets.get(hour)
+        if off is None:
+            a = self._offset(hour * 3_600_000)
+            b = self._offset(hour * 3_600_000 + 3_599_999)
+            if a != b or a is None:
+                return datetime.fromtimestamp(ms / 1000, self.tz).toordinal()
+            off = a // timedelta(milliseconds=1)
+            if len(self._hour_offsets) > 100_000:
+                self._hour_offsets.clear()
+            self._hour_offsets[hour] = off
+        return (ms + off) // 86_400_000 + _EPOCH_ORDINAL
 
     def _local_to_ms(self, ordinal: int, minute: int, fold: int) -> int:
         d = date.fromordinal(ordinal)
@@ -314,24 +350,37 @@ class CompiledTariff:
         self._day_cache[ordinal] = plan
         return plan
 
+    def _calendar_span(self, first: int, last: int) -> tuple[list[int], list[int]]:
+        key = (first, last)
+        got = self._span_cache.get(key)
+        if got is not None:
+            return got
+        cal: list[tuple[int, int]] = []
+        for ordinal in range(first - 1, last + 1):
+            cal.extend(self.day_plan(ordinal))
+        cal.sort()
+        times, masks = [], []
+        for t, m in cal:
+            if masks and masks[-1] == m:
+                continue
+            times.append(t)
+            masks.append(m)
+        if len(self._span_cache) > _DAY_CACHE_LIMIT:
+            self._span_cache.clear()
+        self._span_cache[key] = (times, masks)
+        return times, masks
+
     def time_timeline(self, start_ms: int, end_ms: int, origin_ms: int) -> list[tuple[int, int]]:
         """Piecewise-constant mask of the time-driven restrictions (calendar and duration since
         `origin_ms`) over [start_ms, end_ms): a list of (from_ms, mask), first entry at start_ms."""
         if self.calendars:
             first = self.local_ordinal(start_ms)
             last = self.local_ordinal(end_ms) if end_ms > start_ms else first
-            cal: list[tuple[int, int]] = []
-            for ordinal in range(first - 1, last + 1):
-                cal.extend(self.day_plan(ordinal))
-            cal.sort()
-            # keep the last change at or before start, and the changes inside (start, end)
-            k = 0
-            for idx, (t, _) in enumerate(cal):
-                if t <= start_ms:
-                    k = idx
-                else:
-                    break
-            cal = [(start_ms, cal[k][1])] + [(t, m) for t, m in cal[k + 1 :] if t < end_ms]
+            times, masks = self._calendar_span(first, last)
+            k = bisect_right(times, start_ms) - 1
+            j = bisect_left(times, end_ms)
+            cal = [(start_ms, masks[k])]
+            cal.extend(zip(times[k + 1 : j], masks[k + 1 : j], strict=True))
         else:
             cal = [(start_ms, self.all_bits)]
         if not self.duration_th:
@@ -341,6 +390,8 @@ class CompiledTariff:
             t = origin_ms + th
             if start_ms < t < end_ms:
                 dur.append((t, self.duration_masks[bisect_right(self.duration_th, th)]))
+        if len(dur) == 1 and len(cal) == 1:
+            return [(start_ms, cal[0][1] & dur[0][1])]
         # merge the two step functions
         points = sorted({t for t, _ in cal} | {t for t, _ in dur})
         out = []
@@ -354,17 +405,11 @@ class CompiledTariff:
         return out
 
 
-def _tax_multipliers(tax: TaxIncluded | None, vat: Decimal | None) -> tuple[Decimal, Decimal | None]:
-    """(excl, incl) multipliers applied to price * volume.
+def _decimals(value: Decimal) -> int:
+    exp = value.normalize().as_tuple().exponent
+    return max(0, -exp) if isinstance(exp, int) else 0
 
-    2.2.1 (no tax_included) and 2.3.0 NO: prices exclude VAT; VAT omitted means no VAT applies
-    (2.2.1) or, with tax_included NO, that taxes are added later at a rate not known here.
-    2.3.0 YES: prices include VAT; the excl amount is derived from `vat` when given.
-    2.3.0 N/A: no taxes apply at all."""
-    if tax is None:
-        return _ONE, (_ONE + vat / _HUNDRED) if vat is not None else _ONE
-    if tax == TaxIncluded.NO:
-        return _ONE, (_ONE + vat / _HUNDRED) if vat is not None else None
-    if tax == TaxIncluded.YES:
-        return (_ONE / (_ONE + vat / _HUNDRED)) if vat is not None else _ONE, _ONE
-    return _ONE, _ONE
+
+# engine-unit volume -> price unit, scaled so every rate is an integer over money_den:
+# ENERGY mWh (price per kWh), TIME ms (price per hour), FLAT once.
+_UNIT_RATE = {ENERGY: 3_600_000, TIME: 1_000_000, PARKING_TIME: 1_000_000, FLAT: 3_600_000_000_000}

@@ -15,10 +15,13 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from decimal import Decimal
+from itertools import compress
+from operator import and_, eq, gt, is_not, lt, ne, or_
 
 from evroam.model.tariffs import Tariff
-from evroam.tariffs.compiled import CompiledTariff, Component, dec
+from evroam.tariffs.compiled import CompiledTariff, dec
 from evroam.tariffs.types import (
     DEFAULT_ROUNDING,
     ENERGY,
@@ -79,130 +82,167 @@ def price_session(
 # ---------------------------------------------------------------------------- splitting
 
 
+def _clip(s: SampleSeries) -> tuple[list[int], list[float], list, list]:
+    """Samples covering exactly [start, end]: idle before the first and after the last
+    reading, readings outside the session cut off with interpolated energy."""
+    start, end = s.start_ms, s.end_ms
+    times, kwhs, powers, currents = list(s.times_ms), list(s.kwh), list(s.power_kw), list(s.current_a)
+    if not times:
+        return [start, end], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]
+    if times[0] > start:
+        times.insert(0, start)
+        kwhs.insert(0, kwhs[0])
+        powers.insert(0, 0.0)
+        currents.insert(0, 0.0)
+    if times[-1] < end:
+        times.append(end)
+        kwhs.append(kwhs[-1])
+        powers.append(0.0)
+        currents.append(0.0)
+        powers[-2] = 0.0 if powers[-2] is None else powers[-2]
+
+    def at(t: int) -> float:
+        for i in range(1, len(times)):
+            if times[i] >= t:
+                a, b = times[i - 1], times[i]
+                return kwhs[i - 1] + (kwhs[i] - kwhs[i - 1]) * ((t - a) / (b - a) if b > a else 1.0)
+        return kwhs[-1]
+
+    if times[0] < start:
+        k = sum(1 for t in times if t <= start) - 1
+        e0 = at(start)
+        times = [start] + times[k + 1 :]
+        kwhs = [e0] + kwhs[k + 1 :]
+        powers = powers[k:]
+        currents = currents[k:]
+    if times[-1] > end:
+        k = sum(1 for t in times if t < end)
+        e1 = at(end)
+        times = times[:k] + [end]
+        kwhs = kwhs[:k] + [e1]
+        powers = powers[:k] + [0.0]
+        currents = currents[:k] + [0.0]
+    return times, kwhs, powers, currents
+
+
+def _insert_splits(ct: CompiledTariff, timeline, times, ev, powers, currents):
+    """Add synthetic readings where a time-driven restriction changes or the cumulative
+    energy crosses a kWh threshold inside a meter interval (rare: the slow path)."""
+    tl_times = [t for t, _ in timeline[1:]]
+    kth = ct.kwh_th_kwh
+    out_t, out_e, out_p, out_c = [times[0]], [ev[0]], [], []
+    for i in range(1, len(times)):
+        a, b, ea, eb = times[i - 1], times[i], ev[i - 1], ev[i]
+        p, c = powers[i - 1], currents[i - 1]
+        cuts: dict[int, float] = {}
+        if b > a:
+            for t in tl_times:
+                if a < t < b:
+                    cuts[t] = ea + (eb - ea) * (t - a) / (b - a)
+            if eb > ea:
+                for k in kth:
+                    if ea < k < eb:
+                        tk = a + round((k - ea) * (b - a) / (eb - ea))
+                        if a < tk < b:
+                            cuts[tk] = k
+        for t in sorted(cuts):
+            out_p.append(p)
+            out_c.append(c)
+            out_t.append(t)
+            out_e.append(cuts[t])
+        out_p.append(p)
+        out_c.append(c)
+        out_t.append(b)
+        out_e.append(eb)
+    out_p.append(powers[-1])
+    out_c.append(currents[-1])
+    return out_t, out_e, out_p, out_c
+
+
 def split_periods(ct: CompiledTariff, s: SampleSeries) -> list[Period]:
     """The session's charging periods (see the module docstring)."""
     start, end = s.start_ms, s.end_ms
     if end < start:
         raise PricingError("session ends before it starts")
     times, kwhs, powers, currents = s.times_ms, s.kwh, s.power_kw, s.current_a
-    n = len(times)
-    # Meter intervals clipped to [start, end): (a, b, energy at a, energy at b, power, current)
-    # with energy in mWh relative to the first reading.
-    intervals: list[tuple[int, int, int, int, float | None, float | None]] = []
-    if n:
-        base = kwhs[0]
-        ev = [round((k - base) * MWH_PER_KWH) for k in kwhs]
-        if times[0] > start:
-            intervals.append((start, min(times[0], end), 0, 0, 0.0, 0.0))
-        prev_t = times[0]
-        prev_e = 0
-        for i in range(1, n):
-            t = times[i]
-            e = ev[i]
-            if t < prev_t:
-                raise PricingError(f"meter_samples[{i}].timestamp is earlier than the sample before it")
-            if e < prev_e:
-                raise PricingError(f"meter_samples[{i}].kwh_total is lower than the sample before it")
-            if t > prev_t:
-                a, b, ea, eb = prev_t, t, prev_e, e
-                if a < start or b > end:  # clip to the session, interpolating energy
-                    if b <= start or a >= end:
-                        prev_t, prev_e = t, e
-                        continue
-                    if a < start:
-                        ea = prev_e + (e - prev_e) * (start - prev_t) // (t - prev_t)
-                        a = start
-                    if b > end:
-                        eb = prev_e + (e - prev_e) * (end - prev_t) // (t - prev_t)
-                        b = end
-                p = powers[i - 1]
-                c = currents[i - 1]
-                if eb == ea:
-                    p = 0.0 if p is None else p
-                    c = 0.0 if c is None else c
-                elif p is None:
-                    p = (eb - ea) * 3600 / (b - a) / 1000  # average kW over the interval
-                intervals.append((a, b, ea, eb, p, c))
-            prev_t, prev_e = t, e
-        if prev_t < end:
-            e_last = ev[-1]
-            intervals.append((max(prev_t, start), end, e_last, e_last, 0.0, 0.0))
-    elif end > start:
-        intervals.append((start, end, 0, 0, 0.0, 0.0))
-
+    if not times or times[0] != start or times[-1] != end:
+        times, kwhs, powers, currents = _clip(s)
+    t0 = times[:-1]
+    t1 = times[1:]
+    if any(map(lt, t1, t0)):
+        i = list(map(lt, t1, t0)).index(True) + 1
+        raise PricingError(f"meter_samples[{i}].timestamp is earlier than the sample before it")
+    base = kwhs[0]
+    ev = [k - base for k in kwhs]
+    if any(map(lt, ev[1:], ev[:-1])):
+        i = list(map(lt, ev[1:], ev[:-1])).index(True) + 1
+        raise PricingError(f"meter_samples[{i}].kwh_total is lower than the sample before it")
     timeline = ct.time_timeline(start, end, start)
-    tl_n = len(timeline)
-    ti = 0
-    tl_mask = timeline[0][1]
-    tl_next = timeline[1][0] if tl_n > 1 else end + 1
-    kth = ct.kwh_th
-    kmasks = ct.kwh_masks
-    nk = len(kth)
-    kb = 0
-    active = ct.active
-    has_power, has_current = ct.has_power, ct.has_current
+    kth = ct.kwh_th_kwh
+    if len(timeline) > 1 or (kth and ev[0] < kth[-1] and ev[-1] > kth[0]):
+        times, ev, powers, currents = _insert_splits(ct, timeline, times, ev, powers, currents)
+        t0 = times[:-1]
+        t1 = times[1:]
+    if any(map(eq, t1, t0)):  # drop zero-length intervals
+        keep = [i for i in range(len(t0)) if t1[i] != t0[i]]
+        times = [times[i] for i in keep] + [times[-1]]
+        ev = [ev[i] for i in keep] + [ev[-1]]
+        powers = [powers[i] for i in keep]
+        currents = [currents[i] for i in keep]
+        t0 = times[:-1]
+        t1 = times[1:]
+    m = len(t0)
+    if m == 0:
+        return []
+    e0 = ev[:-1]
+    charging = list(map(gt, ev[1:], e0))
     all_bits = ct.all_bits
-    power_mask, current_mask = ct.power_mask, ct.current_mask
-
-    periods: list[Period] = []
-    cur: Period | None = None
-    cur_comps: tuple[int, int, int, int] | None = None
-    cur_charging = False
-    for a, b, ea, eb, p, c in intervals:
-        charging = eb > ea
-        sm = all_bits
-        if has_power:
-            sm &= power_mask(p)
-        if has_current:
-            sm &= current_mask(c)
-        t = a
-        e = ea
-        while t < b:
-            while tl_next <= t:
-                ti += 1
-                tl_mask = timeline[ti][1]
-                tl_next = timeline[ti + 1][0] if ti + 1 < tl_n else end + 1
-            while kb < nk and kth[kb] <= e:
-                kb += 1
-            if tl_next < b:
-                seg_end = tl_next
-                seg_e = ea + (eb - ea) * (seg_end - a) // (b - a)
-            else:
-                seg_end = b
-                seg_e = eb
-            if kb < nk and kth[kb] < seg_e:
-                k = kth[kb]
-                tk = a + ((k - ea) * (b - a) + (eb - ea) - 1) // (eb - ea)
-                if tk <= t:
-                    tk = t + 1
-                if tk < seg_end:
-                    seg_end = tk
-                    seg_e = k
-            comps = active(tl_mask & kmasks[kb] & sm)
-            if comps is cur_comps and charging == cur_charging and cur is not None:
-                cur.end_ms = seg_end
-                cur.energy_mwh += seg_e - e
-            else:
-                cur = Period(t, seg_end, charging, seg_e - e, comps)
-                periods.append(cur)
-                cur_comps = comps
-                cur_charging = charging
-            t = seg_end
-            e = seg_e
-    return periods
+    masks = None
+    if ct.has_power:
+        pw = powers[:m]
+        if None in pw:
+            pw = [
+                (ev[i + 1] - ev[i]) * 3_600_000 / (t1[i] - t0[i]) if p is None else p for i, p in enumerate(pw)
+            ]
+        pth, pmasks = ct.power_th, ct.power_masks
+        masks = [pmasks[bisect_right(pth, p)] for p in pw]
+    if ct.has_current:
+        cu = currents[:m]
+        cth, cmasks, cfree = ct.current_th, ct.current_masks, ct.current_free
+        if None in cu:
+            cu = [0.0 if c is None and not charging[i] else c for i, c in enumerate(cu)]
+            cm = [cfree if c is None else cmasks[bisect_right(cth, c)] for c in cu]
+        else:
+            cm = [cmasks[bisect_right(cth, c)] for c in cu]
+        masks = cm if masks is None else list(map(and_, masks, cm))
+    if len(timeline) == 1:
+        tlm = timeline[0][1]
+        if masks is None:
+            masks = [tlm] * m
+        elif tlm != all_bits:
+            masks = [x & tlm for x in masks]
+    else:
+        tl_t = [t for t, _ in timeline]
+        tl_m = [mk for _, mk in timeline]
+        tm = [tl_m[bisect_right(tl_t, t) - 1] for t in t0]
+        masks = tm if masks is None else list(map(and_, masks, tm))
+    if kth:
+        kmasks = ct.kwh_masks
+        masks = list(map(and_, masks, [kmasks[bisect_right(kth, e)] for e in e0]))
+    acache = ct._comps_cache
+    comps = list(map(acache.get, masks))
+    if None in comps:
+        comps = [ct.active(x) for x in masks]
+    cuts = [0]
+    cuts.extend(compress(range(1, m), map(or_, map(is_not, comps[1:], comps[:-1]), map(ne, charging[1:], charging[:-1]))))
+    cuts.append(m)
+    return [
+        Period(t0[i], t1[j - 1], charging[i], round(ev[j] * MWH_PER_KWH) - round(ev[i] * MWH_PER_KWH), comps[i])
+        for i, j in zip(cuts, cuts[1:], strict=False)
+    ]
 
 
 # ---------------------------------------------------------------------------- costing
-
-
-def _amount(comp: Component, volume: int) -> Money:
-    if comp.dimension == ENERGY:
-        base = comp.price * volume / _MWH
-    elif comp.dimension == FLAT:
-        base = comp.price * volume
-    else:
-        base = comp.price * volume / _MS_H
-    return Money(base * comp.excl_mult, base * comp.incl_mult if comp.incl_mult is not None else None)
 
 
 def _ceil_to(volume: int, step: int) -> int:
@@ -214,7 +254,7 @@ def _charges(
 ) -> list[Charge]:
     comps = ct.components
     volumes: dict[int, int] = {}
-    last = {ENERGY: -1, TIME: -1, PARKING_TIME: -1}
+    last_e = last_t = last_p = -1
     flat = -1
     for p in periods:
         ce, cti, cp, cf = p.components
@@ -223,34 +263,41 @@ def _charges(
         if p.charging:
             if ce >= 0:
                 volumes[ce] = volumes.get(ce, 0) + p.energy_mwh
-                last[ENERGY] = ce
+                last_e = ce
             if cti >= 0:
                 volumes[cti] = volumes.get(cti, 0) + p.end_ms - p.start_ms
-                last[TIME] = cti
+                last_t = cti
         elif cp >= 0:
             volumes[cp] = volumes.get(cp, 0) + p.end_ms - p.start_ms
-            last[PARKING_TIME] = cp
+            last_p = cp
     extra: dict[int, int] = {}
-    totals = {ENERGY: 0, TIME: 0, PARKING_TIME: 0}
-    for cid, vol in volumes.items():
-        totals[comps[cid].dimension] += vol
-    if last[ENERGY] >= 0:
-        c = last[ENERGY]
-        extra[c] = _ceil_to(totals[ENERGY], comps[c].step) - totals[ENERGY]
+    if last_e >= 0:
+        total = sum(v for c, v in volumes.items() if comps[c].dimension == ENERGY)
+        extra[last_e] = _ceil_to(total, comps[last_e].step) - total
     # TIME and PARKING_TIME share one rounding: parking's when parking was billed.
-    time_dim = PARKING_TIME if totals[PARKING_TIME] > 0 else TIME
-    if last[time_dim] >= 0:
-        c = last[time_dim]
-        extra[c] = _ceil_to(totals[time_dim], comps[c].step) - totals[time_dim]
+    park = sum(v for c, v in volumes.items() if comps[c].dimension == PARKING_TIME) if last_p >= 0 else 0
+    if park > 0:
+        extra[last_p] = _ceil_to(park, comps[last_p].step) - park
+    elif last_t >= 0:
+        total = sum(v for c, v in volumes.items() if comps[c].dimension == TIME)
+        extra[last_t] = _ceil_to(total, comps[last_t].step) - total
+    den = ct.money_den
     out: list[Charge] = []
     if flat >= 0:
-        out.append(Charge(FLAT, flat, 1, 0, _amount(comps[flat], 1)))
+        c = comps[flat]
+        out.append(Charge(FLAT, flat, 1, 0, c.rate_excl, c.rate_incl, den))
     for cid, vol in volumes.items():
+        c = comps[cid]
         x = extra.get(cid, 0)
-        out.append(Charge(comps[cid].dimension, cid, vol, x, _amount(comps[cid], vol + x)))
+        billed = vol + x
+        out.append(
+            Charge(c.dimension, cid, vol, x, c.rate_excl * billed,
+                   c.rate_incl * billed if c.rate_incl is not None else None, den)
+        )
     # reservation: FLAT once, TIME rounded once with the last reservation TIME component
     if res_flat >= 0:
-        out.append(Charge(FLAT, res_flat, 1, 0, _amount(comps[res_flat], 1), reservation=True))
+        c = comps[res_flat]
+        out.append(Charge(FLAT, res_flat, 1, 0, c.rate_excl, c.rate_incl, den, reservation=True))
     rvol: dict[int, int] = {}
     for p in reservation_periods:
         cid = p.components[1]
@@ -258,8 +305,13 @@ def _charges(
             rvol[cid] = rvol.get(cid, 0) + p.end_ms - p.start_ms
     rtotal = sum(rvol.values())
     for cid, vol in rvol.items():
-        x = _ceil_to(rtotal, comps[cid].step) - rtotal if cid == res_time_last else 0
-        out.append(Charge(TIME, cid, vol, x, _amount(comps[cid], vol + x), reservation=True))
+        c = comps[cid]
+        x = _ceil_to(rtotal, c.step) - rtotal if cid == res_time_last else 0
+        billed = vol + x
+        out.append(
+            Charge(TIME, cid, vol, x, c.rate_excl * billed,
+                   c.rate_incl * billed if c.rate_incl is not None else None, den, reservation=True)
+        )
     return out
 
 
@@ -320,16 +372,19 @@ def _price(ct: CompiledTariff, s: SampleSeries, reservation, rounding: Rounding)
     periods = split_periods(ct, s) if session_priced else []
     charges = _charges(ct, periods, res_periods, res_flat, res_last)
 
-    excl = _ZERO
-    incl: Decimal | None = _ZERO
-    res_excl = _ZERO
-    res_incl: Decimal | None = _ZERO
+    excl_n = 0
+    incl_n: int | None = 0
+    res_excl_n = 0
+    res_incl_n: int | None = 0
     for ch in charges:
-        excl += ch.cost.excl_vat
-        incl = None if incl is None or ch.cost.incl_vat is None else incl + ch.cost.incl_vat
+        excl_n += ch.excl_num
+        incl_n = None if incl_n is None or ch.incl_num is None else incl_n + ch.incl_num
         if ch.reservation:
-            res_excl += ch.cost.excl_vat
-            res_incl = None if res_incl is None or ch.cost.incl_vat is None else res_incl + ch.cost.incl_vat
+            res_excl_n += ch.excl_num
+            res_incl_n = None if res_incl_n is None or ch.incl_num is None else res_incl_n + ch.incl_num
+    den = Decimal(ct.money_den)
+    excl = Decimal(excl_n) / den
+    incl = Decimal(incl_n) / den if incl_n is not None else None
     before = Money(excl, incl)
     tariff = ct.tariff
     min_applied = [False, False]
@@ -371,7 +426,11 @@ def _price(ct: CompiledTariff, s: SampleSeries, reservation, rounding: Rounding)
         periods=periods,
         charges=charges,
         reservation_periods=res_periods,
-        reservation_cost=Money(res_excl, res_incl) if reservation is not None else None,
+        reservation_cost=(
+            Money(Decimal(res_excl_n) / den, Decimal(res_incl_n) / den if res_incl_n is not None else None)
+            if reservation is not None
+            else None
+        ),
         min_price_applied=(min_applied[0], min_applied[1]),
         max_price_applied=(max_applied[0], max_applied[1]),
         tariff_id=ct.tariff_id,

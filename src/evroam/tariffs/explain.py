@@ -13,7 +13,6 @@ from typing import Any
 
 from evroam.model.common import format_datetime
 from evroam.tariffs.compiled import CompiledTariff, Component
-from evroam.tariffs.engine import _amount
 from evroam.tariffs.types import (
     DEFAULT_ROUNDING,
     ENERGY,
@@ -116,7 +115,15 @@ def _volume(comp_dim: str, units: int) -> Decimal:
     return Decimal(units) / MS_PER_HOUR
 
 
-def _row(kind, dim, idx, p, comp: Component | None, units: int, note: str = "") -> ExplanationRow:
+def _amount(ct: CompiledTariff, comp: Component, units: int) -> Money:
+    den = Decimal(ct.money_den)
+    return Money(
+        Decimal(comp.rate_excl * units) / den,
+        Decimal(comp.rate_incl * units) / den if comp.rate_incl is not None else None,
+    )
+
+
+def _row(ct, kind, dim, idx, p, comp: Component | None, units: int, note: str = "") -> ExplanationRow:
     zero = Money(Decimal(0), Decimal(0))
     return ExplanationRow(
         kind=kind,
@@ -130,7 +137,7 @@ def _row(kind, dim, idx, p, comp: Component | None, units: int, note: str = "") 
         unit=_UNITS[dim],
         unit_price=comp.price if comp else None,
         vat=comp.vat if comp else None,
-        cost=_amount(comp, units) if comp else zero,
+        cost=_amount(ct, comp, units) if comp else zero,
         note=note,
     )
 
@@ -146,19 +153,19 @@ def explain(ct: CompiledTariff, result: PricingResult) -> Explanation:
         comp = comps[ch.component]
         if ch.dimension == FLAT:
             if ch.reservation:
-                res_rows.append(_row("reservation_flat", FLAT, None, None, comp, 1, "reservation fee"))
+                res_rows.append(_row(ct, "reservation_flat", FLAT, None, None, comp, 1, "reservation fee"))
             else:
-                rows.append(_row("flat", FLAT, None, None, comp, 1, "once per session"))
+                rows.append(_row(ct, "flat", FLAT, None, None, comp, 1, "once per session"))
         elif ch.step_extra:
             note = f"step_size {comp.step_size} {'Wh' if ch.dimension == ENERGY else 's'}"
             if ch.reservation:
-                res_steps.append(_row("reservation_step_size", ch.dimension, None, None, comp, ch.step_extra, note))
+                res_steps.append(_row(ct, "reservation_step_size", ch.dimension, None, None, comp, ch.step_extra, note))
             else:
-                step_rows.append(_row("step_size", ch.dimension, None, None, comp, ch.step_extra, note))
+                step_rows.append(_row(ct, "step_size", ch.dimension, None, None, comp, ch.step_extra, note))
     for idx, p in enumerate(result.reservation_periods):
         cid = p.components[1]
         res_rows.append(
-            _row("reservation", TIME, idx, p, comps[cid] if cid >= 0 else None, p.duration_ms,
+            _row(ct, "reservation", TIME, idx, p, comps[cid] if cid >= 0 else None, p.duration_ms,
                  "reservation" if cid >= 0 else "reservation, not priced")
         )
     for idx, p in enumerate(result.periods):
@@ -166,16 +173,16 @@ def explain(ct: CompiledTariff, result: PricingResult) -> Explanation:
         if p.charging:
             if ce >= 0 or p.energy_mwh:
                 rows.append(
-                    _row("period", ENERGY, idx, p, comps[ce] if ce >= 0 else None, p.energy_mwh,
+                    _row(ct, "period", ENERGY, idx, p, comps[ce] if ce >= 0 else None, p.energy_mwh,
                          "" if ce >= 0 else "not priced")
                 )
             rows.append(
-                _row("period", TIME, idx, p, comps[cti] if cti >= 0 else None, p.duration_ms,
+                _row(ct, "period", TIME, idx, p, comps[cti] if cti >= 0 else None, p.duration_ms,
                      "" if cti >= 0 else "not priced")
             )
         else:
             rows.append(
-                _row("period", PARKING_TIME, idx, p, comps[cp] if cp >= 0 else None, p.duration_ms,
+                _row(ct, "period", PARKING_TIME, idx, p, comps[cp] if cp >= 0 else None, p.duration_ms,
                      "" if cp >= 0 else "not priced")
             )
     rows = res_rows + res_steps + rows + step_rows

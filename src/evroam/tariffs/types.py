@@ -98,7 +98,7 @@ class SampleSeries:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Money:
     excl_vat: Decimal
     incl_vat: Decimal | None  # None when the tax is unknown (2.3.0 tax_included NO without vat)
@@ -120,19 +120,29 @@ class Period:
         return self.end_ms - self.start_ms
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Charge:
     """What one price component costs over the session (or the reservation).
 
     `volume` is the measured billable amount in engine units (mWh, ms, or 1 for FLAT) and
-    `step_extra` what step_size rounding added on top of it (billed at this component)."""
+    `step_extra` what step_size rounding added on top of it (billed at this component).
+    The cost is exact: `excl_num / den` (and `incl_num / den`; None when the tax is unknown)."""
 
     dimension: str
     component: int
     volume: int
     step_extra: int
-    cost: Money
+    excl_num: int
+    incl_num: int | None
+    den: int
     reservation: bool = False
+
+    @property
+    def cost(self) -> Money:
+        den = Decimal(self.den)
+        return Money(
+            Decimal(self.excl_num) / den, Decimal(self.incl_num) / den if self.incl_num is not None else None
+        )
 
 
 @dataclass(slots=True)

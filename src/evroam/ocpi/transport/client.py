@@ -83,11 +83,12 @@ class OcpiClient:
         where = f"{method} {url}"
         status = response.status_code
         if status >= 400:
+            ocpi_code = body.get("status_code") if isinstance(body, dict) else None
             detail = body.get("status_message") if isinstance(body, dict) else response.text[:200]
+            code_part = f", OCPI {ocpi_code}" if ocpi_code is not None else ""
             retryable = status >= 500 or status in (401, 408, 425, 429)
-            raise PartnerCallError(f"{where}: HTTP {status} {detail or ''}".strip(), http_status=status,
-                                   ocpi_status=body.get("status_code") if isinstance(body, dict) else None,
-                                   retryable=retryable)
+            raise PartnerCallError(f"{where}: HTTP {status}{code_part}: {detail or 'no message'}", http_status=status,
+                                   ocpi_status=ocpi_code if isinstance(ocpi_code, int) else None, retryable=retryable)
         if not isinstance(body, dict) or "status_code" not in body:
             raise PartnerCallError(f"{where}: HTTP {status} without an OCPI envelope", http_status=status)
         code = body.get("status_code")

@@ -171,15 +171,17 @@ def explain(ct: CompiledTariff, result: PricingResult) -> Explanation:
     for idx, p in enumerate(result.periods):
         ce, cti, cp, _cf = p.components
         if p.charging:
-            if ce >= 0 or p.energy_mwh:
+            show_energy = ce >= 0 or ct.session_dim_mask[ENERGY] != 0
+            if show_energy:
                 rows.append(
                     _row(ct, "period", ENERGY, idx, p, comps[ce] if ce >= 0 else None, p.energy_mwh,
                          "" if ce >= 0 else "not priced")
                 )
-            rows.append(
-                _row(ct, "period", TIME, idx, p, comps[cti] if cti >= 0 else None, p.duration_ms,
-                     "" if cti >= 0 else "not priced")
-            )
+            if cti >= 0 or ct.session_dim_mask[TIME] != 0 or not show_energy:
+                rows.append(
+                    _row(ct, "period", TIME, idx, p, comps[cti] if cti >= 0 else None, p.duration_ms,
+                         "" if cti >= 0 else "not priced")
+                )
         else:
             rows.append(
                 _row(ct, "period", PARKING_TIME, idx, p, comps[cp] if cp >= 0 else None, p.duration_ms,

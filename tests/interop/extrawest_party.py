@@ -174,7 +174,8 @@ class State:
         return {
             "registration_tokens": sorted(self.registration_tokens),
             "peers": self.peers,
-            "received": {f"{m}/{r}": sorted(objs) for (m, r), objs in self.objects.items() if r == "EMSP"},
+            # what peers pushed to our eMSP receiver interfaces, by module and id
+            "received": {m: objs for (m, r), objs in self.objects.items() if r == "EMSP"},
         }
 
 
@@ -374,14 +375,11 @@ async def run(args: argparse.Namespace) -> int:
         "COUNTRY_CODE": args.country_code, "PARTY_ID": args.party_id,
         "ENVIRONMENT": "development" if args.verbose else "production", "PROJECT_NAME": "extrawest interop party",
     })
-    import logging
-
     import uvicorn
 
-    logging.getLogger("OCPI-Logger").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     STATE = State(args, f"http://{args.host}:{port}")
     app = build_app(STATE)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=args.verbose, lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="info" if args.verbose else "warning", lifespan="off"))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:

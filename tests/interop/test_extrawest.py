@@ -5,9 +5,11 @@ extrawest_party.py). Covered: the credentials handshake in both directions and a
 
 from __future__ import annotations
 
+from evroam.demo import demo_objects, load_demo
+from evroam.model.common import format_datetime, parse_datetime
 from evroam.ocpi import sync
 from evroam.ocpi.credentials import handshake
-from harness import auth, httpx
+from harness import auth, httpx, wait_for
 
 XW_PARTY = ("NL", "XWT")
 
@@ -128,3 +130,48 @@ async def test_extrawest_registers_with_evroam_and_is_pulled(make_instance, extr
     assert len(await _stored(emsp.platform, "tariffs")) == 1
     # ... and a full pull on demand (what `evroam partners sync --full` does) gives the same.
     assert await sync.pull(emsp.platform, partner, full=True) == {"tariffs": 1, "locations": 3}
+
+
+async def test_evroam_cpo_pushes_locations_to_extrawest_emsp(make_instance, extrawest):
+    """The other way round: evroam as CPO pushes its locations (PUT) and an EVSE status change
+    (PATCH) through the outbox to extrawest's eMSP receiver interface."""
+    cpo = await make_instance("cpo", country_code="DE", party_id="EVR", roles=("CPO",))
+    token_a = "extrawest-token-A-for-the-cpo"
+    party = await extrawest("--token-a", token_a, "--roles", "CPO,EMSP")
+    partner = await handshake.register_with(cpo.platform, "extrawest", party.versions_url, token_a)
+    assert partner.endpoint("locations", "RECEIVER") == f"{party.url}/ocpi/emsp/2.2.1/locations/"
+
+    assert await load_demo(cpo.platform)
+    locations, tariffs = demo_objects()
+
+    async def received():
+        return (await party.state())["received"]
+
+    async def all_locations_arrived():
+        got = (await received())["locations"]
+        return len(got) == len(locations)
+
+    await wait_for(all_locations_arrived, timeout=20)
+
+    async def evse_at_extrawest():
+        loc = (await received())["locations"]["evr-gent-1"]  # the library lower-cases CiString ids
+        return next(e for e in loc["evses"] if e["uid"] == "evr-gent-1-e1"), loc
+
+    assert (await evse_at_extrawest())[0]["status"] == "AVAILABLE"
+    assert len((await received())["tariffs"]) == len(tariffs)
+    await cpo.platform.locations.set_evse_status("EVR-GENT-1", "EVR-GENT-1-E1", "CHARGING")
+
+    async def charging_at_extrawest():
+        return (await evse_at_extrawest())[0]["status"] == "CHARGING"
+
+    await wait_for(charging_at_extrawest, timeout=20)
+    evse, loc = await evse_at_extrawest()
+    async with cpo.platform.store.connect() as conn:
+        ours = await cpo.platform.store.locations.get(conn, "DE", "EVR", "EVR-GENT-1")
+    sent = next(e for e in ours["evses"] if e["uid"] == "EVR-GENT-1-E1")
+    # The library keeps DateTimes to the whole second.
+    assert evse["last_updated"] == format_datetime(parse_datetime(sent["last_updated"]).replace(microsecond=0))
+    # Every push was accepted: 3 location PUTs, 2 tariff PUTs, 1 EVSE PATCH.
+    async with cpo.platform.store.connect() as conn:
+        counts = await cpo.platform.store.outbox.counts(conn)
+    assert counts == {partner.pk: {"delivered": len(locations) + len(tariffs) + 1}}

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from decimal import Decimal
-from itertools import compress
-from operator import and_, eq, gt, is_not, lt, ne, or_
+from itertools import compress, repeat
+from operator import and_, eq, gt, is_not, lt, mul, ne, or_, sub
 
 from evroam.model.tariffs import Tariff
 from evroam.tariffs.compiled import CompiledTariff, dec
@@ -236,10 +236,17 @@ def split_periods(ct: CompiledTariff, s: SampleSeries) -> list[Period]:
     cuts = [0]
     cuts.extend(compress(range(1, m), map(or_, map(is_not, comps[1:], comps[:-1]), map(ne, charging[1:], charging[:-1]))))
     cuts.append(m)
-    return [
-        Period(t0[i], t1[j - 1], charging[i], round(ev[j] * MWH_PER_KWH) - round(ev[i] * MWH_PER_KWH), comps[i])
-        for i, j in zip(cuts, cuts[1:], strict=False)
-    ]
+    e_mwh = list(map(round, map(mul, map(ev.__getitem__, cuts), repeat(1e6))))
+    return list(
+        map(
+            Period,
+            map(t0.__getitem__, cuts[:-1]),
+            map(times.__getitem__, cuts[1:]),
+            map(charging.__getitem__, cuts[:-1]),
+            map(sub, e_mwh[1:], e_mwh[:-1]),
+            map(comps.__getitem__, cuts[:-1]),
+        )
+    )
 
 
 # ---------------------------------------------------------------------------- costing

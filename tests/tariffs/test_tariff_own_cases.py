@@ -425,3 +425,12 @@ def test_no_matching_element_means_free_dimension():
     out = price_case(case(t, AMS, session(local(AMS, "2024-05-06 10:00"), [(60, 10)])))
     assert total(out) == pytest.approx((0.0, 0.0))
     assert out["cost_breakdown_excl_vat"] == {}
+
+
+def test_zero_length_session_still_pays_its_flat_fee():
+    # FLAT 0.50 + ENERGY 0.25; plugged in and out at once: 0.50
+    t = tariff(el(pc("FLAT", 0.5), pc("ENERGY", 0.25)))
+    s = {"start_date_time": "2024-05-06T08:00:00Z", "end_date_time": "2024-05-06T08:00:00Z", "meter_samples": []}
+    out = price_case(case(t, AMS, s))
+    assert total(out)[0] == pytest.approx(0.50, abs=TOL)
+    assert out["charging_periods"] == []

@@ -17,7 +17,10 @@ from evroam.model.tariffs import Tariff
 from evroam.tariffs import ChargingSession, MeterSample, compile_tariff, price_session
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "ocpi-examples" / "2.2.1"
-TZS = ["Europe/Amsterdam", "America/New_York", "Asia/Kolkata", "Australia/Sydney", "UTC"]
+TZS = [
+    "Europe/Amsterdam", "America/New_York", "Asia/Kolkata", "Australia/Sydney", "UTC",
+    "America/Santiago", "Australia/Lord_Howe", "America/Havana",
+]
 DAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -377,7 +377,14 @@ def _price(ct: CompiledTariff, s: SampleSeries, reservation, rounding: Rounding)
             r_end = s.start_ms
         res_periods, res_flat, res_last = _reservation_periods(ct, r_start, r_end, expired)
     periods = split_periods(ct, s) if session_priced else []
-    charges = _charges(ct, periods, res_periods, res_flat, res_last)
+    if session_priced and not periods:
+        # a session without duration still pays its FLAT fee, as active at its start
+        mask = ct.time_timeline(s.start_ms, s.start_ms + 1, s.start_ms)[0][1]
+        mask &= ct.kwh_masks[0] & ct.power_mask(0.0) & ct.current_mask(0.0)
+        flat_only = (-1, -1, -1, ct.active(mask)[3])
+        charges = _charges(ct, [Period(s.start_ms, s.start_ms, False, 0, flat_only)], res_periods, res_flat, res_last)
+    else:
+        charges = _charges(ct, periods, res_periods, res_flat, res_last)
 
     excl_n = 0
     incl_n: int | None = 0

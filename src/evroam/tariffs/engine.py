@@ -18,17 +18,13 @@ from __future__ import annotations
 from bisect import bisect_right
 from decimal import Decimal
 from itertools import compress, repeat
-from operator import and_, eq, gt, is_not, lt, mul, ne, or_, sub
+from operator import and_, ge, gt, is_not, lt, mul, ne, or_, sub
 
 from evroam.model.tariffs import Tariff
 from evroam.tariffs.compiled import CompiledTariff, dec
 from evroam.tariffs.types import (
     DEFAULT_ROUNDING,
-    ENERGY,
     FLAT,
-    MS_PER_HOUR,
-    MWH_PER_KWH,
-    PARKING_TIME,
     TIME,
     Charge,
     ChargingSession,
@@ -41,8 +37,6 @@ from evroam.tariffs.types import (
 )
 
 _ZERO = Decimal(0)
-_MWH = Decimal(MWH_PER_KWH)
-_MS_H = Decimal(MS_PER_HOUR)
 
 
 class PricingError(ValueError):
@@ -159,6 +153,14 @@ def _insert_splits(ct: CompiledTariff, timeline, times, ev, powers, currents):
     return out_t, out_e, out_p, out_c
 
 
+def _band_masks(values: list, th: tuple, masks: tuple, fold: int) -> list[int]:
+    """Mask of each value's band (th[b-1] <= v < th[b]), AND-ed with `fold`; C-level passes."""
+    table = masks if fold == -1 else tuple(x & fold for x in masks)
+    if len(th) == 1:
+        return list(map(table.__getitem__, map(ge, values, repeat(th[0]))))
+    return list(map(table.__getitem__, map(bisect_right, repeat(th), values)))
+
+
 def split_periods(ct: CompiledTariff, s: SampleSeries) -> list[Period]:
     """The session's charging periods (see the module docstring)."""
     start, end = s.start_ms, s.end_ms
@@ -169,24 +171,28 @@ def split_periods(ct: CompiledTariff, s: SampleSeries) -> list[Period]:
         times, kwhs, powers, currents = _clip(s)
     t0 = times[:-1]
     t1 = times[1:]
-    if any(map(lt, t1, t0)):
+    gaps = not all(map(gt, t1, t0))
+    if gaps and any(map(lt, t1, t0)):
         i = list(map(lt, t1, t0)).index(True) + 1
         raise PricingError(f"meter_samples[{i}].timestamp is earlier than the sample before it")
-    base = kwhs[0]
-    ev = [k - base for k in kwhs]
-    if any(map(lt, ev[1:], ev[:-1])):
-        i = list(map(lt, ev[1:], ev[:-1])).index(True) + 1
+    if any(map(lt, kwhs[1:], kwhs[:-1])):
+        i = list(map(lt, kwhs[1:], kwhs[:-1])).index(True) + 1
         raise PricingError(f"meter_samples[{i}].kwh_total is lower than the sample before it")
     timeline = ct.time_timeline(start, end, start)
     kth = ct.kwh_th_kwh
-    if len(timeline) > 1 or (kth and ev[0] < kth[-1] and ev[-1] > kth[0]):
-        times, ev, powers, currents = _insert_splits(ct, timeline, times, ev, powers, currents)
+    base = kwhs[0]
+    if kth:  # thresholds are relative to the session's first reading
+        kwhs = [k - base for k in kwhs]
+        base = 0.0
+    if len(timeline) > 1 or (kth and kwhs[0] < kth[-1] and kwhs[-1] > kth[0]):
+        times, kwhs, powers, currents = _insert_splits(ct, timeline, times, kwhs, powers, currents)
         t0 = times[:-1]
         t1 = times[1:]
-    if any(map(eq, t1, t0)):  # drop zero-length intervals
+        gaps = not all(map(gt, t1, t0))
+    if gaps:  # drop zero-length intervals
         keep = [i for i in range(len(t0)) if t1[i] != t0[i]]
         times = [times[i] for i in keep] + [times[-1]]
-        ev = [ev[i] for i in keep] + [ev[-1]]
+        kwhs = [kwhs[i] for i in keep] + [kwhs[-1]]
         powers = [powers[i] for i in keep]
         currents = [currents[i] for i in keep]
         t0 = times[:-1]
@@ -194,41 +200,36 @@ def split_periods(ct: CompiledTariff, s: SampleSeries) -> list[Period]:
     m = len(t0)
     if m == 0:
         return []
-    e0 = ev[:-1]
-    charging = list(map(gt, ev[1:], e0))
-    all_bits = ct.all_bits
+    k0 = kwhs[:-1]
+    charging = list(map(gt, kwhs[1:], k0))
+    fold = timeline[0][1] if len(timeline) == 1 else ct.all_bits
     masks = None
     if ct.has_power:
         pw = powers[:m]
         if None in pw:
             pw = [
-                (ev[i + 1] - ev[i]) * 3_600_000 / (t1[i] - t0[i]) if p is None else p for i, p in enumerate(pw)
+                (kwhs[i + 1] - kwhs[i]) * 3_600_000 / (t1[i] - t0[i]) if p is None else p for i, p in enumerate(pw)
             ]
-        pth, pmasks = ct.power_th, ct.power_masks
-        masks = [pmasks[bisect_right(pth, p)] for p in pw]
+        masks = _band_masks(pw, ct.power_th, ct.power_masks, fold)
+        fold = -1
     if ct.has_current:
         cu = currents[:m]
-        cth, cmasks, cfree = ct.current_th, ct.current_masks, ct.current_free
         if None in cu:
             cu = [0.0 if c is None and not charging[i] else c for i, c in enumerate(cu)]
-            cm = [cfree if c is None else cmasks[bisect_right(cth, c)] for c in cu]
+            f = ct.all_bits if fold == -1 else fold
+            cm = [f & ct.current_free if c is None else f & ct.current_mask(c) for c in cu]
         else:
-            cm = [cmasks[bisect_right(cth, c)] for c in cu]
+            cm = _band_masks(cu, ct.current_th, ct.current_masks, fold)
         masks = cm if masks is None else list(map(and_, masks, cm))
-    if len(timeline) == 1:
-        tlm = timeline[0][1]
-        if masks is None:
-            masks = [tlm] * m
-        elif tlm != all_bits:
-            masks = [x & tlm for x in masks]
-    else:
+        fold = -1
+    if masks is None:
+        masks = [fold] * m
+    if len(timeline) > 1:
         tl_t = [t for t, _ in timeline]
         tl_m = [mk for _, mk in timeline]
-        tm = [tl_m[bisect_right(tl_t, t) - 1] for t in t0]
-        masks = tm if masks is None else list(map(and_, masks, tm))
+        masks = list(map(and_, masks, [tl_m[bisect_right(tl_t, t) - 1] for t in t0]))
     if kth:
-        kmasks = ct.kwh_masks
-        masks = list(map(and_, masks, [kmasks[bisect_right(kth, e)] for e in e0]))
+        masks = list(map(and_, masks, _band_masks(k0, kth, ct.kwh_masks, -1)))
     acache = ct._comps_cache
     comps = list(map(acache.get, masks))
     if None in comps:
@@ -236,7 +237,7 @@ def split_periods(ct: CompiledTariff, s: SampleSeries) -> list[Period]:
     cuts = [0]
     cuts.extend(compress(range(1, m), map(or_, map(is_not, comps[1:], comps[:-1]), map(ne, charging[1:], charging[:-1]))))
     cuts.append(m)
-    e_mwh = list(map(round, map(mul, map(ev.__getitem__, cuts), repeat(1e6))))
+    e_mwh = list(map(round, map(mul, map(sub, map(kwhs.__getitem__, cuts), repeat(base)), repeat(1e6))))
     return list(
         map(
             Period,
@@ -261,7 +262,9 @@ def _charges(
 ) -> list[Charge]:
     comps = ct.components
     volumes: dict[int, int] = {}
+    get = volumes.get
     last_e = last_t = last_p = -1
+    total_e = total_t = total_p = 0
     flat = -1
     for p in periods:
         ce, cti, cp, cf = p.components
@@ -269,25 +272,27 @@ def _charges(
             flat = cf
         if p.charging:
             if ce >= 0:
-                volumes[ce] = volumes.get(ce, 0) + p.energy_mwh
+                volumes[ce] = get(ce, 0) + p.energy_mwh
+                total_e += p.energy_mwh
                 last_e = ce
             if cti >= 0:
-                volumes[cti] = volumes.get(cti, 0) + p.end_ms - p.start_ms
+                d = p.end_ms - p.start_ms
+                volumes[cti] = get(cti, 0) + d
+                total_t += d
                 last_t = cti
         elif cp >= 0:
-            volumes[cp] = volumes.get(cp, 0) + p.end_ms - p.start_ms
+            d = p.end_ms - p.start_ms
+            volumes[cp] = get(cp, 0) + d
+            total_p += d
             last_p = cp
     extra: dict[int, int] = {}
     if last_e >= 0:
-        total = sum(v for c, v in volumes.items() if comps[c].dimension == ENERGY)
-        extra[last_e] = _ceil_to(total, comps[last_e].step) - total
+        extra[last_e] = _ceil_to(total_e, comps[last_e].step) - total_e
     # TIME and PARKING_TIME share one rounding: parking's when parking was billed.
-    park = sum(v for c, v in volumes.items() if comps[c].dimension == PARKING_TIME) if last_p >= 0 else 0
-    if park > 0:
-        extra[last_p] = _ceil_to(park, comps[last_p].step) - park
+    if total_p > 0:
+        extra[last_p] = _ceil_to(total_p, comps[last_p].step) - total_p
     elif last_t >= 0:
-        total = sum(v for c, v in volumes.items() if comps[c].dimension == TIME)
-        extra[last_t] = _ceil_to(total, comps[last_t].step) - total
+        extra[last_t] = extra.get(last_t, 0) + _ceil_to(total_t, comps[last_t].step) - total_t
     den = ct.money_den
     out: list[Charge] = []
     if flat >= 0:

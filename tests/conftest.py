@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -37,11 +36,3 @@ async def make_instance(tmp_path):
 @pytest.fixture
 async def instance(make_instance):
     return await make_instance()
-
-
-def postgres_url() -> str | None:
-    return os.environ.get("EVROAM_TEST_POSTGRES_URL")
-
-
-def redis_url() -> str | None:
-    return os.environ.get("EVROAM_TEST_REDIS_URL")

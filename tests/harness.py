@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +127,7 @@ def auth(token: str, encoding: str = "base64") -> dict[str, str]:
     return {"Authorization": authorization_header(token, encoding)}
 
 
-async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
+async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):  # noqa: ASYNC109
     """Await until `predicate()` (sync or async) is truthy; returns its value."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -141,6 +142,15 @@ async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
 
 
 EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "ocpi-examples"
+
+
+def postgres_url() -> str | None:
+    """PostgreSQL for the store tests (CI sets it; locally they skip without it)."""
+    return os.environ.get("EVROAM_TEST_POSTGRES_URL")
+
+
+def redis_url() -> str | None:
+    return os.environ.get("EVROAM_TEST_REDIS_URL")
 
 
 def example_dir(version: str = "2.2.1") -> Path:

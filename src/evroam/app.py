@@ -4,31 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import httpx
-from fastapi import FastAPI
-from sqlalchemy import text
 
-import evroam
-from evroam.backoffice import api as admin_api
-from evroam.backoffice.auth import ensure_admin_token
 from evroam.events import Bus
 from evroam.ocpi import sync
-from evroam.ocpi.credentials import routes as credentials_routes
-from evroam.ocpi.locations import receiver as locations_receiver
-from evroam.ocpi.locations import sender as locations_sender
 from evroam.ocpi.outbox import OutboxWorker, Pushes
-from evroam.ocpi.server import install_error_handlers
-from evroam.ocpi.tariffs import receiver as tariffs_receiver
-from evroam.ocpi.tariffs import sender as tariffs_sender
 from evroam.ocpi.transport.client import OcpiClient
-from evroam.ocpi.transport.headers import RequestIdMiddleware
-from evroam.ocpi.versions import routes as versions_routes
 from evroam.services.locations import LocationService
 from evroam.services.tariffs import TariffService
 from evroam.settings import Settings
 from evroam.store import Store
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +50,24 @@ class Platform:
 
 def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     """The HTTP application: OCPI, admin API, health. With `run_workers`, the outbox worker
-    runs for the application's lifetime."""
+    runs for the application's lifetime. (The web stack is imported here, not at module level,
+    so that CLI commands, which only need the Platform, start fast.)"""
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI
+    from sqlalchemy import text
+
+    import evroam
+    from evroam.backoffice import api as admin_api
+    from evroam.backoffice.auth import ensure_admin_token
+    from evroam.ocpi.credentials import routes as credentials_routes
+    from evroam.ocpi.locations import receiver as locations_receiver
+    from evroam.ocpi.locations import sender as locations_sender
+    from evroam.ocpi.server import install_error_handlers
+    from evroam.ocpi.tariffs import receiver as tariffs_receiver
+    from evroam.ocpi.tariffs import sender as tariffs_sender
+    from evroam.ocpi.transport.headers import RequestIdMiddleware
+    from evroam.ocpi.versions import routes as versions_routes
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -166,8 +166,20 @@ def partners_register(
 
     settings = settings_for(db)
     name = name or urlparse(versions_url).netloc or versions_url
-    partner = run_service(settings, lambda p: handshake.register_with(p, name, versions_url, token))
+    async def work(p):
+        partner = await handshake.register_with(p, name, versions_url, token)
+        await p.bus.drain()  # the first pull of a CPO partner's data runs right after registering
+        async with p.store.connect() as conn:
+            counts = {
+                "locations": await p.store.locations.count(conn, owners=partner.parties("CPO")),
+                "tariffs": await p.store.tariffs.count(conn, owners=partner.parties("CPO")),
+            }
+        return partner, counts
+
+    partner, counts = run_service(settings, work)
     out.print(f"[green]registered[/] with {partner.name}: OCPI {partner.version}, {partner.display_parties}")
+    if partner.has_role("CPO") and "EMSP" in settings.roles:
+        out.print(f"pulled {counts['locations']} locations and {counts['tariffs']} tariffs")
 
 
 @partners_app.command("list")

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -34,11 +36,11 @@ class Settings(BaseSettings):
 
     country_code: str = Field("NL", min_length=2, max_length=2, description="our ISO 3166 alpha-2 country")
     party_id: str = Field("EVR", min_length=3, max_length=3, description="our OCPI party id")
-    roles: list[Role] = Field(default_factory=lambda: ["CPO", "EMSP"], description="OCPI roles we play")
+    roles: Annotated[list[Role], NoDecode] = Field(default_factory=lambda: ["CPO", "EMSP"], description="OCPI roles we play")
     business_name: str = Field("evroam", max_length=100, description="name shown to partners")
     business_website: str | None = None
 
-    ocpi_versions: list[str] = Field(
+    ocpi_versions: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["2.2.1"], description="OCPI versions offered to partners"
     )
     ocpi_page_limit: int = Field(1000, ge=1, description="largest page the OCPI list endpoints return")
@@ -60,8 +62,11 @@ class Settings(BaseSettings):
     @field_validator("roles", "ocpi_versions", mode="before")
     @classmethod
     def _split(cls, value):
+        """Lists from the environment: `CPO,EMSP` or JSON `["CPO", "EMSP"]`."""
         if isinstance(value, str):
-            return [part.strip().upper() if "." not in part else part.strip() for part in value.split(",") if part.strip()]
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [part.strip().upper() for part in value.split(",") if part.strip()]
         return value
 
     @model_validator(mode="after")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from evroam.model.common import format_datetime, utcnow
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PULLED_MODULES = ("tariffs", "locations")
+# An incremental pull asks for changes since the previous pull started, minus this margin, so a
+# partner whose clock runs behind ours loses nothing (objects pulled twice are simply replaced).
+CLOCK_MARGIN = timedelta(minutes=5)
 
 
 async def pull(platform: Platform, partner: Partner, *, full: bool = False,
@@ -30,7 +34,7 @@ async def pull(platform: Platform, partner: Partner, *, full: bool = False,
         url = partner.endpoint(module, "SENDER")
         if not url or not allowed:
             continue
-        started = format_datetime(utcnow())
+        started = format_datetime(utcnow() - CLOCK_MARGIN)
         params = {} if full or module not in state else {"date_from": state[module]}
         service = platform.locations if module == "locations" else platform.tariffs
         stored = 0

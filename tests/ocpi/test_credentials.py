@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import pytest
-from harness import auth, httpx
 from stub_partner import StubPartner
 
 from evroam.ocpi.credentials import handshake
+from harness import auth, httpx
 
 
 @pytest.fixture

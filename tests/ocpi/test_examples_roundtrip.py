@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness import auth, example_dir, httpx
 
 from evroam.services.errors import Invalid
+from harness import auth, example_dir, httpx
 
 EXAMPLES = example_dir("2.2.1")
 

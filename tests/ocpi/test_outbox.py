@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
 from harness import free_socket, serve_app, wait_for
 
 

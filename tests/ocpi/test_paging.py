@@ -7,9 +7,9 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from harness import auth, httpx
 
 from evroam.model.common import format_datetime, parse_datetime
+from harness import auth, httpx
 
 TOKEN = "emsp-token"
 T0 = parse_datetime("2024-01-01T00:00:00Z")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import copy
 
 import pytest
-from harness import auth, httpx
 from test_transport import location
+
+from harness import auth, httpx
 
 TOKEN, OTHER = "cpo-token", "other-cpo-token"
 BASE = "/ocpi/2.2.1/emsp"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from harness import auth, httpx
 
 from evroam.model.common import format_datetime, parse_datetime
+from harness import auth, httpx
 
 TOKEN = "partner-token-c"
 

@@ -4,10 +4,9 @@ reaches the eMSP through the outbox."""
 
 from __future__ import annotations
 
-from harness import auth, httpx, wait_for
-
 from evroam.demo import demo_objects, load_demo
 from evroam.ocpi.credentials import handshake
+from harness import auth, httpx, wait_for
 
 
 async def test_cpo_and_emsp_register_pull_and_push(make_instance):

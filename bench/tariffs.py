@@ -73,7 +73,9 @@ def rate(fn, seconds: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=3.0, help="measuring time per variant")
     args = parser.parse_args()
     path = EXAMPLE if EXAMPLE.is_file() else FALLBACK
@@ -95,10 +97,18 @@ def main() -> None:
         lambda: reference_price(tariff, TZ, session.start_date_time, session.end_date_time, samples),
         args.seconds / 2,
     )
-    print(f"engine, SampleSeries input (epoch ms)   {t_series * 1e6:8.1f} us/session  {1 / t_series:10,.0f} sessions/s")
-    print(f"engine, ChargingSession (datetimes)     {t_session * 1e6:8.1f} us/session  {1 / t_session:10,.0f} sessions/s")
-    print(f"per-minute reference pricer             {t_ref * 1e6:8.1f} us/session  {1 / t_ref:10,.0f} sessions/s")
-    print(f"ratio engine/reference: {t_ref / t_series:,.0f}x (SampleSeries), {t_ref / t_session:,.0f}x (datetimes)")
+    print(
+        f"engine, SampleSeries input (epoch ms)   {t_series * 1e6:8.1f} us/session  {1 / t_series:10,.0f} sessions/s"
+    )
+    print(
+        f"engine, ChargingSession (datetimes)     {t_session * 1e6:8.1f} us/session  {1 / t_session:10,.0f} sessions/s"
+    )
+    print(
+        f"per-minute reference pricer             {t_ref * 1e6:8.1f} us/session  {1 / t_ref:10,.0f} sessions/s"
+    )
+    print(
+        f"ratio engine/reference: {t_ref / t_series:,.0f}x (SampleSeries), {t_ref / t_session:,.0f}x (datetimes)"
+    )
 
 
 if __name__ == "__main__":

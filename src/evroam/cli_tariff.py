@@ -29,7 +29,9 @@ from evroam.tariffs import (
 )
 from evroam.tariffs.explain import Explanation
 
-app = typer.Typer(help="Price sessions with OCPI tariffs, estimate a charge, check tariffs.", no_args_is_help=True)
+app = typer.Typer(
+    help="Price sessions with OCPI tariffs, estimate a charge, check tariffs.", no_args_is_help=True
+)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -84,9 +86,16 @@ def render_explanation(exp: Explanation, console: Console | None = None) -> None
 
     table = Table(title=f"tariff {exp.tariff_id or '-'} · {exp.currency} · local time {exp.time_zone}")
     for col, justify in (
-        ("#", "right"), ("local time", "left"), ("dimension", "left"), ("el.comp", "left"),
-        ("volume", "right"), ("price", "right"), ("VAT %", "right"),
-        ("excl VAT", "right"), ("incl VAT", "right"), ("note", "left"),
+        ("#", "right"),
+        ("local time", "left"),
+        ("dimension", "left"),
+        ("el.comp", "left"),
+        ("volume", "right"),
+        ("price", "right"),
+        ("VAT %", "right"),
+        ("excl VAT", "right"),
+        ("incl VAT", "right"),
+        ("note", "left"),
     ):
         table.add_column(col, justify=justify, no_wrap=col != "note")  # type: ignore[arg-type]
     multi_day = len({r.start.astimezone(tz).date() for r in exp.rows if r.start}) > 1
@@ -100,18 +109,28 @@ def render_explanation(exp: Explanation, console: Console | None = None) -> None
         ec = f"{row.element}.{row.component}" if row.element is not None else "-"
         places = 3 if row.unit == "kWh" else 4
         table.add_row(
-            number, when, _SHORT.get(row.dimension, row.dimension), ec, f"{_fmt(row.volume, places)} {row.unit}",
+            number,
+            when,
+            _SHORT.get(row.dimension, row.dimension),
+            ec,
+            f"{_fmt(row.volume, places)} {row.unit}",
             _fmt(row.unit_price) if row.unit_price is not None else "-",
             _fmt(row.vat, 2) if row.vat is not None else "-",
-            money(row.cost.excl_vat), money(row.cost.incl_vat), row.note,
+            money(row.cost.excl_vat),
+            money(row.cost.incl_vat),
+            row.note,
         )
     console.print(table)
     sub, tot = exp.subtotal, exp.total
     if exp.adjustments:
-        console.print(f"subtotal: {money(sub.excl_vat)} excl VAT, {money(sub.incl_vat)} incl VAT {exp.currency}")
+        console.print(
+            f"subtotal: {money(sub.excl_vat)} excl VAT, {money(sub.incl_vat)} incl VAT {exp.currency}"
+        )
         for line in exp.adjustments:
             console.print(f"  {line}")
-    console.print(f"[bold]total: {money(tot.excl_vat)} excl VAT, {money(tot.incl_vat)} incl VAT {exp.currency}[/bold]")
+    console.print(
+        f"[bold]total: {money(tot.excl_vat)} excl VAT, {money(tot.incl_vat)} incl VAT {exp.currency}[/bold]"
+    )
     times = f"energy {_fmt(exp.total_energy_kwh, 6)} kWh"
     if exp.total_time_h is not None:
         times += f", time {_fmt(exp.total_time_h, 6)} h, parking {_fmt(exp.total_parking_time_h, 6)} h"
@@ -123,7 +142,9 @@ def render_explanation(exp: Explanation, console: Console | None = None) -> None
 @app.command()
 def price(
     case: str = typer.Argument(..., help="Case JSON (tariff, location_time_zone, session); - for stdin."),
-    explain_: bool = typer.Option(False, "--explain", help="Show a table per charging period and the totals."),
+    explain_: bool = typer.Option(
+        False, "--explain", help="Show a table per charging period and the totals."
+    ),
     as_json: bool = typer.Option(False, "--json", help="With --explain: print the explanation as JSON."),
     decimals: int = typer.Option(4, "--decimals", min=0, max=10, help="Decimals of reported money."),
 ) -> None:
@@ -160,13 +181,19 @@ def _parse_start(value: str, tz: str) -> datetime:
 
 @app.command("estimate")
 def estimate_cmd(
-    tariff: str = typer.Option(..., "--tariff", help="Tariff JSON (or a case file with a tariff); - for stdin."),
+    tariff: str = typer.Option(
+        ..., "--tariff", help="Tariff JSON (or a case file with a tariff); - for stdin."
+    ),
     kwh: float = typer.Option(..., "--kwh", help="Energy to charge, kWh."),
     power_kw: float = typer.Option(..., "--power-kw", help="Charging power, kW."),
-    start: str = typer.Option(..., "--start", help="Start, local time in --tz (e.g. 2024-05-06T18:00) or with offset."),
+    start: str = typer.Option(
+        ..., "--start", help="Start, local time in --tz (e.g. 2024-05-06T18:00) or with offset."
+    ),
     tz: str = typer.Option(..., "--tz", help="Location time zone, e.g. Europe/Amsterdam."),
     parking_minutes: float = typer.Option(0, "--parking-minutes", help="Minutes plugged in after charging."),
-    current_a: float | None = typer.Option(None, "--current-a", help="Current summed over phases (default P/230 V)."),
+    current_a: float | None = typer.Option(
+        None, "--current-a", help="Current summed over phases (default P/230 V)."
+    ),
     explain_: bool = typer.Option(False, "--explain", help="Show the per-period table."),
     decimals: int = typer.Option(4, "--decimals", min=0, max=10),
 ) -> None:
@@ -185,8 +212,14 @@ def estimate_cmd(
     begin = _parse_start(start, tz)
     try:
         est = estimate(
-            model, kwh=kwh, power_kw=power_kw, start=begin, time_zone=tz, parking_minutes=parking_minutes,
-            current_a=current_a, rounding=Rounding(decimals=decimals),
+            model,
+            kwh=kwh,
+            power_kw=power_kw,
+            start=begin,
+            time_zone=tz,
+            parking_minutes=parking_minutes,
+            current_a=current_a,
+            rounding=Rounding(decimals=decimals),
         )
     except ValueError as exc:
         _fail(f"--{str(exc).replace('_', '-')}")

@@ -15,7 +15,9 @@ from evroam.model.tariffs import Tariff, TariffRestrictions
 DAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]
 
 
-def _matches(r: TariffRestrictions | None, local: datetime, elapsed_s: float, kwh: float, power, current) -> bool:
+def _matches(
+    r: TariffRestrictions | None, local: datetime, elapsed_s: float, kwh: float, power, current
+) -> bool:
     if r is None:
         return True
     if r.reservation is not None:

@@ -28,7 +28,11 @@ def assert_agrees(out: dict, expected: dict) -> None:
     for key in ("excl_vat", "incl_vat"):
         if key in expected["total_cost"]:
             assert out["total_cost"][key] == pytest.approx(expected["total_cost"][key], abs=COST_TOL), key
-    for key, tol in (("total_energy", ENERGY_TOL), ("total_time", TIME_TOL), ("total_parking_time", TIME_TOL)):
+    for key, tol in (
+        ("total_energy", ENERGY_TOL),
+        ("total_time", TIME_TOL),
+        ("total_parking_time", TIME_TOL),
+    ):
         if key not in expected:
             continue
         if expected[key] is None:

@@ -45,7 +45,9 @@ def test_price_explain_json_rows_add_up_to_the_subtotal():
     res = run("price", "--explain", "--json", str(DOCS / "tariff-case-reservation.json"))
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert sum(r["cost_excl_vat"] for r in data["rows"]) == pytest.approx(data["subtotal"]["excl_vat"], abs=1e-3)
+    assert sum(r["cost_excl_vat"] for r in data["rows"]) == pytest.approx(
+        data["subtotal"]["excl_vat"], abs=1e-3
+    )
     assert data["total"] == {"excl_vat": 8.75, "incl_vat": 10.0}
     kinds = [r["kind"] for r in data["rows"]]
     assert kinds[:3] == ["reservation_flat", "reservation", "reservation_step_size"]
@@ -69,9 +71,14 @@ def test_missing_field_is_one_line_naming_it(tmp_path):
     [
         (lambda c: c.update(location_time_zone="Mars/Base"), "error: location_time_zone: "),
         (lambda c: c["session"].update(start_date_time="yesterday"), "error: session.start_date_time: "),
-        (lambda c: c["session"]["meter_samples"][1].update(kwh_total=1.0), "error: session.meter_samples[1].kwh_total"),
-        (lambda c: c["tariff"]["elements"][1]["restrictions"].update(max_current="many"),
-         "error: tariff.elements[1].restrictions.max_current: "),
+        (
+            lambda c: c["session"]["meter_samples"][1].update(kwh_total=1.0),
+            "error: session.meter_samples[1].kwh_total",
+        ),
+        (
+            lambda c: c["tariff"]["elements"][1]["restrictions"].update(max_current="many"),
+            "error: tariff.elements[1].restrictions.max_current: ",
+        ),
         (lambda c: c.pop("session"), "error: session: Field required"),
     ],
 )
@@ -92,8 +99,19 @@ def test_unreadable_and_invalid_json(tmp_path):
 
 
 def test_estimate_json_and_explain():
-    args = ["estimate", "--tariff", str(DOCS / "tariff-night-day.json"), "--kwh", "30", "--power-kw", "11",
-            "--start", "2024-05-06T18:00", "--tz", "Europe/Amsterdam"]
+    args = [
+        "estimate",
+        "--tariff",
+        str(DOCS / "tariff-night-day.json"),
+        "--kwh",
+        "30",
+        "--power-kw",
+        "11",
+        "--start",
+        "2024-05-06T18:00",
+        "--tz",
+        "Europe/Amsterdam",
+    ]
     res = run(*args)
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
@@ -106,11 +124,33 @@ def test_estimate_json_and_explain():
 
 
 def test_estimate_rejects_bad_options():
-    res = run("estimate", "--tariff", str(DOCS / "tariff-night-day.json"), "--kwh", "30", "--power-kw", "0",
-              "--start", "2024-05-06T18:00", "--tz", "Europe/Amsterdam")
+    res = run(
+        "estimate",
+        "--tariff",
+        str(DOCS / "tariff-night-day.json"),
+        "--kwh",
+        "30",
+        "--power-kw",
+        "0",
+        "--start",
+        "2024-05-06T18:00",
+        "--tz",
+        "Europe/Amsterdam",
+    )
     assert res.exit_code == 1 and res.stderr.startswith("error: --power-kw")
-    res = run("estimate", "--tariff", str(DOCS / "tariff-night-day.json"), "--kwh", "30", "--power-kw", "11",
-              "--start", "2024-05-06T18:00", "--tz", "Nowhere/City")
+    res = run(
+        "estimate",
+        "--tariff",
+        str(DOCS / "tariff-night-day.json"),
+        "--kwh",
+        "30",
+        "--power-kw",
+        "11",
+        "--start",
+        "2024-05-06T18:00",
+        "--tz",
+        "Nowhere/City",
+    )
     assert res.exit_code == 1 and "--tz" in res.stderr
 
 
@@ -158,7 +198,9 @@ def test_estimate_function_for_the_driver_api():
     tariff = json.loads((DOCS / "tariff-night-day.json").read_text())
     # 22 kWh at 11 kW from 21:00 local: 21:00-22:00 11 kWh * 0.39 + 22:00-23:00 11 kWh * 0.25 + FLAT 0.35
     # = 4.29 + 2.75 + 0.35 = 7.39
-    est = estimate(tariff, kwh=22, power_kw=11, start=datetime(2024, 5, 6, 21, 0), time_zone="Europe/Amsterdam")
+    est = estimate(
+        tariff, kwh=22, power_kw=11, start=datetime(2024, 5, 6, 21, 0), time_zone="Europe/Amsterdam"
+    )
     assert float(est.result.total_cost.excl_vat) == pytest.approx(7.39)
     assert est.to_dict()["total_cost"]["excl_vat"] == pytest.approx(7.39)
     assert est.session.meter_samples[0].current_a == pytest.approx(47.826, abs=1e-3)

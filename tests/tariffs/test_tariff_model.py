@@ -23,8 +23,10 @@ def test_round_trip(path):
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="OCPI examples not found")
-@pytest.mark.parametrize("name", ["tariff_19_simple_north_american_exclusive.json",
-                                  "tariff_20_simple_north_american_inclusive.json"])
+@pytest.mark.parametrize(
+    "name",
+    ["tariff_19_simple_north_american_exclusive.json", "tariff_20_simple_north_american_inclusive.json"],
+)
 def test_tax_included_2_3_0(name):
     data = json.loads((SHARED / "2.3.0" / name).read_text())
     t = Tariff.model_validate(data)
@@ -46,7 +48,12 @@ def test_errors_name_the_field():
 
 
 def test_optional_fields_stay_absent():
-    data = {"country_code": "NL", "party_id": "EVR", "id": "1", "currency": "EUR",
-            "elements": [{"price_components": [{"type": "FLAT", "price": 0.0, "step_size": 1}]}],
-            "last_updated": "2024-01-01T00:00:00Z"}
+    data = {
+        "country_code": "NL",
+        "party_id": "EVR",
+        "id": "1",
+        "currency": "EUR",
+        "elements": [{"price_components": [{"type": "FLAT", "price": 0.0, "step_size": 1}]}],
+        "last_updated": "2024-01-01T00:00:00Z",
+    }
     assert Tariff.model_validate(data).to_dict() == data

@@ -52,7 +52,9 @@ def test_only_end_time_and_only_start_time():
     # ENERGY 0.10 until 07:00 (no start_time), 0.50 from 20:00 (no end_time), else 0.30.
     # 06:00-08:00 at 5 kW: 06-07 5 kWh*0.10 = 0.50; 07-08 5 kWh*0.30 = 1.50 -> 2.00
     t = tariff(
-        el(pc("ENERGY", 0.10), end_time="07:00"), el(pc("ENERGY", 0.50), start_time="20:00"), el(pc("ENERGY", 0.30))
+        el(pc("ENERGY", 0.10), end_time="07:00"),
+        el(pc("ENERGY", 0.50), start_time="20:00"),
+        el(pc("ENERGY", 0.30)),
     )
     out = price_case(case(t, AMS, session(local(AMS, "2024-05-06 06:00"), [(120, 10)])))
     assert total(out)[0] == pytest.approx(2.00, abs=TOL)
@@ -152,7 +154,9 @@ def test_max_price_incl_capped_on_its_own():
 def test_max_price_excl_capped_on_its_own():
     # ENERGY 0.50 (no VAT) + FLAT 2.00 (25 % VAT); max 10.00 excl / 13.00 incl. 17 kWh:
     # excl 8.50 + 2.00 = 10.50 -> 10.00; incl 8.50 + 2.50 = 11.00 (under 13.00) stays 11.00
-    t = tariff(el(pc("ENERGY", 0.50), pc("FLAT", 2.0, vat=25)), max_price={"excl_vat": 10.0, "incl_vat": 13.0})
+    t = tariff(
+        el(pc("ENERGY", 0.50), pc("FLAT", 2.0, vat=25)), max_price={"excl_vat": 10.0, "incl_vat": 13.0}
+    )
     out = price_case(case(t, AMS, session(local(AMS, "2024-05-06 10:00"), [(120, 17)])))
     assert total(out) == pytest.approx((10.00, 11.00), abs=TOL)
 
@@ -188,7 +192,9 @@ def test_min_power_is_inclusive_max_power_exclusive():
     # 30 min at exactly 50 kW (25 kWh) -> 0.50: 12.50
     # 30 min at exactly 22 kW (11 kWh): not < 22, not >= 50 -> 0.30: 3.30
     # 30 min at 21.9 kW (10.95 kWh) -> 0.25: 2.7375                     total 18.5375
-    t = tariff(el(pc("ENERGY", 0.50), min_power=50.0), el(pc("ENERGY", 0.25), max_power=22.0), el(pc("ENERGY", 0.30)))
+    t = tariff(
+        el(pc("ENERGY", 0.50), min_power=50.0), el(pc("ENERGY", 0.25), max_power=22.0), el(pc("ENERGY", 0.30))
+    )
     s = session(local(AMS, "2024-05-06 10:00"), [(30, 25), (30, 11), (30, 10.95)], power=[50.0, 22.0, 21.9])
     out = price_case(case(t, AMS, s))
     assert total(out)[0] == pytest.approx(18.5375, abs=TOL)
@@ -320,7 +326,9 @@ def test_pause_mid_session_is_parking_and_step_size_rounds_parking_only():
     # charging 43 min * 1.20/h = 0.86 (not rounded: parking was billed)
     # parking 7 + 10 = 17 min -> 20 min * 2.40/h = 0.80           total 1.66
     t = tariff(el(pc("TIME", 1.2, 300), pc("PARKING_TIME", 2.4, 300)))
-    out = price_case(case(t, AMS, session(local(AMS, "2024-05-06 10:00"), [(20, 3), (7, 0), (23, 4), (10, 0)])))
+    out = price_case(
+        case(t, AMS, session(local(AMS, "2024-05-06 10:00"), [(20, 3), (7, 0), (23, 4), (10, 0)]))
+    )
     assert total(out)[0] == pytest.approx(1.66, abs=TOL)
     assert out["total_parking_time"] == pytest.approx(17 / 60, abs=1e-4)
     assert len(out["charging_periods"]) == 4
@@ -373,7 +381,9 @@ def test_reservation_fee_not_expired_ignores_expiry_fee():
         el(pc("FLAT", 1.0), pc("TIME", 4.0, 60), reservation="RESERVATION"),
         el(pc("FLAT", 0.5)),
     )
-    s = session(local(AMS, "2024-05-06 10:00"), [(60, 10)], reservation={"start_date_time": "2024-05-06T07:50:00Z"})
+    s = session(
+        local(AMS, "2024-05-06 10:00"), [(60, 10)], reservation={"start_date_time": "2024-05-06T07:50:00Z"}
+    )
     out = price_case(case(t, AMS, s))
     assert total(out)[0] == pytest.approx(2.1667, abs=TOL)
     assert out["total_reservation_cost"]["excl_vat"] == pytest.approx(1.6667, abs=TOL)
@@ -430,7 +440,11 @@ def test_no_matching_element_means_free_dimension():
 def test_zero_length_session_still_pays_its_flat_fee():
     # FLAT 0.50 + ENERGY 0.25; plugged in and out at once: 0.50
     t = tariff(el(pc("FLAT", 0.5), pc("ENERGY", 0.25)))
-    s = {"start_date_time": "2024-05-06T08:00:00Z", "end_date_time": "2024-05-06T08:00:00Z", "meter_samples": []}
+    s = {
+        "start_date_time": "2024-05-06T08:00:00Z",
+        "end_date_time": "2024-05-06T08:00:00Z",
+        "meter_samples": [],
+    }
     out = price_case(case(t, AMS, s))
     assert total(out)[0] == pytest.approx(0.50, abs=TOL)
     assert out["charging_periods"] == []

@@ -18,8 +18,14 @@ from evroam.tariffs import ChargingSession, MeterSample, compile_tariff, price_s
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "ocpi-examples" / "2.2.1"
 TZS = [
-    "Europe/Amsterdam", "America/New_York", "Asia/Kolkata", "Australia/Sydney", "UTC",
-    "America/Santiago", "Australia/Lord_Howe", "America/Havana",
+    "Europe/Amsterdam",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+    "UTC",
+    "America/Santiago",
+    "Australia/Lord_Howe",
+    "America/Havana",
 ]
 DAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -60,7 +66,9 @@ def energy_tariffs(draw, with_max_price: bool = False) -> dict:
             element["restrictions"] = r
         elements.append(element)
     if draw(st.booleans()):
-        elements.append({"price_components": [{"type": "FLAT", "price": draw(prices), "step_size": 1, "vat": 21.0}]})
+        elements.append(
+            {"price_components": [{"type": "FLAT", "price": draw(prices), "step_size": 1, "vat": 21.0}]}
+        )
     t = {"country_code": "NL", "party_id": "EVR", "id": "P", "currency": "EUR", "elements": elements}
     if with_max_price:
         cap = draw(st.integers(1, 2000)) / 100
@@ -107,8 +115,11 @@ def test_more_energy_never_costs_less(tariff, s, tz, extra_kwh, extra_minutes):
     longer = ChargingSession(
         s.start_date_time,
         end,
-        (*s.meter_samples[:-1], MeterSample(last.timestamp, last.kwh_total, 11.0, 16.0),
-         MeterSample(end, last.kwh_total + extra_kwh, 0.0, 0.0)),
+        (
+            *s.meter_samples[:-1],
+            MeterSample(last.timestamp, last.kwh_total, 11.0, 16.0),
+            MeterSample(end, last.kwh_total + extra_kwh, 0.0, 0.0),
+        ),
     )
     before, after = _cost(tariff, tz, s), _cost(tariff, tz, longer)
     assert after.excl_vat >= before.excl_vat - Decimal("0.0011")

@@ -118,4 +118,3 @@ class Tariff(OcpiModel):
     # Required by the specification; optional here because the spec's own PUT example leaves it
     # out and a PUT receiver sets it. `evroam tariff lint` reports it when missing.
     last_updated: DateTime | None = None
-

@@ -72,7 +72,9 @@ class _Case(_In):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Amsterdam)") from None
+            raise ValueError(
+                f"unknown time zone {value!r} (expected an IANA name such as Europe/Amsterdam)"
+            ) from None
         return value
 
 
@@ -157,7 +159,10 @@ def _kwh(mwh: int) -> float:
 
 def period_dict(ct: CompiledTariff, p, tariff_id: str | None) -> dict[str, Any]:
     if p.charging:
-        dims = [{"type": ENERGY, "volume": _kwh(p.energy_mwh)}, {"type": TIME, "volume": _hours(p.duration_ms)}]
+        dims = [
+            {"type": ENERGY, "volume": _kwh(p.energy_mwh)},
+            {"type": TIME, "volume": _hours(p.duration_ms)},
+        ]
     else:
         dims = [{"type": PARKING_TIME, "volume": _hours(p.duration_ms)}]
     active = {}

@@ -25,7 +25,15 @@ from evroam.model.tariffs import Tariff, TaxIncluded
 from evroam.tariffs.types import ENERGY, FLAT, MWH_PER_KWH, PARKING_TIME, TIME
 
 DIMENSIONS = (ENERGY, TIME, PARKING_TIME, FLAT)
-DAY_INDEX = {"MONDAY": 0, "TUESDAY": 1, "WEDNESDAY": 2, "THURSDAY": 3, "FRIDAY": 4, "SATURDAY": 5, "SUNDAY": 6}
+DAY_INDEX = {
+    "MONDAY": 0,
+    "TUESDAY": 1,
+    "WEDNESDAY": 2,
+    "THURSDAY": 3,
+    "FRIDAY": 4,
+    "SATURDAY": 5,
+    "SUNDAY": 6,
+}
 _DAY_CACHE_LIMIT = 4096
 NEG_INF = float("-inf")
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -142,7 +150,9 @@ class CompiledTariff:
                 lcm = math.lcm(lcm, q + v)
         # money_den: 10^price_exp (price scale) * 3.6e12 (engine units) * VAT scale
         base_den = 10**price_exp * 3_600_000_000_000
-        self.money_den = base_den * (lcm if tax == TaxIncluded.YES else 1 if tax == TaxIncluded.NOT_APPLICABLE else q)
+        self.money_den = base_den * (
+            lcm if tax == TaxIncluded.YES else 1 if tax == TaxIncluded.NOT_APPLICABLE else q
+        )
         for i, el in enumerate(tariff.elements):
             bit = 1 << i
             r = el.restrictions
@@ -160,15 +170,27 @@ class CompiledTariff:
                     m_excl, m_incl = 1, 1
                 step_size = max(int(pc.step_size), 1)
                 comp = Component(
-                    len(self.components), dim, i, j, price, vat, step_size * 1000, pc.step_size,
-                    unit_rate * m_excl, unit_rate * m_incl if m_incl is not None else None,
+                    len(self.components),
+                    dim,
+                    i,
+                    j,
+                    price,
+                    vat,
+                    step_size * 1000,
+                    pc.step_size,
+                    unit_rate * m_excl,
+                    unit_rate * m_incl if m_incl is not None else None,
                 )
                 self.components.append(comp)
                 self.comp_of[dim].setdefault(i, comp.id)
             is_reservation = r is not None and r.reservation is not None
             if is_reservation:
                 assert r is not None and r.reservation is not None
-                (self.expiry_elements if r.reservation.value == "RESERVATION_EXPIRES" else self.reservation_elements).append(i)
+                (
+                    self.expiry_elements
+                    if r.reservation.value == "RESERVATION_EXPIRES"
+                    else self.reservation_elements
+                ).append(i)
             else:
                 for dim in DIMENSIONS:
                     if i in self.comp_of[dim]:
@@ -182,20 +204,26 @@ class CompiledTariff:
                 date.fromisoformat(r.end_date).toordinal() if r.end_date else None,
                 frozenset(DAY_INDEX[d.value] for d in r.day_of_week) if r.day_of_week else None,
             )
-            if any(v is not None for v in (cal.start_min, cal.end_min, cal.start_date, cal.end_date, cal.days)):
+            if any(
+                v is not None for v in (cal.start_min, cal.end_min, cal.start_date, cal.end_date, cal.days)
+            ):
                 calendars.append((bit, cal))
             power.append((bit, r.min_power, r.max_power))
             current.append((bit, r.min_current, r.max_current))
-            kwh.append((
-                bit,
-                round(r.min_kwh * MWH_PER_KWH) if r.min_kwh is not None else None,
-                round(r.max_kwh * MWH_PER_KWH) if r.max_kwh is not None else None,
-            ))
-            duration.append((
-                bit,
-                r.min_duration * 1000 if r.min_duration is not None else None,
-                r.max_duration * 1000 if r.max_duration is not None else None,
-            ))
+            kwh.append(
+                (
+                    bit,
+                    round(r.min_kwh * MWH_PER_KWH) if r.min_kwh is not None else None,
+                    round(r.max_kwh * MWH_PER_KWH) if r.max_kwh is not None else None,
+                )
+            )
+            duration.append(
+                (
+                    bit,
+                    r.min_duration * 1000 if r.min_duration is not None else None,
+                    r.max_duration * 1000 if r.max_duration is not None else None,
+                )
+            )
         all_bits = self.all_bits
         self.power_th, self.power_masks, self.power_free = _bands(power, all_bits)
         self.current_th, self.current_masks, self.current_free = _bands(current, all_bits)

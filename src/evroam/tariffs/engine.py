@@ -8,9 +8,10 @@
 3. step_size once per session: on the ENERGY total, and on the PARKING_TIME total when
    parking was billed, otherwise on the TIME total; the rounding extra is billed at the last
    active component of that dimension.
-4. Money: price * volume per component in Decimal, VAT per component, then min_price and
-   max_price with the excl and incl bounds each on their own. Reported values are rounded by
-   `Rounding.money` only.
+4. Money: price * volume per component, exact (integers over the tariff's common
+   denominator, turned into Decimal for the totals), VAT per component, then min_price and
+   max_price with the excl and incl bounds each on their own. Reported values are rounded
+   by `Rounding.money` only.
 """
 
 from __future__ import annotations
@@ -208,7 +209,8 @@ def split_periods(ct: CompiledTariff, s: SampleSeries) -> list[Period]:
         pw = powers[:m]
         if None in pw:
             pw = [
-                (kwhs[i + 1] - kwhs[i]) * 3_600_000 / (t1[i] - t0[i]) if p is None else p for i, p in enumerate(pw)
+                (kwhs[i + 1] - kwhs[i]) * 3_600_000 / (t1[i] - t0[i]) if p is None else p
+                for i, p in enumerate(pw)
             ]
         masks = _band_masks(pw, ct.power_th, ct.power_masks, fold)
         fold = -1
@@ -235,7 +237,11 @@ def split_periods(ct: CompiledTariff, s: SampleSeries) -> list[Period]:
     if None in comps:
         comps = [ct.active(x) for x in masks]
     cuts = [0]
-    cuts.extend(compress(range(1, m), map(or_, map(is_not, comps[1:], comps[:-1]), map(ne, charging[1:], charging[:-1]))))
+    cuts.extend(
+        compress(
+            range(1, m), map(or_, map(is_not, comps[1:], comps[:-1]), map(ne, charging[1:], charging[:-1]))
+        )
+    )
     cuts.append(m)
     e_mwh = list(map(round, map(mul, map(sub, map(kwhs.__getitem__, cuts), repeat(base)), repeat(1e6))))
     return list(
@@ -258,7 +264,11 @@ def _ceil_to(volume: int, step: int) -> int:
 
 
 def _charges(
-    ct: CompiledTariff, periods: list[Period], reservation_periods: list[Period], res_flat: int, res_time_last: int
+    ct: CompiledTariff,
+    periods: list[Period],
+    reservation_periods: list[Period],
+    res_flat: int,
+    res_time_last: int,
 ) -> list[Charge]:
     comps = ct.components
     volumes: dict[int, int] = {}
@@ -303,8 +313,15 @@ def _charges(
         x = extra.get(cid, 0)
         billed = vol + x
         out.append(
-            Charge(c.dimension, cid, vol, x, c.rate_excl * billed,
-                   c.rate_incl * billed if c.rate_incl is not None else None, den)
+            Charge(
+                c.dimension,
+                cid,
+                vol,
+                x,
+                c.rate_excl * billed,
+                c.rate_incl * billed if c.rate_incl is not None else None,
+                den,
+            )
         )
     # reservation: FLAT once, TIME rounded once with the last reservation TIME component
     if res_flat >= 0:
@@ -321,8 +338,16 @@ def _charges(
         x = _ceil_to(rtotal, c.step) - rtotal if cid == res_time_last else 0
         billed = vol + x
         out.append(
-            Charge(TIME, cid, vol, x, c.rate_excl * billed,
-                   c.rate_incl * billed if c.rate_incl is not None else None, den, reservation=True)
+            Charge(
+                TIME,
+                cid,
+                vol,
+                x,
+                c.rate_excl * billed,
+                c.rate_incl * billed if c.rate_incl is not None else None,
+                den,
+                reservation=True,
+            )
         )
     return out
 
@@ -354,7 +379,9 @@ def _reservation_periods(
     return periods, flat, last_time
 
 
-def _follow_excl_bound(tariff: Tariff, before: Money, excl: Decimal, incl: Decimal | None, min_applied, max_applied):
+def _follow_excl_bound(
+    tariff: Tariff, before: Money, excl: Decimal, incl: Decimal | None, min_applied, max_applied
+):
     """A bound given only excl VAT also moves the incl-VAT total, keeping the session's own
     VAT share (a limit without `incl_vat` cannot leave incl below excl, or far above it)."""
     if incl is None or excl == before.excl_vat:
@@ -387,7 +414,9 @@ def _price(ct: CompiledTariff, s: SampleSeries, reservation, rounding: Rounding)
         mask = ct.time_timeline(s.start_ms, s.start_ms + 1, s.start_ms)[0][1]
         mask &= ct.kwh_masks[0] & ct.power_mask(0.0) & ct.current_mask(0.0)
         flat_only = (-1, -1, -1, ct.active(mask)[3])
-        charges = _charges(ct, [Period(s.start_ms, s.start_ms, False, 0, flat_only)], res_periods, res_flat, res_last)
+        charges = _charges(
+            ct, [Period(s.start_ms, s.start_ms, False, 0, flat_only)], res_periods, res_flat, res_last
+        )
     else:
         charges = _charges(ct, periods, res_periods, res_flat, res_last)
 

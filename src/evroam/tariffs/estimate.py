@@ -91,7 +91,11 @@ def estimate(
     else:
         ct = CompiledTariff(parse_tariff(tariff) if isinstance(tariff, dict) else tariff, time_zone)
     session = planned_session(
-        kwh=kwh, power_kw=power_kw, start=start, time_zone=time_zone, parking_minutes=parking_minutes,
+        kwh=kwh,
+        power_kw=power_kw,
+        start=start,
+        time_zone=time_zone,
+        parking_minutes=parking_minutes,
         current_a=current_a,
     )
     result = price_session(ct, session, rounding=rounding)

@@ -59,7 +59,9 @@ class ExplanationRow:
             "unit_price": float(self.unit_price) if self.unit_price is not None else None,
             "vat": float(self.vat) if self.vat is not None else None,
             "cost_excl_vat": float(rounding.money(self.cost.excl_vat)),
-            "cost_incl_vat": float(rounding.money(self.cost.incl_vat)) if self.cost.incl_vat is not None else None,
+            "cost_incl_vat": float(rounding.money(self.cost.incl_vat))
+            if self.cost.incl_vat is not None
+            else None,
         }
         if self.note:
             out["note"] = self.note
@@ -159,14 +161,24 @@ def explain(ct: CompiledTariff, result: PricingResult) -> Explanation:
         elif ch.step_extra:
             note = f"step_size {comp.step_size} {'Wh' if ch.dimension == ENERGY else 's'}"
             if ch.reservation:
-                res_steps.append(_row(ct, "reservation_step_size", ch.dimension, None, None, comp, ch.step_extra, note))
+                res_steps.append(
+                    _row(ct, "reservation_step_size", ch.dimension, None, None, comp, ch.step_extra, note)
+                )
             else:
                 step_rows.append(_row(ct, "step_size", ch.dimension, None, None, comp, ch.step_extra, note))
     for idx, p in enumerate(result.reservation_periods):
         cid = p.components[1]
         res_rows.append(
-            _row(ct, "reservation", TIME, idx, p, comps[cid] if cid >= 0 else None, p.duration_ms,
-                 "reservation" if cid >= 0 else "reservation, not priced")
+            _row(
+                ct,
+                "reservation",
+                TIME,
+                idx,
+                p,
+                comps[cid] if cid >= 0 else None,
+                p.duration_ms,
+                "reservation" if cid >= 0 else "reservation, not priced",
+            )
         )
     for idx, p in enumerate(result.periods):
         ce, cti, cp, _cf = p.components
@@ -174,18 +186,42 @@ def explain(ct: CompiledTariff, result: PricingResult) -> Explanation:
             show_energy = ce >= 0 or ct.session_dim_mask[ENERGY] != 0
             if show_energy:
                 rows.append(
-                    _row(ct, "period", ENERGY, idx, p, comps[ce] if ce >= 0 else None, p.energy_mwh,
-                         "" if ce >= 0 else "not priced")
+                    _row(
+                        ct,
+                        "period",
+                        ENERGY,
+                        idx,
+                        p,
+                        comps[ce] if ce >= 0 else None,
+                        p.energy_mwh,
+                        "" if ce >= 0 else "not priced",
+                    )
                 )
             if cti >= 0 or ct.session_dim_mask[TIME] != 0 or not show_energy:
                 rows.append(
-                    _row(ct, "period", TIME, idx, p, comps[cti] if cti >= 0 else None, p.duration_ms,
-                         "" if cti >= 0 else "not priced")
+                    _row(
+                        ct,
+                        "period",
+                        TIME,
+                        idx,
+                        p,
+                        comps[cti] if cti >= 0 else None,
+                        p.duration_ms,
+                        "" if cti >= 0 else "not priced",
+                    )
                 )
         else:
             rows.append(
-                _row(ct, "period", PARKING_TIME, idx, p, comps[cp] if cp >= 0 else None, p.duration_ms,
-                     "" if cp >= 0 else "not priced")
+                _row(
+                    ct,
+                    "period",
+                    PARKING_TIME,
+                    idx,
+                    p,
+                    comps[cp] if cp >= 0 else None,
+                    p.duration_ms,
+                    "" if cp >= 0 else "not priced",
+                )
             )
     rows = res_rows + res_steps + rows + step_rows
     adjustments = []
@@ -215,9 +251,13 @@ def explain(ct: CompiledTariff, result: PricingResult) -> Explanation:
         total=total,
         adjustments=adjustments,
         total_energy_kwh=Decimal(result.total_energy_mwh) / MWH_PER_KWH,
-        total_time_h=Decimal(result.total_time_ms) / MS_PER_HOUR if result.total_time_ms is not None else None,
+        total_time_h=Decimal(result.total_time_ms) / MS_PER_HOUR
+        if result.total_time_ms is not None
+        else None,
         total_parking_time_h=(
-            Decimal(result.total_parking_time_ms) / MS_PER_HOUR if result.total_parking_time_ms is not None else None
+            Decimal(result.total_parking_time_ms) / MS_PER_HOUR
+            if result.total_parking_time_ms is not None
+            else None
         ),
         warnings=list(result.warnings),
         result=result,

@@ -108,7 +108,9 @@ def _never(r: TariffRestrictions, el: TariffElement) -> list[str]:
     start = date.fromisoformat(r.start_date) if r.start_date else None
     end = date.fromisoformat(r.end_date) if r.end_date else None
     if start and end and start >= end:
-        reasons.append(f"start_date {r.start_date} is not before end_date {r.end_date} (end_date is exclusive)")
+        reasons.append(
+            f"start_date {r.start_date} is not before end_date {r.end_date} (end_date is exclusive)"
+        )
     elif start and end and r.day_of_week and (end - start).days < 7:
         days = {(start.toordinal() + k) % 7 for k in range((end - start).days)}
         wanted = {(DAY_INDEX[d.value] + 1) % 7 for d in r.day_of_week}  # ordinal % 7: Monday == 1
@@ -167,11 +169,15 @@ def lint_tariff(data: Any, *, path: str = "tariff") -> list[LintMessage]:
             if pc.step_size < 0:
                 msgs.append(LintMessage(ERROR, f"{cp}.step_size", "must not be negative"))
             elif pc.step_size == 0 and dim != "FLAT":
-                msgs.append(LintMessage(WARNING, f"{cp}.step_size", "0 is treated as 1 (use 1 to disable rounding)"))
+                msgs.append(
+                    LintMessage(WARNING, f"{cp}.step_size", "0 is treated as 1 (use 1 to disable rounding)")
+                )
             if pc.price < 0:
                 msgs.append(LintMessage(WARNING, f"{cp}.price", "is negative"))
             if pc.vat is not None and not 0 <= pc.vat <= 100:
-                msgs.append(LintMessage(ERROR, f"{cp}.vat", f"{pc.vat} is not a percentage between 0 and 100"))
+                msgs.append(
+                    LintMessage(ERROR, f"{cp}.vat", f"{pc.vat} is not a percentage between 0 and 100")
+                )
             if r is not None and r.reservation is not None and dim not in ("FLAT", "TIME"):
                 msgs.append(
                     LintMessage(ERROR, cp, f"a reservation element can only price FLAT and TIME, not {dim}")
@@ -180,12 +186,16 @@ def lint_tariff(data: Any, *, path: str = "tariff") -> list[LintMessage]:
             continue
         if r.start_time is not None and r.start_time == r.end_time:
             msgs.append(
-                LintMessage(WARNING, f"{ep}.restrictions", "start_time equals end_time: read as the whole day")
+                LintMessage(
+                    WARNING, f"{ep}.restrictions", "start_time equals end_time: read as the whole day"
+                )
             )
         if r.day_of_week is not None and len(r.day_of_week) == 0:
             msgs.append(LintMessage(INFO, f"{ep}.restrictions.day_of_week", "empty list: restricts nothing"))
         if r.day_of_week and len(set(r.day_of_week)) == 7:
-            msgs.append(LintMessage(INFO, f"{ep}.restrictions.day_of_week", "lists every day: restricts nothing"))
+            msgs.append(
+                LintMessage(INFO, f"{ep}.restrictions.day_of_week", "lists every day: restricts nothing")
+            )
         for reason in _never(r, el):
             never_apply.add(i)
             msgs.append(LintMessage(ERROR, f"{ep}.restrictions", f"can never apply: {reason}"))
@@ -214,7 +224,8 @@ def lint_tariff(data: Any, *, path: str = "tariff") -> list[LintMessage]:
             by = sorted(set(shadowed.values()))
             msgs.append(
                 LintMessage(
-                    WARNING, ep,
+                    WARNING,
+                    ep,
                     "can never apply: shadowed by earlier element(s) "
                     + ", ".join(f"elements[{j}]" for j in by)
                     + " that match whenever this one does, for each of its dimensions",
@@ -224,7 +235,9 @@ def lint_tariff(data: Any, *, path: str = "tariff") -> list[LintMessage]:
             for dim, j in shadowed.items():
                 msgs.append(
                     LintMessage(
-                        WARNING, ep, f"its {dim} component is never used: elements[{j}] prices {dim} whenever this one matches"
+                        WARNING,
+                        ep,
+                        f"its {dim} component is never used: elements[{j}] prices {dim} whenever this one matches",
                     )
                 )
 
@@ -244,7 +257,8 @@ def lint_tariff(data: Any, *, path: str = "tariff") -> list[LintMessage]:
         if not has_default and dim != "FLAT":
             msgs.append(
                 LintMessage(
-                    INFO, f"{path}.elements",
+                    INFO,
+                    f"{path}.elements",
                     f"no unrestricted {dim} element: {dim} is free whenever no restriction matches",
                 )
             )

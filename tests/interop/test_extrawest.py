@@ -239,10 +239,11 @@ async def test_pull_of_more_than_one_page_from_extrawest(make_instance, extrawes
 
 async def test_differences_documented_in_interop_md(make_instance, extrawest):
     """Each behaviour of extrawest-ocpi 2025.7.16 that docs/interop.md lists as a difference
-    (D1..D13), checked against the running library so the page stays true."""
+    (D1..D14), checked against the running library so the page stays true."""
     emsp = await make_instance("emsp", country_code="DE", party_id="EVR", roles=("EMSP",))
     token_a = "extrawest-token-A-differences"
-    party = await extrawest("--token-a", token_a, "--roles", "CPO,EMSP", "--locations", "3")
+    spare_a = "extrawest-token-A-unused"
+    party = await extrawest("--token-a", token_a, "--token-a", spare_a, "--roles", "CPO,EMSP")
     partner = await handshake.register_with(emsp.platform, "extrawest", party.versions_url, token_a)
     token_c = partner.outgoing_token
     locations_url = partner.endpoint("locations", "SENDER")
@@ -336,3 +337,16 @@ async def test_differences_documented_in_interop_md(make_instance, extrawest):
         assert after["evses"][-1]["uid"] == first_uid and after["evses"][-1]["status"] == "CHARGING"
         assert after["evses"][-1]["last_updated"] == "2030-01-01T12:00:00Z"
         assert after["last_updated"] == stored["last_updated"]
+
+        # D14: credentials with a token A (not registered): PUT gets 405 as it should, DELETE
+        # gets 403 (spec: 405); a POST whose callback cannot connect gets OCPI 3000 (spec: 3001).
+        credentials_url = partner.endpoint("credentials")
+        ours = handshake.our_credentials(emsp.platform, "token-b-never-used")
+        r = await http.put(credentials_url, json=ours, headers=auth(spare_a))
+        assert r.status_code == 405
+        r = await http.delete(credentials_url, headers=auth(spare_a))
+        assert r.status_code == 403
+        r = await http.post(credentials_url, json={**ours, "url": "http://127.0.0.1:9/ocpi/versions"},
+                            headers=auth(spare_a))
+        assert (r.status_code, r.json()["status_code"]) == (200, 3000)
+        assert spare_a in (await party.state())["registration_tokens"]  # nothing was registered

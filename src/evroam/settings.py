@@ -1,5 +1,7 @@
-"""Settings: every option comes from `EVROAM_*` environment variables, an optional TOML file
-(`EVROAM_CONFIG=path.toml`) or the command line, in that order of increasing priority."""
+"""Settings: every option comes from the command line, `EVROAM_*` environment variables, or a
+TOML file (`EVROAM_CONFIG=path.toml`, else `./evroam.toml` when present), in that order of
+priority. A folder with an `evroam.toml` fully describes one instance, so every command run
+there (server and CLI) agrees on it."""
 
 from __future__ import annotations
 
@@ -99,8 +101,10 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config = os.environ.get("EVROAM_CONFIG")
-        if config and Path(config).is_file():
+        config = os.environ.get("EVROAM_CONFIG") or ("evroam.toml" if Path("evroam.toml").is_file() else None)
+        if config:
+            if not Path(config).is_file():
+                raise ValueError(f"EVROAM_CONFIG: {config} does not exist")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
         return tuple(sources)
 

@@ -46,6 +46,8 @@ async def test_versions_and_details_with_token_a(instance):
         assert endpoints[("locations", "RECEIVER")] == f"{instance.url}/ocpi/2.2.1/emsp/locations"
         r = await http.get(f"{instance.url}/ocpi/9.9", headers=auth(token_a))
         assert r.status_code == 404
+        r = await http.get(f"{instance.url}/ocpi/9.9/credentials", headers=auth(token_a))
+        assert r.status_code == 404 and r.json()["status_code"] == 2000
 
 
 async def test_token_a_opens_only_versions_and_credentials(instance):

@@ -9,9 +9,17 @@ from evroam.ocpi.credentials import handshake
 from evroam.ocpi.server import Caller, authenticated_for_registration, read_json, validate
 from evroam.ocpi.transport.auth import token_candidates
 from evroam.ocpi.transport.envelope import ocpi_response
-from evroam.ocpi.transport.errors import method_not_allowed
+from evroam.ocpi.transport.errors import method_not_allowed, not_found
 
-router = APIRouter(tags=["OCPI credentials"])
+
+async def offered_version(version: str, request: Request) -> str:
+    offered = request.app.state.platform.settings.ocpi_versions
+    if version not in offered:
+        raise not_found(f"OCPI {version} is not offered here (offered: {', '.join(offered)})")
+    return version
+
+
+router = APIRouter(tags=["OCPI credentials"], dependencies=[Depends(offered_version)])
 PATH = "/ocpi/{version}/credentials"
 
 

@@ -65,11 +65,13 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
 
 
-async def negotiate(platform: Platform, versions_url: str, token: str, encoding: str | None) -> Negotiated:
-    """Read the partner's versions, pick the highest version we both speak, read its endpoints."""
+async def negotiate(platform: Platform, versions_url: str, token: str, encoding: str | None,
+                    prefer: str | None = None) -> Negotiated:
+    """Read the partner's versions, pick the highest version we both speak, read its endpoints.
+    `prefer`: the token encoding to try first when `encoding` is not known yet."""
     client = platform.ocpi
     try:
-        reply = await client.call("GET", versions_url, token=token, encoding=encoding)
+        reply = await client.call("GET", versions_url, token=token, encoding=encoding, prefer=prefer)
     except PartnerCallError as exc:
         raise HandshakeError(f"could not read the partner's versions at {versions_url}: {exc}",
                              status.UNABLE_TO_USE_CLIENT_API) from exc
@@ -123,12 +125,14 @@ def _roles_from(credentials: dict[str, Any]) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ they register with us
 
 
-async def accept(platform: Platform, partner: Partner, credentials: dict[str, Any]) -> dict[str, Any]:
+async def accept(platform: Platform, partner: Partner, credentials: dict[str, Any],
+                 sent_encoding: str | None = None) -> dict[str, Any]:
     """POST (first registration) or PUT (update) of the partner's credentials to us. Calls the
-    partner back with its token, stores what was negotiated, and returns our credentials with a
-    newly generated token. Nothing is changed when the callback fails."""
+    partner back with its token (encoded the way the partner encodes the tokens it sends us),
+    stores what was negotiated, and returns our credentials with a newly generated token.
+    Nothing is changed when the callback fails."""
     try:
-        negotiated = await negotiate(platform, credentials["url"], credentials["token"], None)
+        negotiated = await negotiate(platform, credentials["url"], credentials["token"], None, prefer=sent_encoding)
     except HandshakeError as exc:
         await _note_error(platform, partner.pk, exc.message)
         raise OcpiError(exc.message, ocpi_status=exc.ocpi_status, http_status=200) from None

@@ -46,7 +46,7 @@ async def post_credentials(version: str, request: Request, caller: Caller = Depe
     if caller.token_kind != "A":
         raise method_not_allowed("already registered: use PUT to update or DELETE to unregister")
     credentials = await _credentials_body(request)
-    data = await handshake.accept(request.app.state.platform, caller.partner, credentials)
+    data = await handshake.accept(request.app.state.platform, caller.partner, credentials, caller.encoding)
     return ocpi_response(data)
 
 
@@ -55,7 +55,7 @@ async def put_credentials(version: str, request: Request, caller: Caller = Depen
     if caller.token_kind != "C":
         raise method_not_allowed("not registered yet: register with POST first")
     credentials = await _credentials_body(request)
-    data = await handshake.accept(request.app.state.platform, caller.partner, credentials)
+    data = await handshake.accept(request.app.state.platform, caller.partner, credentials, caller.encoding)
     return ocpi_response(data)
 
 

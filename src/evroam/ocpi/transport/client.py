@@ -38,10 +38,15 @@ class OcpiClient:
 
     async def call(self, method: str, url: str, *, token: str, encoding: str | None = None,
                    json: Any = None, params: dict[str, Any] | None = None, module: str | None = None,
-                   to_party: tuple[str, str] | None = None, correlation_id: str | None = None) -> OcpiReply:
-        """One OCPI call. With `encoding=None` (not known yet) the token is sent Base64-encoded
-        as 2.2.1 says and, if the partner answers 401, once more as it is."""
-        encodings = [encoding] if encoding else [BASE64, PLAIN]
+                   to_party: tuple[str, str] | None = None, correlation_id: str | None = None,
+                   prefer: str | None = None) -> OcpiReply:
+        """One OCPI call. With `encoding=None` (not known yet) the token is sent the `prefer`red
+        way (default Base64, as 2.2.1 says) and, if the partner answers 401, once more the
+        other way."""
+        if encoding:
+            encodings = [encoding]
+        else:
+            encodings = [PLAIN, BASE64] if prefer == PLAIN else [BASE64, PLAIN]
         last: PartnerCallError | None = None
         for enc in encodings:
             try:

@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from harness import postgres_url
 from evroam.model.common import parse_datetime
 from evroam.model.partners import PartnerStatus
 from evroam.store import Store
 from evroam.store.partners import hash_token
+from harness import postgres_url
 
 T0 = parse_datetime("2024-01-01T00:00:00Z")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
@@ -109,6 +110,8 @@ def main() -> None:
     print(
         f"ratio engine/reference: {t_ref / t_series:,.0f}x (SampleSeries), {t_ref / t_session:,.0f}x (datetimes)"
     )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"(single thread; load average {load:.2f} on {os.cpu_count()} CPUs while measuring)")
 
 
 if __name__ == "__main__":

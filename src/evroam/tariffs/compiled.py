@@ -403,7 +403,7 @@ class CompiledTariff:
         `origin_ms`) over [start_ms, end_ms): a list of (from_ms, mask), first entry at start_ms."""
         if self.calendars:
             first = self.local_ordinal(start_ms)
-            last = self.local_ordinal(end_ms) if end_ms > start_ms else first
+            last = first + (end_ms - start_ms) // 86_400_000 + 1  # covers the end's local day
             times, masks = self._calendar_span(first, last)
             k = bisect_right(times, start_ms) - 1
             j = bisect_left(times, end_ms)

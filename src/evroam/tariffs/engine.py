@@ -31,6 +31,7 @@ from evroam.tariffs.types import (
     ChargingSession,
     Money,
     Period,
+    PeriodColumns,
     PricingResult,
     Rounding,
     SampleSeries,
@@ -154,9 +155,20 @@ def _insert_splits(ct: CompiledTariff, timeline, times, ev, powers, currents):
     return out_t, out_e, out_p, out_c
 
 
+_FOLDED: dict[tuple[tuple[int, ...], int], tuple[int, ...]] = {}
+
+
 def _band_masks(values: list, th: tuple, masks: tuple, fold: int) -> list[int]:
     """Mask of each value's band (th[b-1] <= v < th[b]), AND-ed with `fold`; C-level passes."""
-    table = masks if fold == -1 else tuple(x & fold for x in masks)
+    if fold == -1:
+        table = masks
+    else:
+        key = (masks, fold)
+        table = _FOLDED.get(key)  # type: ignore[assignment]
+        if table is None:
+            if len(_FOLDED) > 4096:
+                _FOLDED.clear()
+            table = _FOLDED[key] = tuple(x & fold for x in masks)
     if len(th) == 1:
         return list(map(table.__getitem__, map(ge, values, repeat(th[0]))))
     return list(map(table.__getitem__, map(bisect_right, repeat(th), values)))
@@ -164,6 +176,11 @@ def _band_masks(values: list, th: tuple, masks: tuple, fold: int) -> list[int]:
 
 def split_periods(ct: CompiledTariff, s: SampleSeries) -> list[Period]:
     """The session's charging periods (see the module docstring)."""
+    return PeriodColumns(*_split_columns(ct, s)).periods()
+
+
+def _split_columns(ct: CompiledTariff, s: SampleSeries) -> tuple[list, list, list, list, list]:
+    """Charging periods as columns: (starts, ends, charging, energy mWh, components)."""
     start, end = s.start_ms, s.end_ms
     if end < start:
         raise PricingError("session ends before it starts")
@@ -172,12 +189,15 @@ def split_periods(ct: CompiledTariff, s: SampleSeries) -> list[Period]:
         times, kwhs, powers, currents = _clip(s)
     t0 = times[:-1]
     t1 = times[1:]
-    gaps = not all(map(gt, t1, t0))
+    gaps = len(times) > 1 and min(map(sub, t1, t0)) <= 0
     if gaps and any(map(lt, t1, t0)):
         i = list(map(lt, t1, t0)).index(True) + 1
         raise PricingError(f"meter_samples[{i}].timestamp is earlier than the sample before it")
-    if any(map(lt, kwhs[1:], kwhs[:-1])):
-        i = list(map(lt, kwhs[1:], kwhs[:-1])).index(True) + 1
+    k0 = kwhs[:-1]
+    k1 = kwhs[1:]
+    des = list(map(sub, k1, k0))
+    if des and min(des) < 0:
+        i = list(map(lt, k1, k0)).index(True) + 1
         raise PricingError(f"meter_samples[{i}].kwh_total is lower than the sample before it")
     timeline = ct.time_timeline(start, end, start)
     kth = ct.kwh_th_kwh
@@ -200,9 +220,12 @@ def split_periods(ct: CompiledTariff, s: SampleSeries) -> list[Period]:
         t1 = times[1:]
     m = len(t0)
     if m == 0:
-        return []
-    k0 = kwhs[:-1]
-    charging = list(map(gt, kwhs[1:], k0))
+        return [], [], [], [], []
+    if kth or gaps or len(k0) != m:
+        k0 = kwhs[:-1]
+        charging = list(map(gt, kwhs[1:], k0))
+    else:
+        charging = list(map(bool, des))
     fold = timeline[0][1] if len(timeline) == 1 else ct.all_bits
     masks = None
     if ct.has_power:
@@ -244,15 +267,13 @@ def split_periods(ct: CompiledTariff, s: SampleSeries) -> list[Period]:
     )
     cuts.append(m)
     e_mwh = list(map(round, map(mul, map(sub, map(kwhs.__getitem__, cuts), repeat(base)), repeat(1e6))))
-    return list(
-        map(
-            Period,
-            map(t0.__getitem__, cuts[:-1]),
-            map(times.__getitem__, cuts[1:]),
-            map(charging.__getitem__, cuts[:-1]),
-            map(sub, e_mwh[1:], e_mwh[:-1]),
-            map(comps.__getitem__, cuts[:-1]),
-        )
+    heads = cuts[:-1]
+    return (
+        list(map(t0.__getitem__, heads)),
+        list(map(times.__getitem__, cuts[1:])),
+        list(map(charging.__getitem__, heads)),
+        list(map(sub, e_mwh[1:], e_mwh[:-1])),
+        list(map(comps.__getitem__, heads)),
     )
 
 
@@ -265,7 +286,7 @@ def _ceil_to(volume: int, step: int) -> int:
 
 def _charges(
     ct: CompiledTariff,
-    periods: list[Period],
+    cols: tuple[list, list, list, list, list],
     reservation_periods: list[Period],
     res_flat: int,
     res_time_last: int,
@@ -276,24 +297,23 @@ def _charges(
     last_e = last_t = last_p = -1
     total_e = total_t = total_p = 0
     flat = -1
-    for p in periods:
-        ce, cti, cp, cf = p.components
+    for (ce, cti, cp, cf), charging, energy, a, b in zip(
+        cols[4], cols[2], cols[3], cols[0], cols[1], strict=True
+    ):
         if flat < 0 and cf >= 0:
             flat = cf
-        if p.charging:
+        if charging:
             if ce >= 0:
-                volumes[ce] = get(ce, 0) + p.energy_mwh
-                total_e += p.energy_mwh
+                volumes[ce] = get(ce, 0) + energy
+                total_e += energy
                 last_e = ce
             if cti >= 0:
-                d = p.end_ms - p.start_ms
-                volumes[cti] = get(cti, 0) + d
-                total_t += d
+                volumes[cti] = get(cti, 0) + b - a
+                total_t += b - a
                 last_t = cti
         elif cp >= 0:
-            d = p.end_ms - p.start_ms
-            volumes[cp] = get(cp, 0) + d
-            total_p += d
+            volumes[cp] = get(cp, 0) + b - a
+            total_p += b - a
             last_p = cp
     extra: dict[int, int] = {}
     if last_e >= 0:
@@ -408,17 +428,15 @@ def _price(ct: CompiledTariff, s: SampleSeries, reservation, rounding: Rounding)
         else:
             r_end = s.start_ms
         res_periods, res_flat, res_last = _reservation_periods(ct, r_start, r_end, expired)
-    periods = split_periods(ct, s) if session_priced else []
-    if session_priced and not periods:
+    cols = _split_columns(ct, s) if session_priced else ([], [], [], [], [])
+    if session_priced and not cols[0]:
         # a session without duration still pays its FLAT fee, as active at its start
         mask = ct.time_timeline(s.start_ms, s.start_ms + 1, s.start_ms)[0][1]
         mask &= ct.kwh_masks[0] & ct.power_mask(0.0) & ct.current_mask(0.0)
-        flat_only = (-1, -1, -1, ct.active(mask)[3])
-        charges = _charges(
-            ct, [Period(s.start_ms, s.start_ms, False, 0, flat_only)], res_periods, res_flat, res_last
-        )
+        flat_cols = ([s.start_ms], [s.start_ms], [False], [0], [(-1, -1, -1, ct.active(mask)[3])])
+        charges = _charges(ct, flat_cols, res_periods, res_flat, res_last)
     else:
-        charges = _charges(ct, periods, res_periods, res_flat, res_last)
+        charges = _charges(ct, cols, res_periods, res_flat, res_last)
 
     excl_n = 0
     incl_n: int | None = 0
@@ -455,9 +473,9 @@ def _price(ct: CompiledTariff, s: SampleSeries, reservation, rounding: Rounding)
                 incl, max_applied[1] = hi_i, True
     incl = _follow_excl_bound(tariff, before, excl, incl, min_applied, max_applied)
     if session_priced:
-        total_energy = sum(p.energy_mwh for p in periods)
+        total_energy = sum(cols[3])
         total_time: int | None = s.end_ms - s.start_ms
-        total_parking: int | None = sum(p.end_ms - p.start_ms for p in periods if not p.charging)
+        total_parking: int | None = total_time - sum(compress(map(sub, cols[1], cols[0]), cols[2]))
         if tariff.start_date_time is not None and s.start_ms < to_ms(tariff.start_date_time):
             warnings.append("the session starts before the tariff's start_date_time")
         if tariff.end_date_time is not None and s.start_ms > to_ms(tariff.end_date_time):
@@ -471,7 +489,7 @@ def _price(ct: CompiledTariff, s: SampleSeries, reservation, rounding: Rounding)
         total_energy_mwh=total_energy,
         total_time_ms=total_time,
         total_parking_time_ms=total_parking,
-        periods=periods,
+        period_columns=PeriodColumns(*cols),
         charges=charges,
         reservation_periods=res_periods,
         reservation_cost=(

@@ -146,6 +146,21 @@ class Charge:
 
 
 @dataclass(slots=True)
+class PeriodColumns:
+    """Charging periods stored column-wise (how the engine produces them); `periods()`
+    builds the `Period` objects."""
+
+    starts: list[int]
+    ends: list[int]
+    charging: list[bool]
+    energy_mwh: list[int]
+    components: list[tuple[int, int, int, int]]
+
+    def periods(self) -> list[Period]:
+        return list(map(Period, self.starts, self.ends, self.charging, self.energy_mwh, self.components))
+
+
+@dataclass(slots=True)
 class PricingResult:
     currency: str
     total_cost: Money
@@ -153,7 +168,7 @@ class PricingResult:
     total_energy_mwh: int
     total_time_ms: int | None
     total_parking_time_ms: int | None
-    periods: list[Period]
+    period_columns: PeriodColumns
     charges: list[Charge]
     reservation_periods: list[Period] = field(default_factory=list)
     reservation_cost: Money | None = None
@@ -162,6 +177,14 @@ class PricingResult:
     tariff_id: str | None = None
     warnings: list[str] = field(default_factory=list)
     rounding: Rounding = DEFAULT_ROUNDING
+    _periods: list[Period] | None = None
+
+    @property
+    def periods(self) -> list[Period]:
+        """The charging periods, in order (built on first access)."""
+        if self._periods is None:
+            self._periods = self.period_columns.periods()
+        return self._periods
 
     def cost_by_dimension(self) -> dict[str, Money]:
         """Cost per dimension before min/max price, reservation costs under RESERVATION."""

@@ -50,7 +50,8 @@ def ensure_interop_venv() -> Path:
             return _venv_python()
         steps = [
             [sys.executable, "-m", "venv", str(INTEROP_VENV)],
-            [str(_venv_python()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *REQUIREMENTS],
+            [str(_venv_python()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "--timeout", "30", "--retries", "2", *REQUIREMENTS],
         ]
         for cmd in steps:
             try:

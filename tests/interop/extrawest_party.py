@@ -145,6 +145,7 @@ class State:
             ("locations", "CPO"): {loc["id"]: loc for loc in demo_locations(args.country_code, args.party_id,
                                                                              args.locations)},
             ("tariffs", "CPO"): {t["id"]: t for t in demo_tariffs(args.country_code, args.party_id)},
+            # what peers push to our eMSP receiver interfaces, by id (one peer at a time here)
             ("locations", "EMSP"): {},
             ("tariffs", "EMSP"): {},
         }

@@ -448,3 +448,16 @@ def test_zero_length_session_still_pays_its_flat_fee():
     out = price_case(case(t, AMS, s))
     assert total(out)[0] == pytest.approx(0.50, abs=TOL)
     assert out["charging_periods"] == []
+
+
+def test_readings_outside_the_session_are_cut_at_its_bounds():
+    # ENERGY 0.25, PARKING 2.00/h. Readings 07:50Z-10:10Z, session 08:00Z-10:00Z:
+    # 07:50-08:10 2 kWh -> half (1 kWh) inside; 08:10-09:50 10 kWh; 09:50-10:00 parked (10 of 20 min)
+    # energy 11 kWh * 0.25 = 2.75 + parking 10 min * 2.00/h = 0.3333 -> 3.0833
+    t = tariff(el(pc("ENERGY", 0.25), pc("PARKING_TIME", 2.0)))
+    s = session(utc("2024-05-06 07:50"), [(20, 2), (100, 10), (20, 0)])
+    s["start_date_time"], s["end_date_time"] = "2024-05-06T08:00:00Z", "2024-05-06T10:00:00Z"
+    out = price_case(case(t, AMS, s))
+    assert total(out)[0] == pytest.approx(3.0833, abs=TOL)
+    assert out["total_energy"] == pytest.approx(11.0)
+    assert out["total_parking_time"] == pytest.approx(1 / 6, abs=1e-4)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from evroam.model.common import DateTime, field_errors, format_datetime
 from evroam.model.tariffs import Tariff
-from evroam.tariffs.compiled import CompiledTariff
+from evroam.tariffs.compiled import CompiledTariff, normalise_tariff
 from evroam.tariffs.engine import PricingError, price_session
 from evroam.tariffs.types import (
     DEFAULT_ROUNDING,
@@ -76,22 +76,6 @@ class _Case(_In):
                 f"unknown time zone {value!r} (expected an IANA name such as Europe/Amsterdam)"
             ) from None
         return value
-
-
-def normalise_tariff(data: Any) -> Any:
-    """Accept the 2.3.0 spelling of min_price / max_price (PriceLimit before_taxes /
-    after_taxes) by mapping it onto the 2.2.1 Price the model carries."""
-    if not isinstance(data, dict):
-        return data
-    out = dict(data)
-    for key in ("min_price", "max_price"):
-        limit = out.get(key)
-        if isinstance(limit, dict) and "excl_vat" not in limit and "before_taxes" in limit:
-            mapped = {"excl_vat": limit["before_taxes"]}
-            if limit.get("after_taxes") is not None:
-                mapped["incl_vat"] = limit["after_taxes"]
-            out[key] = mapped
-    return out
 
 
 def _first_error(exc: ValidationError) -> str:

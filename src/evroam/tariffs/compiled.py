@@ -117,6 +117,22 @@ def _bands(
     return tuple(th), tuple(masks), free
 
 
+def normalise_tariff(data: Any) -> Any:
+    """Accept the 2.3.0 spelling of min_price / max_price (PriceLimit before_taxes /
+    after_taxes) by mapping it onto the 2.2.1 Price the model carries."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for key in ("min_price", "max_price"):
+        limit = out.get(key)
+        if isinstance(limit, dict) and "excl_vat" not in limit and "before_taxes" in limit:
+            mapped = {"excl_vat": limit["before_taxes"]}
+            if limit.get("after_taxes") is not None:
+                mapped["incl_vat"] = limit["after_taxes"]
+            out[key] = mapped
+    return out
+
+
 class CompiledTariff:
     """A tariff ready for pricing in one time zone. Build once, price many sessions."""
 

@@ -22,7 +22,7 @@ from itertools import compress, repeat
 from operator import and_, ge, gt, is_not, lt, mul, ne, or_, sub
 
 from evroam.model.tariffs import Tariff
-from evroam.tariffs.compiled import CompiledTariff, dec
+from evroam.tariffs.compiled import CompiledTariff, dec, normalise_tariff
 from evroam.tariffs.types import (
     DEFAULT_ROUNDING,
     FLAT,
@@ -33,6 +33,7 @@ from evroam.tariffs.types import (
     Period,
     PeriodColumns,
     PricingResult,
+    Reservation,
     Rounding,
     SampleSeries,
     to_ms,
@@ -48,7 +49,7 @@ class PricingError(ValueError):
 def compile_tariff(tariff: Tariff | dict, time_zone: str) -> CompiledTariff:
     """Precompile a tariff for one location time zone; reuse it for every session."""
     if isinstance(tariff, dict):
-        tariff = Tariff.model_validate(tariff)
+        tariff = Tariff.model_validate(normalise_tariff(tariff))
     return CompiledTariff(tariff, time_zone)
 
 
@@ -57,7 +58,7 @@ def price_session(
     session: ChargingSession | SampleSeries,
     time_zone: str | None = None,
     *,
-    reservation: object | None = None,
+    reservation: Reservation | None = None,
     rounding: Rounding = DEFAULT_ROUNDING,
 ) -> PricingResult:
     """Price one session. `tariff` may be precompiled (fastest) or a Tariff / dict with
@@ -414,7 +415,9 @@ def _follow_excl_bound(
     return excl
 
 
-def _price(ct: CompiledTariff, s: SampleSeries, reservation, rounding: Rounding) -> PricingResult:
+def _price(
+    ct: CompiledTariff, s: SampleSeries, reservation: Reservation | None, rounding: Rounding
+) -> PricingResult:
     warnings: list[str] = []
     res_periods: list[Period] = []
     res_flat = res_last = -1

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -108,9 +109,14 @@ class OcpiClient:
     async def pages(self, url: str, *, token: str, encoding: str | None, module: str,
                     params: dict[str, Any] | None = None,
                     to_party: tuple[str, str] | None = None) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every page of a list endpoint, following Link rel="next" until it is absent."""
+        """Every page of a list endpoint. Link rel="next" is followed when it points at the same
+        server; when a partner's Link is missing or unusable (another scheme or host) but
+        X-Total-Count says more objects wait, the next page is asked for by offset, which every
+        OCPI list endpoint must accept."""
+        base_params = {k: v for k, v in (params or {}).items() if k not in ("offset",)}
+        offset = int((params or {}).get("offset", 0))
         next_url: str | None = url
-        next_params = params
+        next_params: dict[str, Any] | None = dict(params or {})
         seen: set[str] = set()
         while next_url:
             reply = await self.call("GET", next_url, token=token, encoding=encoding, params=next_params,
@@ -120,12 +126,27 @@ class OcpiClient:
             if not isinstance(data, list):
                 raise PartnerCallError(f"GET {next_url}: expected a list in data", retryable=False)
             yield data
+            offset += len(data)
             link = _next_link(reply.headers.get("link"))
-            if link in seen:  # a partner that links to the same page again would loop forever
-                break
-            if link:
+            if link and _same_origin(link, url) and link not in seen:
                 seen.add(link)
-            next_url, next_params = link, None
+                next_url, next_params = link, None
+            elif data and offset < _total(reply.headers):
+                next_url, next_params = url, {**base_params, "offset": offset}
+            else:
+                next_url = None
+
+
+def _same_origin(a: str, b: str) -> bool:
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, pa.netloc) == (pb.scheme, pb.netloc)
+
+
+def _total(headers: httpx.Headers) -> int:
+    try:
+        return int(headers.get("x-total-count", ""))
+    except ValueError:
+        return 0
 
 
 def _next_link(header: str | None) -> str | None:

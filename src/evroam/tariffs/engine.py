@@ -190,14 +190,13 @@ def _split_columns(ct: CompiledTariff, s: SampleSeries) -> tuple[list, list, lis
         times, kwhs, powers, currents = _clip(s)
     t0 = times[:-1]
     t1 = times[1:]
-    gaps = len(times) > 1 and min(map(sub, t1, t0)) <= 0
+    gaps = not all(map(gt, t1, t0))
     if gaps and any(map(lt, t1, t0)):
         i = list(map(lt, t1, t0)).index(True) + 1
         raise PricingError(f"meter_samples[{i}].timestamp is earlier than the sample before it")
     k0 = kwhs[:-1]
     k1 = kwhs[1:]
-    des = list(map(sub, k1, k0))
-    if des and min(des) < 0:
+    if any(map(lt, k1, k0)):
         i = list(map(lt, k1, k0)).index(True) + 1
         raise PricingError(f"meter_samples[{i}].kwh_total is lower than the sample before it")
     timeline = ct.time_timeline(start, end, start)
@@ -224,9 +223,8 @@ def _split_columns(ct: CompiledTariff, s: SampleSeries) -> tuple[list, list, lis
         return [], [], [], [], []
     if kth or gaps or len(k0) != m:
         k0 = kwhs[:-1]
-        charging = list(map(gt, kwhs[1:], k0))
-    else:
-        charging = list(map(bool, des))
+        k1 = kwhs[1:]
+    charging = list(map(gt, k1, k0))
     fold = timeline[0][1] if len(timeline) == 1 else ct.all_bits
     masks = None
     if ct.has_power:

@@ -32,9 +32,11 @@ FALLBACK = ROOT / "docs" / "examples" / "tariff-complex.json"
 TZ = "Europe/Amsterdam"
 
 
-def make_session(seed: int = 4) -> ChargingSession:
+def make_session(seed: int = 4, steady: bool = False) -> ChargingSession:
     """Monday 09:30 local, 3 h, 36 samples every 5 min (the last at 2 h 55 m); charging for
-    140 min, then parked. Minute-aligned, so the per-minute reference is exact for it."""
+    140 min, then parked. Minute-aligned, so the per-minute reference is exact for it. The
+    current wanders between 24 and 40 A across the tariff's 32 A boundary, or with `steady`
+    varies only between 15.5 and 16.5 A."""
     rnd = random.Random(seed)
     start = datetime(2024, 5, 6, 7, 30, tzinfo=UTC)
     n = 36
@@ -44,7 +46,7 @@ def make_session(seed: int = 4) -> ChargingSession:
     for i in range(n):
         t = start + step * i
         charging = t < start + timedelta(minutes=140)
-        current = rnd.uniform(24.0, 40.0) if charging else 0.0  # crosses the 32 A boundary
+        current = (rnd.uniform(15.5, 16.5) if steady else rnd.uniform(24.0, 40.0)) if charging else 0.0
         power = round(current * 0.23, 3) if charging else 0.0
         samples.append(MeterSample(t, round(kwh, 3), power, round(current, 2)))
         if charging:
@@ -94,6 +96,8 @@ def main() -> None:
 
     t_series = rate(lambda: price_session(ct, series), args.seconds)
     t_session = rate(lambda: price_session(ct, session), args.seconds)
+    steady = SampleSeries.from_session(make_session(steady=True))
+    t_steady = rate(lambda: price_session(ct, steady), args.seconds)
     t_ref = rate(
         lambda: reference_price(tariff, TZ, session.start_date_time, session.end_date_time, samples),
         args.seconds / 2,
@@ -103,6 +107,9 @@ def main() -> None:
     )
     print(
         f"engine, ChargingSession (datetimes)     {t_session * 1e6:8.1f} us/session  {1 / t_session:10,.0f} sessions/s"
+    )
+    print(
+        f"  same, current steady at ~16 A        {t_steady * 1e6:8.1f} us/session  {1 / t_steady:10,.0f} sessions/s"
     )
     print(
         f"per-minute reference pricer             {t_ref * 1e6:8.1f} us/session  {1 / t_ref:10,.0f} sessions/s"

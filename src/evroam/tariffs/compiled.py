@@ -169,6 +169,19 @@ class CompiledTariff:
         self.money_den = base_den * (
             lcm if tax == TaxIncluded.YES else 1 if tax == TaxIncluded.NOT_APPLICABLE else q
         )
+        self.money_den_dec = Decimal(self.money_den)
+        lo, hi = tariff.min_price, tariff.max_price
+        limits = (
+            dec(lo.excl_vat) if lo else None,
+            dec(lo.incl_vat) if lo and lo.incl_vat is not None else None,
+            dec(hi.excl_vat) if hi else None,
+            dec(hi.incl_vat) if hi and hi.incl_vat is not None else None,
+        )
+        # (min excl, min incl, max excl, max incl) as Decimal, or None without limits
+        self.limits = limits if any(v is not None for v in limits) else None
+        start, end = tariff.start_date_time, tariff.end_date_time
+        self.valid_from_ms = round(start.timestamp() * 1000) if start else None
+        self.valid_until_ms = round(end.timestamp() * 1000) if end else None
         for i, el in enumerate(tariff.elements):
             bit = 1 << i
             r = el.restrictions

@@ -22,7 +22,7 @@ from itertools import compress, repeat
 from operator import and_, ge, gt, is_not, lt, mul, ne, or_, sub
 
 from evroam.model.tariffs import Tariff
-from evroam.tariffs.compiled import CompiledTariff, dec, normalise_tariff
+from evroam.tariffs.compiled import CompiledTariff, normalise_tariff
 from evroam.tariffs.types import (
     DEFAULT_ROUNDING,
     FLAT,
@@ -225,8 +225,10 @@ def _split_columns(ct: CompiledTariff, s: SampleSeries) -> tuple[list, list, lis
         k0 = kwhs[:-1]
         k1 = kwhs[1:]
     charging = list(map(gt, k1, k0))
-    fold = timeline[0][1] if len(timeline) == 1 else ct.all_bits
-    masks = None
+    # Masks per interval. Restrictions whose values stay in one band for the whole session
+    # (the usual case for power and current) fold into one constant mask.
+    const = timeline[0][1] if len(timeline) == 1 else ct.all_bits
+    varying: list[tuple[list, tuple, tuple]] = []
     if ct.has_power:
         pw = powers[:m]
         if None in pw:
@@ -234,36 +236,56 @@ def _split_columns(ct: CompiledTariff, s: SampleSeries) -> tuple[list, list, lis
                 (kwhs[i + 1] - kwhs[i]) * 3_600_000 / (t1[i] - t0[i]) if p is None else p
                 for i, p in enumerate(pw)
             ]
-        masks = _band_masks(pw, ct.power_th, ct.power_masks, fold)
-        fold = -1
+        th = ct.power_th
+        b = bisect_right(th, min(pw))
+        if b == bisect_right(th, max(pw)):
+            const &= ct.power_masks[b]
+        else:
+            varying.append((pw, th, ct.power_masks))
+    masks: list[int] | None = None
     if ct.has_current:
         cu = currents[:m]
         if None in cu:
             cu = [0.0 if c is None and not charging[i] else c for i, c in enumerate(cu)]
-            f = ct.all_bits if fold == -1 else fold
-            cm = [f & ct.current_free if c is None else f & ct.current_mask(c) for c in cu]
+            masks = [ct.current_free if c is None else ct.current_mask(c) for c in cu]
         else:
-            cm = _band_masks(cu, ct.current_th, ct.current_masks, fold)
-        masks = cm if masks is None else list(map(and_, masks, cm))
-        fold = -1
-    if masks is None:
-        masks = [fold] * m
+            th = ct.current_th
+            b = bisect_right(th, min(cu))
+            if b == bisect_right(th, max(cu)):
+                const &= ct.current_masks[b]
+            else:
+                varying.append((cu, th, ct.current_masks))
+    if kth:
+        varying.append((k0, kth, ct.kwh_masks))
+    for values, th, table in varying:
+        if masks is None:
+            masks = _band_masks(values, th, table, const)
+            const = -1
+        else:
+            masks = list(map(and_, masks, _band_masks(values, th, table, -1)))
     if len(timeline) > 1:
         tl_t = [t for t, _ in timeline]
         tl_m = [mk for _, mk in timeline]
-        masks = list(map(and_, masks, [tl_m[bisect_right(tl_t, t) - 1] for t in t0]))
-    if kth:
-        masks = list(map(and_, masks, _band_masks(k0, kth, ct.kwh_masks, -1)))
-    acache = ct._comps_cache
-    comps = list(map(acache.get, masks))
-    if None in comps:
-        comps = [ct.active(x) for x in masks]
+        tm = [tl_m[bisect_right(tl_t, t) - 1] for t in t0]
+        masks = tm if masks is None else list(map(and_, masks, tm))
+    if masks is not None and const not in (-1, ct.all_bits):
+        masks = [x & const for x in masks]
     cuts = [0]
-    cuts.extend(
-        compress(
-            range(1, m), map(or_, map(is_not, comps[1:], comps[:-1]), map(ne, charging[1:], charging[:-1]))
+    if masks is None:  # one set of components for the whole session
+        comp = ct.active(const)
+        cuts.extend(compress(range(1, m), map(ne, charging[1:], charging[:-1])))
+        comps = [comp] * m
+    else:
+        acache = ct._comps_cache
+        comps = list(map(acache.get, masks))
+        if None in comps:
+            comps = [ct.active(x) for x in masks]
+        cuts.extend(
+            compress(
+                range(1, m),
+                map(or_, map(is_not, comps[1:], comps[:-1]), map(ne, charging[1:], charging[:-1])),
+            )
         )
-    )
     cuts.append(m)
     e_mwh = list(map(round, map(mul, map(sub, map(kwhs.__getitem__, cuts), repeat(base)), repeat(1e6))))
     heads = cuts[:-1]
@@ -449,37 +471,31 @@ def _price(
         if ch.reservation:
             res_excl_n += ch.excl_num
             res_incl_n = None if res_incl_n is None or ch.incl_num is None else res_incl_n + ch.incl_num
-    den = Decimal(ct.money_den)
+    den = ct.money_den_dec
     excl = Decimal(excl_n) / den
     incl = Decimal(incl_n) / den if incl_n is not None else None
     before = Money(excl, incl)
-    tariff = ct.tariff
-    min_applied = [False, False]
-    max_applied = [False, False]
-    if tariff.min_price is not None:
-        lo = dec(tariff.min_price.excl_vat)
-        if excl < lo:
-            excl, min_applied[0] = lo, True
-        if tariff.min_price.incl_vat is not None and incl is not None:
-            lo_i = dec(tariff.min_price.incl_vat)
-            if incl < lo_i:
-                incl, min_applied[1] = lo_i, True
-    if tariff.max_price is not None:
-        hi = dec(tariff.max_price.excl_vat)
-        if excl > hi:
-            excl, max_applied[0] = hi, True
-        if tariff.max_price.incl_vat is not None and incl is not None:
-            hi_i = dec(tariff.max_price.incl_vat)
-            if incl > hi_i:
-                incl, max_applied[1] = hi_i, True
-    incl = _follow_excl_bound(tariff, before, excl, incl, min_applied, max_applied)
+    min_applied = max_applied = (False, False)
+    if ct.limits:
+        lo, lo_i, hi, hi_i = ct.limits
+        e_lo = e_hi = i_lo = i_hi = False
+        if lo is not None and excl < lo:
+            excl, e_lo = lo, True
+        if lo_i is not None and incl is not None and incl < lo_i:
+            incl, i_lo = lo_i, True
+        if hi is not None and excl > hi:
+            excl, e_hi = hi, True
+        if hi_i is not None and incl is not None and incl > hi_i:
+            incl, i_hi = hi_i, True
+        min_applied, max_applied = (e_lo, i_lo), (e_hi, i_hi)
+        incl = _follow_excl_bound(ct.tariff, before, excl, incl, min_applied, max_applied)
     if session_priced:
         total_energy = sum(cols[3])
         total_time: int | None = s.end_ms - s.start_ms
         total_parking: int | None = total_time - sum(compress(map(sub, cols[1], cols[0]), cols[2]))
-        if tariff.start_date_time is not None and s.start_ms < to_ms(tariff.start_date_time):
+        if ct.valid_from_ms is not None and s.start_ms < ct.valid_from_ms:
             warnings.append("the session starts before the tariff's start_date_time")
-        if tariff.end_date_time is not None and s.start_ms > to_ms(tariff.end_date_time):
+        if ct.valid_until_ms is not None and s.start_ms > ct.valid_until_ms:
             warnings.append("the session starts after the tariff's end_date_time")
     else:
         total_energy, total_time, total_parking = 0, None, None
@@ -498,8 +514,8 @@ def _price(
             if reservation is not None
             else None
         ),
-        min_price_applied=(min_applied[0], min_applied[1]),
-        max_price_applied=(max_applied[0], max_applied[1]),
+        min_price_applied=min_applied,
+        max_price_applied=max_applied,
         tariff_id=ct.tariff_id,
         warnings=warnings,
         rounding=rounding,

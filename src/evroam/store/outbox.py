@@ -41,8 +41,10 @@ class OutboxRepository:
         )
         return result.inserted_primary_key[0]
 
-    async def due(self, conn: AsyncConnection, now: datetime, limit: int = 100) -> list[OutboxMessage]:
-        """Pending messages that are due and first in line for their object."""
+    @staticmethod
+    def _head_of_line():
+        """Pending messages with no earlier pending message for the same partner and object:
+        only these may be sent (per-object order) and only their retry times matter."""
         earlier = aliased(outbox)
         blocked = (
             select(earlier.c.pk)
@@ -56,9 +58,13 @@ class OutboxRepository:
             )
             .exists()
         )
+        return and_(outbox.c.status == PENDING, ~blocked)
+
+    async def due(self, conn: AsyncConnection, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+        """Pending messages that are due and first in line for their object."""
         query = (
             select(outbox)
-            .where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now, ~blocked)
+            .where(self._head_of_line(), outbox.c.next_attempt_at <= now)
             .order_by(outbox.c.pk)
             .limit(limit)
         )
@@ -69,7 +75,8 @@ class OutboxRepository:
         ]
 
     async def next_attempt_at(self, conn: AsyncConnection) -> datetime | None:
-        query = select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == PENDING)
+        """When the next message can be sent (messages waiting behind another are not counted)."""
+        query = select(func.min(outbox.c.next_attempt_at)).where(self._head_of_line())
         return (await conn.execute(query)).scalar_one_or_none()
 
     async def delivered(self, conn: AsyncConnection, pk: int) -> None:

@@ -3,7 +3,11 @@ the caller's authentication, body parsing with per-field errors, and routing hea
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
+import weakref
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -11,6 +15,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import event
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evroam.model.common import field_errors
@@ -21,6 +26,7 @@ from evroam.ocpi.transport.auth import token_candidates
 from evroam.ocpi.transport.envelope import ocpi_response
 from evroam.ocpi.transport.errors import OcpiError, forbidden, invalid, not_found, unauthorized
 from evroam.services.errors import Forbidden, Invalid, NotFound, ServiceError
+from evroam.store.partners import hash_token
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -102,21 +108,113 @@ def require_owner(caller: Caller, country_code: str, party_id: str, role: str) -
 
 async def authenticate(request: Request, *, allow_token_a: bool = False) -> Caller:
     platform = request.app.state.platform
-    candidates = token_candidates(request.headers.get("authorization"))
+    candidates = _hashed_candidates(request.headers.get("authorization"))
     if not candidates:
         raise unauthorized("missing Authorization header: expected 'Token <credentials token>'")
-    async with platform.store.connect() as conn:
-        for token, encoding in candidates:
-            found = await platform.store.partners.by_token(conn, token)
+    cache = _token_cache(platform.store)
+    async with AsyncExitStack() as stack:
+        conn = None  # opened only when a token is not in the cache
+        for token, encoding, digest in candidates:
+            found = cache.get(digest)
             if found is None:
-                continue
+                if conn is None:
+                    conn = await stack.enter_async_context(platform.store.connect())
+                generation = cache.generation
+                found = await platform.store.partners.by_token(conn, token)
+                if found is None:
+                    continue
+                cache.put(digest, found, generation)
             partner, kind = found
             if kind == "A" and not allow_token_a:
                 raise unauthorized("the registration token (token A) only opens versions and credentials")
             if kind == "C" and not partner.registered:
                 continue
-            return Caller(partner, kind, encoding)
+            return Caller(_own_copy(partner), kind, encoding)
     raise unauthorized("unknown credentials token")
+
+
+@functools.lru_cache(maxsize=1024)
+def _hashed_candidates(header: str | None) -> tuple[tuple[str, str, str], ...]:
+    """token_candidates of an Authorization header, each with its token's hash (a pure function
+    of the header, so kept for the headers seen recently)."""
+    return tuple((token, encoding, hash_token(token)) for token, encoding in token_candidates(header))
+
+
+def _own_copy(partner: Partner) -> Partner:
+    """A copy for one request, so that nothing a route does to its caller reaches the cache (a
+    deep copy would cost more than the database lookup it saves)."""
+    mine = object.__new__(Partner)
+    mine.__dict__.update(partner.__dict__)
+    mine.roles = [dict(r) for r in partner.roles]
+    mine.endpoints = [dict(e) for e in partner.endpoints]
+    mine.sync_state = dict(partner.sync_state)
+    return mine
+
+
+class TokenCache:
+    """Partners found by the hash of the token they presented, kept for a few seconds so that a
+    request does not wait for the database to authenticate its caller.
+
+    Every write to the partners table through this process's store (registration, token
+    rotation, unregistration, invitation) empties the cache when it is executed and again when
+    its transaction ends, so a rotated or withdrawn token stops working at once in this process.
+    A change made by another process (a CLI command beside the server) is seen within `TTL`.
+    A lookup that overlapped a write is not kept."""
+
+    TTL = 2.0
+    MAX_ENTRIES = 1024
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.entries: dict[str, tuple[float, tuple[Partner, str]]] = {}
+
+    def get(self, digest: str) -> tuple[Partner, str] | None:
+        entry = self.entries.get(digest)
+        if entry is None:
+            return None
+        if entry[0] < time.monotonic():
+            self.entries.pop(digest, None)
+            return None
+        return entry[1]
+
+    def put(self, digest: str, found: tuple[Partner, str], generation: int) -> None:
+        if generation != self.generation:
+            return
+        if len(self.entries) >= self.MAX_ENTRIES:
+            self.entries.clear()
+        self.entries[digest] = (time.monotonic() + self.TTL, found)
+
+    def invalidate(self) -> None:
+        self.generation += 1
+        self.entries.clear()
+
+
+_token_caches: weakref.WeakKeyDictionary[Any, TokenCache] = weakref.WeakKeyDictionary()
+_WROTE_PARTNERS = "evroam.wrote_partners"
+
+
+def _token_cache(store: Any) -> TokenCache:
+    """The token cache of a store, watching every statement of the store's engine that writes
+    to the partners table."""
+    cache = _token_caches.get(store)
+    if cache is not None:
+        return cache
+    cache = _token_caches[store] = TokenCache()
+    engine = store.engine.sync_engine
+
+    def before_execute(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "partners" in statement and not statement.lstrip()[:6].upper() == "SELECT":
+            conn.info[_WROTE_PARTNERS] = True
+            cache.invalidate()
+
+    def transaction_end(conn) -> None:
+        if conn.info.pop(_WROTE_PARTNERS, False):
+            cache.invalidate()
+
+    event.listen(engine, "before_cursor_execute", before_execute)
+    event.listen(engine, "commit", transaction_end)
+    event.listen(engine, "rollback", transaction_end)
+    return cache
 
 
 async def authenticated(request: Request) -> Caller:

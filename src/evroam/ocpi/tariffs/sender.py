@@ -19,7 +19,7 @@ async def list_tariffs(request: Request, caller: Caller = Depends(authenticated)
     async with platform.store.connect() as conn:
         rows, total = await platform.store.tariffs.page(
             conn, owners=[(settings.country_code, settings.party_id)], date_from=page.date_from,
-            date_to=page.date_to, offset=page.offset, limit=page.limit,
+            date_to=page.date_to, offset=page.offset, limit=page.limit, raw=True,
         )
     headers = paging_headers(page, len(rows), total, public_url(request), settings.ocpi_page_limit)
     headers.update(routing_headers(request, caller))

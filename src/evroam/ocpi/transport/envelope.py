@@ -45,12 +45,23 @@ def ocpi_response(data: Any = None, *, status_code: int = status.SUCCESS, messag
     )
 
 
-def raw_list_response(items: Iterable[str], *, headers: dict[str, str] | None = None) -> Response:
+def raw_list_response(items: Iterable[str | bytes], *, headers: dict[str, str] | None = None) -> Response:
     """A success envelope around already-serialised JSON objects (the list endpoints' hot path:
-    stored documents are joined as they are, never parsed and re-serialised)."""
+    stored documents are joined as they are, never parsed and re-serialised). Items are str, or
+    UTF-8 bytes (joined without any copy to str)."""
+    items = items if isinstance(items, list) else list(items)
     tail = orjson.dumps({"status_code": status.SUCCESS, "status_message": "Success",
                          "timestamp": format_datetime(utcnow())})
-    body = b'{"data":[' + ",".join(items).encode() + b"]," + tail[1:]
+    if not items:
+        body = b'{"data":[],' + tail[1:]
+    elif isinstance(items[0], str):
+        body = b'{"data":[' + ",".join(items).encode() + b"]," + tail[1:]
+    else:  # one copy: [head, item, ",", item, ..., item, tail] joined at once
+        parts = [b","] * (2 * len(items) + 1)
+        parts[0] = b'{"data":['
+        parts[1::2] = items
+        parts[-1] = b"]," + tail[1:]
+        body = b"".join(parts)
     return Response(body, media_type="application/json", headers=headers)
 
 

@@ -65,7 +65,7 @@ def paging_headers(page: Page, returned: int, total: int, base_url: str, max_lim
             params["date_from"] = format_datetime(page.date_from)
         if page.date_to is not None:
             params["date_to"] = format_datetime(page.date_to)
-        params["offset"] = str(next_offset)
-        params["limit"] = str(page.limit)
-        headers["Link"] = f'<{base_url}?{urlencode(params)}>; rel="next"'
+        # whole numbers need no quoting: the same as urlencode, without its cost per request
+        query = f"offset={next_offset}&limit={page.limit}"
+        headers["Link"] = f'<{base_url}?{urlencode(params) + "&" if params else ""}{query}>; rel="next"'
     return headers

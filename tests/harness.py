@@ -19,9 +19,13 @@ from evroam.settings import Settings
 
 
 def free_socket() -> socket.socket:
+    return _listening(0)
+
+
+def _listening(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     sock.listen(128)
     sock.setblocking(False)
     return sock
@@ -55,10 +59,17 @@ class Instance:
     task: asyncio.Task | None = None
     port: int = 0
     sock: socket.socket | None = None
+    ocpp_port: int = 0
+    ocpp_sock: socket.socket | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ocpp_url(self) -> str:
+        """Where chargers connect: append the charge point id."""
+        return f"ws://127.0.0.1:{self.ocpp_port}/ocpp/"
 
     @property
     def versions_url(self) -> str:
@@ -67,7 +78,7 @@ class Instance:
     def settings(self) -> Settings:
         return Settings(
             database_url=self.database_url or f"sqlite+aiosqlite:///{self.db_path}",
-            http_port=self.port, country_code=self.country_code, party_id=self.party_id,
+            http_port=self.port, ocpp_port=self.ocpp_port, country_code=self.country_code, party_id=self.party_id,
             roles=list(self.roles), outbox_poll_seconds=0.2, outbox_backoff_base=0.1, outbox_backoff_max=0.5,
             ocpi_timeout=5.0, admin_token="admin-secret", **self.extra,
         )
@@ -76,11 +87,16 @@ class Instance:
         if self.sock is None:
             self.sock = free_socket()
             self.port = self.sock.getsockname()[1]
+        if self.ocpp_sock is None and "CPO" in self.roles:
+            self.ocpp_sock = free_socket()
+            self.ocpp_port = self.ocpp_sock.getsockname()[1]
         self.platform = Platform(self.settings())
         await self.platform.start()
         if serve:
             app = create_app(self.platform)
             self.server, self.task = await serve_app(app, self.sock)
+            if self.ocpp_sock is not None:
+                await self.platform.gateway.start(sock=self.ocpp_sock)
         return self
 
     async def stop(self) -> None:
@@ -98,14 +114,20 @@ class Instance:
             sock.setblocking(False)
             self.sock = sock
         if self.platform is not None:
+            gateway_served = self.platform._gateway is not None and self.platform.gateway.port is not None
             await self.platform.close()
             self.platform = None
+            if gateway_served:  # the OCPP server closed its socket too: a new one on the same port
+                self.ocpp_sock = _listening(self.ocpp_port)
 
     async def close(self) -> None:
         await self.stop()
         if self.sock is not None:
             self.sock.close()
             self.sock = None
+        if self.ocpp_sock is not None:
+            self.ocpp_sock.close()
+            self.ocpp_sock = None
 
     async def add_partner(self, name: str, token: str, roles: list[tuple[str, str, str]],
                           endpoints: list[dict[str, str]] | None = None, outgoing_token: str = "to-partner",

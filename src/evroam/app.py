@@ -12,8 +12,14 @@ from evroam.events import Bus
 from evroam.ocpi import sync
 from evroam.ocpi.outbox import OutboxWorker, Pushes
 from evroam.ocpi.transport.client import OcpiClient
+from evroam.services.authorization import AuthorizationService
+from evroam.services.chargers import ChargerService
+from evroam.services.charging import ChargingService
 from evroam.services.locations import LocationService
+from evroam.services.ocpp_log import OcppLog
+from evroam.services.received import ReceivedRecords
 from evroam.services.tariffs import TariffService
+from evroam.services.tokens import TokenService
 from evroam.settings import Settings
 from evroam.store import Store
 
@@ -35,14 +41,34 @@ class Platform:
         self.pushes = Pushes(self)
         self.locations = LocationService(self.store, self.bus, settings, self.pushes)
         self.tariffs = TariffService(self.store, self.bus, settings, self.pushes)
+        self.tokens = TokenService(self.store, self.bus, settings, self.pushes)
+        self.received = ReceivedRecords(self.store, self.bus)
+        self.chargers = ChargerService(self.store, self.bus, settings, self.locations)
+        self.authorization = AuthorizationService(self.store, self.bus, settings, self.ocpi)
+        self.charging = ChargingService(self.store, self.bus, settings, self.pushes, self.authorization)
+        self.ocpp_log = OcppLog(self.store, settings)
         self.outbox_worker = OutboxWorker(self)
+        self._gateway = None
         sync.install(self)
+
+    @property
+    def gateway(self):
+        """The OCPP gateway (built on first use: CLI commands never need it). Services send
+        CALLs to chargers through `gateway.call(charger_id, payload)`."""
+        if self._gateway is None:
+            from evroam.ocpp.gateway import Gateway
+
+            self._gateway = Gateway(self)
+        return self._gateway
 
     async def start(self) -> None:
         """Migrate the database; call before serving or using services."""
         await self.store.migrate()
 
     async def close(self) -> None:
+        if self._gateway is not None:
+            await self._gateway.stop()
+        await self.ocpp_log.flush()
         await self.bus.drain()
         await self.http.aclose()
         await self.store.close()
@@ -60,12 +86,18 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     import evroam
     from evroam.backoffice import api as admin_api
     from evroam.backoffice.auth import ensure_admin_token
+    from evroam.ocpi.cdrs import receiver as cdrs_receiver
+    from evroam.ocpi.cdrs import sender as cdrs_sender
     from evroam.ocpi.credentials import routes as credentials_routes
     from evroam.ocpi.locations import receiver as locations_receiver
     from evroam.ocpi.locations import sender as locations_sender
     from evroam.ocpi.server import install_error_handlers
+    from evroam.ocpi.sessions import receiver as sessions_receiver
+    from evroam.ocpi.sessions import sender as sessions_sender
     from evroam.ocpi.tariffs import receiver as tariffs_receiver
     from evroam.ocpi.tariffs import sender as tariffs_sender
+    from evroam.ocpi.tokens import receiver as tokens_receiver
+    from evroam.ocpi.tokens import sender as tokens_sender
     from evroam.ocpi.transport.headers import RequestIdMiddleware
     from evroam.ocpi.versions import routes as versions_routes
 
@@ -96,9 +128,15 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     if "CPO" in roles:
         app.include_router(locations_sender.router)
         app.include_router(tariffs_sender.router)
+        app.include_router(sessions_sender.router)
+        app.include_router(cdrs_sender.router)
+        app.include_router(tokens_receiver.router)
     if "EMSP" in roles:
         app.include_router(locations_receiver.router)
         app.include_router(tariffs_receiver.router)
+        app.include_router(sessions_receiver.router)
+        app.include_router(cdrs_receiver.router)
+        app.include_router(tokens_sender.router)
     app.include_router(admin_api.router)
 
     @app.get("/health", tags=["health"], summary="Liveness and database check")
@@ -121,7 +159,8 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
 
 
 async def serve(settings: Settings, *, demo_data: bool = False, ready: asyncio.Event | None = None) -> None:
-    """Run evroam until interrupted: migrate, optionally load demo data, serve HTTP."""
+    """Run evroam until interrupted: migrate, optionally load demo data, serve HTTP and (when we
+    are a CPO) the OCPP WebSocket server, in one process."""
     import uvicorn
 
     from evroam.demo import load_demo
@@ -135,6 +174,10 @@ async def serve(settings: Settings, *, demo_data: bool = False, ready: asyncio.E
                             access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     try:
+        if "CPO" in settings.roles:
+            await platform.gateway.start()
+            scheme = "wss" if settings.ocpp_tls_cert else "ws"
+            log.info("OCPP on %s://%s:%s/ocpp/{charge_point_id}", scheme, settings.host, settings.ocpp_port)
         await server.serve()
     finally:
         await platform.close()

@@ -52,6 +52,25 @@ class Settings(BaseSettings):
     outbox_backoff_base: float = Field(1.0, gt=0, description="first retry delay in seconds")
     outbox_backoff_max: float = Field(600.0, gt=0, description="longest retry delay in seconds")
 
+    ocpp_tls_cert: str | None = Field(None, description="PEM certificate of the OCPP server (wss://, security profile 2)")
+    ocpp_tls_key: str | None = Field(None, description="PEM private key of ocpp_tls_cert")
+    ocpp_client_ca: str | None = Field(
+        None, description="PEM CA bundle of charger client certificates (mutual TLS, security profile 3)"
+    )
+    ocpp_unknown_chargers: Literal["reject", "pending"] = Field(
+        "reject", description="unknown charger ids: refused at the handshake, or accepted as Pending for approval"
+    )
+    ocpp_heartbeat_interval: int = Field(300, ge=1, description="heartbeat interval (seconds) given to chargers")
+    ocpp_offline_after_missed: float = Field(
+        3.0, gt=0, description="a charger silent for this many heartbeat intervals is offline (EVSEs UNKNOWN)"
+    )
+    ocpp_call_timeout: float = Field(30.0, gt=0, description="seconds to wait for a charger's answer to our CALL")
+    ocpp_log_retention_days: float = Field(90.0, ge=0, description="days OCPP messages stay in the log (0: forever)")
+    session_push_interval: float = Field(
+        60.0, ge=0, description="seconds between session updates pushed to the eMSP while charging (0: every change)"
+    )
+    currency: str = Field("EUR", min_length=3, max_length=3, description="currency of sessions without a tariff")
+
     admin_token: str | None = Field(None, description="bearer token of the admin API (generated if unset)")
     redis_url: str | None = Field(None, description="Redis URL when several processes share the work")
     log_level: str = "INFO"

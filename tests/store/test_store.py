@@ -38,7 +38,8 @@ async def store(request, tmp_path):
 
 async def _drop_all(s: Store) -> None:
     async with s.engine.begin() as conn:
-        for table in ("outbox", "tariffs", "locations", "partners", "alembic_version"):
+        for table in ("ocpp_log", "ocpp_meter_values", "ocpp_transactions", "chargers", "tokens", "cdrs", "sessions",
+                      "outbox", "tariffs", "locations", "partners", "alembic_version"):
             await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
 
 
@@ -133,3 +134,4 @@ async def test_datetimes_come_back_in_utc(store):
         partner = await store.partners.get(conn, p.pk)
     assert partner.created_at.tzinfo is not None
     assert str(value).startswith("2024-06-01 12:34:56")
+

@@ -23,6 +23,12 @@ OFFERED: dict[str, tuple[Offered, ...]] = {
         Offered("tariffs", "SENDER", "/cpo/tariffs", "CPO"),
         Offered("locations", "RECEIVER", "/emsp/locations", "EMSP"),
         Offered("tariffs", "RECEIVER", "/emsp/tariffs", "EMSP"),
+        Offered("sessions", "SENDER", "/cpo/sessions", "CPO"),
+        Offered("cdrs", "SENDER", "/cpo/cdrs", "CPO"),
+        Offered("tokens", "RECEIVER", "/cpo/tokens", "CPO"),
+        Offered("sessions", "RECEIVER", "/emsp/sessions", "EMSP"),
+        Offered("cdrs", "RECEIVER", "/emsp/cdrs", "EMSP"),
+        Offered("tokens", "SENDER", "/emsp/tokens", "EMSP"),
     ),
 }
 

@@ -3,7 +3,12 @@
 `Pushes` writes one outbox row per interested partner inside the caller's transaction, so a
 change and its pushes commit together. `OutboxWorker` delivers the rows: oldest first, one
 object's messages strictly in order, retried with exponential back-off while the partner is
-unreachable (never dropped), and resumed after a restart from the table alone."""
+unreachable (never dropped), and resumed after a restart from the table alone.
+
+Most pushes go to every partner that receives a module (locations, tariffs). Sessions and CDRs
+go to one partner only (the eMSP of the driver's token): `to_partner`. A message whose path is
+an absolute URL (e.g. a CommandResult to the `response_url` an eMSP gave) is sent there instead
+of below the partner's module endpoint: `post_url`."""
 
 from __future__ import annotations
 
@@ -29,7 +34,12 @@ log = logging.getLogger(__name__)
 RECEIVER_ROLES = {
     "locations": ("EMSP", "NSP", "NAP", "SCSP", "OTHER"),
     "tariffs": ("EMSP", "NSP", "NAP", "SCSP", "OTHER"),
+    "tokens": ("CPO",),
 }
+
+
+def is_absolute(path: str) -> bool:
+    return path.startswith(("http://", "https://"))
 
 
 def _seg(value: str) -> str:
@@ -77,6 +87,41 @@ class Pushes:
     async def tariff_delete(self, conn: AsyncConnection, tariff_id: str) -> int:
         return await self._enqueue(conn, "tariffs", f"tariffs:{tariff_id}", "DELETE",
                                    self._owner_path(tariff_id), None)
+
+    async def token_put(self, conn: AsyncConnection, token: dict[str, Any]) -> int:
+        """One of our tokens (we are the eMSP) to every CPO partner with a tokens receiver."""
+        path = self._owner_path(token["uid"]) + f"?type={_seg(token.get('type', 'RFID'))}"
+        return await self._enqueue(conn, "tokens", f"tokens:{token.get('type', 'RFID')}:{token['uid']}", "PUT",
+                                   path, token)
+
+    # ------------------------------------------------------------------ one partner
+
+    async def to_partner(self, conn: AsyncConnection, partner_pk: int, module: str, object_key: str, method: str,
+                         path: str, body: Any) -> int:
+        """A push to one partner only: `path` below its `module` receiver endpoint, or an
+        absolute URL. Messages of one `object_key` are delivered in the order enqueued."""
+        payload = orjson.dumps(body).decode() if body is not None else None
+        return await self.platform.store.outbox.enqueue(conn, partner_pk=partner_pk, module=module,
+                                                        object_key=object_key, method=method, path=path,
+                                                        body=payload)
+
+    async def post_url(self, conn: AsyncConnection, partner_pk: int, url: str, body: Any, *,
+                       module: str = "commands", object_key: str | None = None) -> int:
+        """POST `body` to an absolute URL of a partner (e.g. a CommandResult to the command's
+        `response_url`), with the partner's credentials and the outbox's retries."""
+        if not is_absolute(url):
+            raise ValueError(f"not an absolute URL: {url!r}")
+        return await self.to_partner(conn, partner_pk, module, (object_key or f"{module}:{url}")[:150], "POST",
+                                     url, body)
+
+    async def session_put(self, conn: AsyncConnection, partner_pk: int, session: dict[str, Any]) -> int:
+        """The whole Session to the eMSP of its token (PUT replaces its charging periods)."""
+        return await self.to_partner(conn, partner_pk, "sessions", f"sessions:{session['id']}", "PUT",
+                                     self._owner_path(session["id"]), session)
+
+    async def cdr_post(self, conn: AsyncConnection, partner_pk: int, cdr: dict[str, Any]) -> int:
+        """A CDR to the eMSP of its token (POST to its cdrs receiver)."""
+        return await self.to_partner(conn, partner_pk, "cdrs", f"cdrs:{cdr['id']}", "POST", "", cdr)
 
 
 class OutboxWorker:
@@ -140,11 +185,14 @@ class OutboxWorker:
         if partner is None or not partner.registered or not partner.outgoing_token:
             await self._retry(message, attempts, "partner is not registered (waiting for it to register again)")
             return 0
-        base = partner.endpoint(message.module, "RECEIVER")
-        if not base:
-            await self._retry(message, attempts, f"partner has no {message.module} receiver endpoint")
-            return 0
-        url = base.rstrip("/") + message.path
+        if is_absolute(message.path):
+            url = message.path
+        else:
+            base = partner.endpoint(message.module, "RECEIVER")
+            if not base:
+                await self._retry(message, attempts, f"partner has no {message.module} receiver endpoint")
+                return 0
+            url = base.rstrip("/") + message.path
         async with self._sem:
             try:
                 await self.platform.ocpi.call(

@@ -11,10 +11,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from evroam.store.chargers import ChargerRepository
+from evroam.store.charging import ChargingRecordRepository, TransactionRepository
 from evroam.store.objects import ObjectRepository
+from evroam.store.ocpp_log import OcppLogRepository
 from evroam.store.outbox import OutboxRepository
 from evroam.store.partners import PartnerRepository
-from evroam.store.tables import locations, tariffs
+from evroam.store.tables import cdrs, locations, sessions, tariffs
+from evroam.store.tokens import TokenRepository
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -39,6 +43,12 @@ class Store:
         self.locations = ObjectRepository(locations)
         self.tariffs = ObjectRepository(tariffs)
         self.outbox = OutboxRepository()
+        self.chargers = ChargerRepository()
+        self.transactions = TransactionRepository()
+        self.sessions = ChargingRecordRepository(sessions)
+        self.cdrs = ChargingRecordRepository(cdrs)
+        self.tokens = TokenRepository()
+        self.ocpp_log = OcppLogRepository()
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
     async def migrate(self) -> None:

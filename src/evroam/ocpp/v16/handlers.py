@@ -1,0 +1,104 @@
+"""OCPP 1.6J: what a charger tells the central system, translated into service calls.
+
+Connector numbers (connectorId) are the numbers of the charger's EVSE mapping; each 1.6
+connector is one OCPI EVSE (its first connector). connectorId 0 is the whole station."""
+
+from __future__ import annotations
+
+import logging
+
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.enums import Action
+
+from evroam.model.common import parse_datetime
+from evroam.ocpp import status_map
+from evroam.ocpp.common import REGISTRATION, id_tag_info_16, now
+from evroam.ocpp.connection import ChargerConnection
+from evroam.ocpp.meter import readings_16
+
+log = logging.getLogger(__name__)
+
+
+class Charger16(ChargerConnection, ChargePoint):
+    _actions = frozenset(a.value for a in Action)
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(self, charge_point_vendor: str, charge_point_model: str, **info):
+        boot = {"vendor": charge_point_vendor, "model": charge_point_model,
+                **{k: v for k, v in info.items() if isinstance(v, str)}}
+        status = await self.platform.chargers.boot(self.id, boot)
+        return call_result.BootNotification(current_time=now(), interval=self.platform.settings.ocpp_heartbeat_interval,
+                                            status=REGISTRATION[status])
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self):
+        await self.platform.chargers.seen(self.id)
+        return call_result.Heartbeat(current_time=now())
+
+    @on(Action.status_notification)
+    async def on_status_notification(self, connector_id: int, error_code: str, status: str, **_):
+        if connector_id == 0:
+            await self.platform.chargers.station_status(self.id, status_map.STATION.get(status))
+        else:
+            await self.platform.chargers.connector_status(self.id, connector_id, 1,
+                                                          status_map.connector_status(status, "1.6"))
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str):
+        if not await self.platform.chargers.is_accepted(self.id):
+            return call_result.Authorize(id_tag_info={"status": "Invalid"})
+        place = await self.platform.chargers.evse_of(self.id, 1)
+        decision = await self.platform.authorization.authorize(
+            id_tag, charger_id=self.id, location_id=place[0].location_id if place else None)
+        return call_result.Authorize(id_tag_info=id_tag_info_16(decision))
+
+    @on(Action.start_transaction)
+    async def on_start_transaction(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str,
+                                   reservation_id: int | None = None, **_):
+        started_at = parse_datetime(timestamp)
+        if not await self.platform.chargers.is_accepted(self.id):
+            return call_result.StartTransaction(transaction_id=0, id_tag_info={"status": "Invalid"})
+        key = f"{connector_id}|{timestamp}|{id_tag}|{meter_start}"
+        tx, decision = await self.platform.charging.start_transaction(
+            self.id, evse_number=connector_id, connector_number=1, id_tag=id_tag, started_at=started_at,
+            meter_start_wh=float(meter_start), start_key=key)
+        return call_result.StartTransaction(transaction_id=int(tx.transaction_id),
+                                            id_tag_info=id_tag_info_16(decision))
+
+    @on(Action.meter_values)
+    async def on_meter_values(self, connector_id: int, meter_value: list, transaction_id: int | None = None, **_):
+        if transaction_id is None:
+            tx = await self.platform.charging.active_transaction(self.id, connector_id)
+        else:
+            tx = await self.platform.charging.get_transaction(self.id, str(transaction_id))
+        if tx is not None:
+            await self.platform.charging.add_readings(self.id, tx.transaction_id, readings_16(meter_value))
+        return call_result.MeterValues()
+
+    @on(Action.stop_transaction)
+    async def on_stop_transaction(self, meter_stop: int, timestamp: str, transaction_id: int,
+                                  reason: str | None = None, id_tag: str | None = None,
+                                  transaction_data: list | None = None, **_):
+        tx = await self.platform.charging.stop_transaction(
+            self.id, str(transaction_id), stopped_at=parse_datetime(timestamp), meter_stop_wh=float(meter_stop),
+            readings=readings_16(transaction_data), reason=reason)
+        if tx is None or id_tag is None:
+            return call_result.StopTransaction()
+        decision = self.platform.authorization.remembered(self.id, id_tag)
+        return call_result.StopTransaction(id_tag_info=id_tag_info_16(decision) if decision else {"status": "Accepted"})
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, vendor_id: str, **_):
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+    @on(Action.diagnostics_status_notification)
+    async def on_diagnostics_status(self, status: str, **_):
+        self.platform.bus.publish("ocpp.diagnostics_status", charger_id=self.id, status=status)
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware_status(self, status: str, **_):
+        self.platform.bus.publish("ocpp.firmware_status", charger_id=self.id, status=status)
+        return call_result.FirmwareStatusNotification()

@@ -1,0 +1,415 @@
+"""Charging: OCPP transactions become OCPI Sessions and CDRs.
+
+A transaction starts (1.6 StartTransaction, 2.x TransactionEvent Started), collects meter
+readings (every reading stored once, whatever order and however often it arrives), and stops.
+Its Session goes to the eMSP of the driver's token when it starts, every
+`session_push_interval` seconds while it runs, and COMPLETED at the stop, together with the CDR:
+priced by the tariff engine with the tariff in force at the start, with the transaction's own
+start and stop times (so messages a charger queued while offline still price right), stored
+once and never changed.
+
+Services call this; the OCPP handlers translate messages into these calls."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from evroam.events import Bus
+from evroam.model.cdrs import CDR
+from evroam.model.common import format_datetime, parse_datetime, utcnow
+from evroam.model.sessions import AuthMethod, Session, SessionStatus
+from evroam.ocpi.outbox import Pushes
+from evroam.services.authorization import ACCEPTED, Authorization, AuthorizationService
+from evroam.services.errors import Invalid
+from evroam.services.objects import same_id, validated
+from evroam.services.pricing import ENERGY_REGISTER, price
+from evroam.settings import Settings
+from evroam.store import Store
+from evroam.store.charging import Reading, TransactionRecord
+
+log = logging.getLogger(__name__)
+
+ACTIVE, COMPLETED = "ACTIVE", "COMPLETED"
+REMOTE_START_SECONDS = 600.0
+
+
+@dataclass
+class RemoteStart:
+    """A start the charger was asked for by an OCPI START_SESSION command (see
+    `ChargingService.expect_remote_start`)."""
+
+    charger_id: str
+    id_tag: str
+    token: dict[str, Any]
+    authorization_reference: str | None
+    remote_start_id: int | None
+    evse_number: int | None
+    at: float
+
+
+class ChargingService:
+    def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: Pushes,
+                 authorization: AuthorizationService) -> None:
+        self.store = store
+        self.bus = bus
+        self.settings = settings
+        self.pushes = pushes
+        self.authorization = authorization
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._remote: list[RemoteStart] = []
+
+    @property
+    def owner(self) -> tuple[str, str]:
+        return self.settings.country_code, self.settings.party_id
+
+    def _lock(self, charger_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(charger_id, asyncio.Lock())
+
+    # ------------------------------------------------------------------ remote starts
+
+    def expect_remote_start(self, charger_id: str, *, id_tag: str, token: dict[str, Any],
+                            authorization_reference: str | None = None, remote_start_id: int | None = None,
+                            evse_number: int | None = None) -> None:
+        """Announce a start requested through an OCPI command, before asking the charger
+        (RemoteStartTransaction / RequestStartTransaction): the transaction that follows (same
+        charger and idTag, or the same remoteStartId) gets a Session with auth_method COMMAND and
+        this authorization reference."""
+        now = time.monotonic()
+        self._remote = [r for r in self._remote if now - r.at < REMOTE_START_SECONDS]
+        self._remote.append(RemoteStart(charger_id, id_tag, token, authorization_reference, remote_start_id,
+                                        evse_number, now))
+
+    def _take_remote_start(self, charger_id: str, id_tag: str | None, remote_start_id: int | None) -> RemoteStart | None:
+        now = time.monotonic()
+        for r in self._remote:
+            if r.charger_id != charger_id or now - r.at >= REMOTE_START_SECONDS:
+                continue
+            if (remote_start_id is not None and r.remote_start_id == remote_start_id) or (
+                    id_tag is not None and r.id_tag.casefold() == id_tag.casefold()):
+                self._remote.remove(r)
+                return r
+        return None
+
+    # ------------------------------------------------------------------ transactions
+
+    async def get_transaction(self, charger_id: str, transaction_id: str) -> TransactionRecord | None:
+        async with self.store.connect() as conn:
+            return await self.store.transactions.get(conn, charger_id, str(transaction_id))
+
+    async def active_transaction(self, charger_id: str, evse_number: int) -> TransactionRecord | None:
+        async with self.store.connect() as conn:
+            found = [t for t in await self.store.transactions.active(conn, charger_id) if t.evse_number == evse_number]
+        return found[-1] if found else None
+
+    async def start_transaction(
+        self, charger_id: str, *, evse_number: int, connector_number: int = 1, id_tag: str | None,
+        started_at: datetime, meter_start_wh: float | None = None, transaction_id: str | None = None,
+        start_key: str | None = None, token_type: str | None = None, authorization: Authorization | None = None,
+        authorization_reference: str | None = None, remote_start_id: int | None = None, charging: bool = True,
+        readings: Sequence[Reading] = (), seq_no: int | None = None,
+    ) -> tuple[TransactionRecord, Authorization | None]:
+        """Start (or find again) a transaction. OCPP 1.6 passes `start_key` and no
+        `transaction_id` (we allocate an integer; a resent StartTransaction with the same key
+        gets the same id); 2.x passes the charger's `transaction_id`. The idTag is authorized
+        here unless `authorization` is given (or the start was announced by
+        `expect_remote_start`, or `authorization_reference` is given for a command's start). An
+        idTag may also come later (`authorize_transaction`), as 2.x allows. `charging` False
+        keeps the Session PENDING until energy flows."""
+        async with self._lock(charger_id):
+            async with self.store.connect() as conn:
+                existing = None
+                if transaction_id is not None:
+                    existing = await self.store.transactions.get(conn, charger_id, str(transaction_id))
+                elif start_key is not None:
+                    existing = await self.store.transactions.by_start_key(conn, charger_id, start_key)
+            if existing is not None:
+                if readings:
+                    await self._add_readings(existing, readings, seq_no=seq_no)
+                return existing, _decision_of(existing)
+            remote = self._take_remote_start(charger_id, id_tag, remote_start_id)
+            if remote is not None:
+                authorization = Authorization(ACCEPTED, remote.token, AuthMethod.COMMAND,
+                                              authorization_reference or remote.authorization_reference,
+                                              decided_by="command")
+                id_tag = id_tag or remote.id_tag
+            place = await self._place(charger_id, evse_number, connector_number, started_at)
+            if authorization is None and id_tag:
+                authorization = self.authorization.remembered(charger_id, id_tag) or await self.authorization.authorize(
+                    id_tag, token_type=token_type, charger_id=charger_id, location_id=place.get("location_id"),
+                    evse_uids=[place["evse_uid"]] if place.get("evse_uid") else None)
+            if authorization is not None and authorization_reference and remote is None:
+                authorization.authorization_reference = authorization_reference
+            state: dict[str, Any] = {**place, "remote_start_id": remote_start_id, "seq": [],
+                                     "charging": charging, "id_token_type": token_type}
+            _put_decision(state, authorization)
+            async with self.store.begin() as conn:
+                tx = await self.store.transactions.create(
+                    conn, charger_id=charger_id, transaction_id=transaction_id, start_key=start_key,
+                    evse_number=evse_number, connector_number=connector_number, id_tag=id_tag,
+                    started_at=started_at, meter_start_wh=meter_start_wh, status=ACTIVE, state=state)
+                if seq_no is not None:
+                    tx.state["seq"].append(seq_no)
+                if readings:
+                    await self.store.transactions.add_readings(conn, tx.pk, readings)
+                if authorization is not None and authorization.accepted and place.get("evse_uid"):
+                    await self._open_session(conn, tx)
+                await self.store.transactions.update(conn, tx.pk, state=tx.state, session_id=tx.session_id)
+            self._published(tx, "session.started")
+            return tx, authorization
+
+    async def authorize_transaction(self, charger_id: str, transaction_id: str, id_tag: str, *,
+                                    token_type: str | None = None) -> Authorization:
+        """An idTag given after the transaction started (2.x): authorize it; when accepted,
+        the Session starts (with the transaction's start time)."""
+        tx = await self.get_transaction(charger_id, transaction_id)
+        if tx is None:
+            raise Invalid(f"transaction {transaction_id!r} of {charger_id} is unknown")
+        if tx.session_id is not None:
+            return _decision_of(tx)
+        decision = self.authorization.remembered(charger_id, id_tag) or await self.authorization.authorize(
+            id_tag, token_type=token_type, charger_id=charger_id, location_id=tx.state.get("location_id"),
+            evse_uids=[tx.state["evse_uid"]] if tx.state.get("evse_uid") else None)
+        async with self._lock(charger_id):
+            async with self.store.begin() as conn:
+                tx = await self.store.transactions.get(conn, charger_id, str(transaction_id))
+                _put_decision(tx.state, decision)
+                if decision.accepted and tx.session_id is None and tx.state.get("evse_uid"):
+                    await self._open_session(conn, tx)
+                await self.store.transactions.update(conn, tx.pk, id_tag=id_tag, state=tx.state,
+                                                     session_id=tx.session_id)
+        self._published(tx, "session.started")
+        return decision
+
+    async def add_readings(self, charger_id: str, transaction_id: str, readings: Sequence[Reading], *,
+                           charging: bool | None = None, seq_no: int | None = None) -> TransactionRecord | None:
+        """Meter readings of a transaction (any order, resent ones ignored). The Session's
+        kWh, periods and cost follow; it is pushed when `session_push_interval` has passed."""
+        async with self._lock(charger_id):
+            tx = await self.get_transaction(charger_id, transaction_id)
+            if tx is None:
+                log.warning("charger %s sent meter values of unknown transaction %s", charger_id, transaction_id)
+                return None
+            started = charging and not tx.state.get("charging")
+            if started:
+                tx.state["charging"] = True
+            await self._add_readings(tx, readings, seq_no=seq_no, changed=bool(started))
+            return tx
+
+    async def _add_readings(self, tx: TransactionRecord, readings: Sequence[Reading], *, seq_no: int | None,
+                            changed: bool = False) -> None:
+        async with self.store.begin() as conn:
+            if seq_no is not None and seq_no not in tx.state.setdefault("seq", []):
+                tx.state["seq"].append(seq_no)
+            new = await self.store.transactions.add_readings(conn, tx.pk, readings)
+            if tx.status == ACTIVE and tx.session_id is not None and (new or changed):
+                await self._refresh(conn, tx, final=False, force_push=changed)
+            await self.store.transactions.update(conn, tx.pk, state=tx.state)
+        if new and tx.session_id:
+            self._published(tx, "session.updated")
+
+    async def stop_transaction(self, charger_id: str, transaction_id: str, *, stopped_at: datetime,
+                               meter_stop_wh: float | None = None, readings: Sequence[Reading] = (),
+                               reason: str | None = None, seq_no: int | None = None) -> TransactionRecord | None:
+        """Stop a transaction: the Session becomes COMPLETED and its CDR is made; both are
+        pushed at once. A stop of a transaction we never saw is logged and ignored (None); a
+        stop sent again changes nothing."""
+        async with self._lock(charger_id):
+            tx = await self.get_transaction(charger_id, transaction_id)
+            if tx is None:
+                log.warning("charger %s stopped transaction %s, which we never saw", charger_id, transaction_id)
+                self.bus.publish("transaction.unknown", charger_id=charger_id, transaction_id=str(transaction_id))
+                return None
+            if tx.status == COMPLETED:
+                return tx
+            async with self.store.begin() as conn:
+                if seq_no is not None and seq_no not in tx.state.setdefault("seq", []):
+                    tx.state["seq"].append(seq_no)
+                await self.store.transactions.add_readings(conn, tx.pk, readings)
+                if meter_stop_wh is None:
+                    energy = [r.value for r in await self.store.transactions.readings(conn, tx.pk)
+                              if r.measurand == ENERGY_REGISTER and r.phase == "" and r.timestamp <= stopped_at]
+                    meter_stop_wh = max(energy) if energy else tx.meter_start_wh
+                tx.status, tx.stopped_at, tx.meter_stop_wh = COMPLETED, max(stopped_at, tx.started_at), meter_stop_wh
+                tx.state["stop_reason"] = reason
+                if tx.session_id is not None:
+                    await self._refresh(conn, tx, final=True)
+                await self.store.transactions.update(conn, tx.pk, status=COMPLETED, stopped_at=tx.stopped_at,
+                                                     meter_stop_wh=meter_stop_wh, state=tx.state)
+            self._published(tx, "session.completed")
+            if tx.session_id is not None:
+                self.bus.publish("cdr.created", cdr_id=tx.session_id, charger_id=charger_id)
+            return tx
+
+    # ------------------------------------------------------------------ sessions and CDRs
+
+    async def _place(self, charger_id: str, evse_number: int, connector_number: int, at: datetime) -> dict[str, Any]:
+        """Where the transaction happens, as at its start: location, EVSE and connector ids, the
+        CdrLocation snapshot and the tariff in force (the connector's tariff_ids)."""
+        cc, pid = self.owner
+        async with self.store.connect() as conn:
+            charger = await self.store.chargers.get(conn, charger_id)
+            loc = await self.store.locations.get(conn, cc, pid, charger.location_id) if charger and charger.location_id else None
+            evse_uid = charger.evses.get(evse_number) if charger else None
+            evse = next((e for e in (loc or {}).get("evses") or [] if same_id(e["uid"], evse_uid or "")), None)
+            if loc is None or evse is None:
+                log.warning("charger %s: EVSE %s is not mapped to one of our EVSEs", charger_id, evse_number)
+                return {"currency": self.settings.currency}
+            connectors = evse.get("connectors") or []
+            connector = connectors[connector_number - 1] if 0 < connector_number <= len(connectors) else connectors[0]
+            tariff = await self._tariff(conn, connector.get("tariff_ids") or [], at)
+        snapshot = {
+            "id": loc["id"], "name": loc.get("name"), "address": loc["address"][:45], "city": loc["city"][:45],
+            "postal_code": loc.get("postal_code"), "state": (loc.get("state") or "")[:20] or None,
+            "country": loc["country"], "coordinates": loc["coordinates"], "evse_uid": evse["uid"],
+            "evse_id": evse.get("evse_id") or evse["uid"], "connector_id": connector["id"],
+            "connector_standard": connector["standard"], "connector_format": connector["format"],
+            "connector_power_type": connector["power_type"],
+        }
+        return {
+            "location_id": loc["id"], "evse_uid": evse["uid"], "connector_id": connector["id"],
+            "time_zone": loc.get("time_zone") or "UTC", "cdr_location": {k: v for k, v in snapshot.items() if v is not None},
+            "tariff": tariff, "currency": tariff["currency"] if tariff else self.settings.currency,
+        }
+
+    async def _tariff(self, conn, tariff_ids: list[str], at: datetime) -> dict[str, Any] | None:
+        cc, pid = self.owner
+        candidates = []
+        for tariff_id in tariff_ids:
+            tariff = await self.store.tariffs.get(conn, cc, pid, tariff_id)
+            if tariff is None:
+                continue
+            starts, ends = tariff.get("start_date_time"), tariff.get("end_date_time")
+            if starts and parse_datetime(starts) > at or ends and parse_datetime(ends) <= at:
+                continue
+            candidates.append(tariff)
+        # a REGULAR tariff (or one without type) is what a driver without preferences pays
+        regular = [t for t in candidates if t.get("type") in (None, "REGULAR")]
+        return (regular or candidates or [None])[0]
+
+    async def _open_session(self, conn, tx: TransactionRecord) -> None:
+        token = tx.state.get("token") or {}
+        tx.session_id = secrets.token_hex(16)
+        emsp = (token.get("country_code", ""), token.get("party_id", ""))
+        partner_pk = None
+        if not (same_id(emsp[0], self.owner[0]) and same_id(emsp[1], self.owner[1])):
+            for partner in await self.store.partners.registered(conn):
+                if partner.owns(emsp[0], emsp[1], "EMSP"):
+                    partner_pk = partner.pk
+                    break
+        tx.state["partner_pk"] = partner_pk
+        tx.state["emsp"] = [emsp[0].upper(), emsp[1].upper()]
+        await self._refresh(conn, tx, final=False, force_push=True)
+
+    async def _refresh(self, conn, tx: TransactionRecord, *, final: bool, force_push: bool = False) -> None:
+        """Recompute the Session from every reading; on the final refresh also make the CDR."""
+        readings = await self.store.transactions.readings(conn, tx.pk)
+        end = tx.stopped_at if final else max([tx.started_at, *(r.timestamp for r in readings)])
+        priced = price(tx.state.get("tariff"), tx.state.get("time_zone") or "UTC", readings, tx.started_at, end,
+                       tx.meter_start_wh, tx.meter_stop_wh if final else None)
+        if not tx.state.get("charging") and priced.kwh > 0:
+            tx.state["charging"] = True
+        token = tx.state.get("token") or {}
+        now = utcnow()
+        status = SessionStatus.COMPLETED if final else (
+            SessionStatus.ACTIVE if tx.state.get("charging") else SessionStatus.PENDING)
+        cc, pid = self.owner
+        session: dict[str, Any] = {
+            "country_code": cc, "party_id": pid, "id": tx.session_id,
+            "start_date_time": format_datetime(tx.started_at), "kwh": priced.kwh,
+            "cdr_token": _cdr_token(token), "auth_method": tx.state.get("auth_method", AuthMethod.WHITELIST.value),
+            "location_id": tx.state["location_id"], "evse_uid": tx.state["evse_uid"],
+            "connector_id": tx.state["connector_id"], "currency": tx.state["currency"],
+            "charging_periods": priced.charging_periods, "status": status.value,
+            "last_updated": format_datetime(now),
+        }
+        if final:
+            session["end_date_time"] = format_datetime(tx.stopped_at)
+        if tx.state.get("authorization_reference"):
+            session["authorization_reference"] = tx.state["authorization_reference"]
+        if priced.total_cost is not None:
+            session["total_cost"] = priced.total_cost
+        session = validated(Session, session, where="session").to_dict()
+        emsp = tuple(tx.state.get("emsp") or ()) or None
+        await self.store.sessions.put(conn, cc, pid, tx.session_id, session, now, emsp)
+        partner_pk = tx.state.get("partner_pk")
+        due = time.time() - tx.state.get("pushed_at", 0) >= self.settings.session_push_interval
+        if partner_pk is not None and (final or force_push or due):
+            await self.pushes.session_put(conn, partner_pk, session)
+            tx.state["pushed_at"] = time.time()
+        if final:
+            await self._make_cdr(conn, tx, session, priced, now, emsp)
+
+    async def _make_cdr(self, conn, tx: TransactionRecord, session: dict[str, Any], priced, now: datetime,
+                        emsp) -> None:
+        cc, pid = self.owner
+        if await self.store.cdrs.get(conn, cc, pid, tx.session_id) is not None:
+            return  # CDRs are immutable: made once
+        zero = {"excl_vat": 0.0, "incl_vat": 0.0}
+        cdr: dict[str, Any] = {
+            "country_code": cc, "party_id": pid, "id": tx.session_id,
+            "start_date_time": session["start_date_time"], "end_date_time": session["end_date_time"],
+            "session_id": tx.session_id, "cdr_token": session["cdr_token"], "auth_method": session["auth_method"],
+            "cdr_location": tx.state["cdr_location"], "currency": session["currency"],
+            "charging_periods": priced.charging_periods, "total_cost": priced.total_cost or zero,
+            "total_energy": priced.kwh, "total_time": priced.totals.get("total_time", 0.0),
+            "last_updated": format_datetime(now),
+        }
+        for key in ("total_parking_time", "total_fixed_cost", "total_energy_cost", "total_time_cost",
+                    "total_parking_cost", "total_reservation_cost"):
+            if key in priced.totals:
+                cdr[key] = priced.totals[key]
+        if session.get("authorization_reference"):
+            cdr["authorization_reference"] = session["authorization_reference"]
+        if tx.state.get("tariff"):
+            cdr["tariffs"] = [tx.state["tariff"]]
+        cdr = validated(CDR, cdr, where="cdr").to_dict()
+        await self.store.cdrs.insert(conn, cc, pid, tx.session_id, cdr, now, emsp)
+        if tx.state.get("partner_pk") is not None:
+            await self.pushes.cdr_post(conn, tx.state["partner_pk"], cdr)
+
+    def _published(self, tx: TransactionRecord, topic: str) -> None:
+        if tx.session_id:
+            self.bus.publish(topic, session_id=tx.session_id, charger_id=tx.charger_id,
+                             transaction_id=tx.transaction_id)
+        self.bus.publish("outbox.enqueued")
+
+    # ------------------------------------------------------------------ reading
+
+    async def get_session(self, session_id: str) -> dict[str, Any] | None:
+        cc, pid = self.owner
+        async with self.store.connect() as conn:
+            return await self.store.sessions.get(conn, cc, pid, session_id)
+
+    async def get_cdr(self, cdr_id: str) -> dict[str, Any] | None:
+        cc, pid = self.owner
+        async with self.store.connect() as conn:
+            return await self.store.cdrs.get(conn, cc, pid, cdr_id)
+
+
+def _cdr_token(token: dict[str, Any]) -> dict[str, Any]:
+    return {"country_code": token.get("country_code", "ZZ"), "party_id": token.get("party_id", "ZZZ"),
+            "uid": token.get("uid", "#NA"), "type": token.get("type", "OTHER"),
+            "contract_id": token.get("contract_id", token.get("uid", "#NA"))}
+
+
+def _put_decision(state: dict[str, Any], decision: Authorization | None) -> None:
+    if decision is None:
+        return
+    state["auth_status"] = decision.status
+    state["token"] = decision.token
+    state["auth_method"] = decision.auth_method.value if hasattr(decision.auth_method, "value") else decision.auth_method
+    state["authorization_reference"] = decision.authorization_reference
+
+
+def _decision_of(tx: TransactionRecord) -> Authorization | None:
+    if "auth_status" not in tx.state:
+        return None
+    return Authorization(tx.state["auth_status"], tx.state.get("token"),
+                         AuthMethod(tx.state.get("auth_method", "WHITELIST")), tx.state.get("authorization_reference"))

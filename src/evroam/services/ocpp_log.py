@@ -1,0 +1,120 @@
+"""The OCPP transaction log: every frame to and from a charger, with its direction, charger and
+time. Frames are queued in memory and written in batches (so logging never slows the charger
+conversation down); old entries are pruned after `ocpp_log_retention_days`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from datetime import datetime, timedelta
+
+import orjson
+
+from evroam.model.common import utcnow
+from evroam.settings import Settings
+from evroam.store import Store
+from evroam.store.ocpp_log import LogEntry
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.5
+BATCH = 500
+PRUNE_SECONDS = 3600.0
+
+
+def describe(frame: str) -> tuple[int | None, str | None, str | None]:
+    """(message type, unique id, action) of a frame, as far as it can be read."""
+    try:
+        msg = orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        return None, None, None
+    if not isinstance(msg, list) or not msg or not isinstance(msg[0], int):
+        return None, None, None
+    unique_id = str(msg[1]) if len(msg) > 1 else None
+    action = msg[2] if msg[0] == 2 and len(msg) > 2 and isinstance(msg[2], str) else None
+    return msg[0], unique_id, action
+
+
+class OcppLog:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._queue: list[LogEntry] = []
+        self._actions: OrderedDict[tuple[str, str, str], str] = OrderedDict()  # CALL id -> action, per side
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._flush_lock = asyncio.Lock()
+
+    def record(self, charger_id: str, direction: str, frame: str, at: datetime | None = None) -> None:
+        """Queue one frame ("in": from the charger, "out": to it). Never blocks, never raises."""
+        message_type, unique_id, action = describe(frame)
+        if unique_id is not None:
+            if message_type == 2 and action:
+                self._actions[(charger_id, direction, unique_id)] = action
+                if len(self._actions) > 20_000:
+                    self._actions.popitem(last=False)
+            elif message_type in (3, 4):  # a result answers the other side's CALL
+                action = self._actions.pop((charger_id, "out" if direction == "in" else "in", unique_id), None)
+        self._queue.append(LogEntry(charger_id, at or utcnow(), direction, message_type, unique_id, action, frame))
+        if len(self._queue) >= BATCH:
+            self._wake.set()
+
+    async def flush(self) -> int:
+        async with self._flush_lock:
+            batch, self._queue = self._queue, []
+            if batch:
+                try:
+                    async with self.store.begin() as conn:
+                        await self.store.ocpp_log.append(conn, batch)
+                except Exception:
+                    self._queue[:0] = batch  # kept for the next attempt
+                    raise
+            return len(batch)
+
+    async def prune(self, now: datetime | None = None) -> int:
+        days = self.settings.ocpp_log_retention_days
+        if not days:
+            return 0
+        async with self.store.begin() as conn:
+            return await self.store.ocpp_log.prune(conn, (now or utcnow()) - timedelta(days=days))
+
+    async def query(self, *, charger_id: str | None = None, since: datetime | None = None,
+                    until: datetime | None = None, limit: int = 1000) -> list[LogEntry]:
+        await self.flush()
+        async with self.store.connect() as conn:
+            return await self.store.ocpp_log.query(conn, charger_id=charger_id, since=since, until=until, limit=limit)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="ocpp-log")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        await self.flush()
+
+    async def _run(self) -> None:
+        last_prune = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), FLUSH_SECONDS)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.flush()
+                if loop.time() - last_prune > PRUNE_SECONDS:
+                    last_prune = loop.time()
+                    pruned = await self.prune()
+                    if pruned:
+                        log.info("pruned %d OCPP log entries older than %s days", pruned,
+                                 self.settings.ocpp_log_retention_days)
+            except Exception:
+                log.exception("writing the OCPP log failed; will retry")

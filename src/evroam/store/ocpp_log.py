@@ -1,0 +1,51 @@
+"""The OCPP transaction log: every frame in and out, append-only (rows are only ever added, and
+removed by the retention prune)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from evroam.store.tables import ocpp_log
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    charger_id: str
+    at: datetime
+    direction: str  # "in" | "out"
+    message_type: int | None
+    unique_id: str | None
+    action: str | None
+    frame: str
+
+
+class OcppLogRepository:
+    async def append(self, conn: AsyncConnection, entries: Sequence[LogEntry]) -> None:
+        if entries:
+            await conn.execute(ocpp_log.insert(), [
+                {"charger_id": e.charger_id, "at": e.at, "direction": e.direction, "message_type": e.message_type,
+                 "unique_id": (e.unique_id or "")[:64] or None, "action": (e.action or "")[:64] or None,
+                 "frame": e.frame} for e in entries
+            ])
+
+    async def query(self, conn: AsyncConnection, *, charger_id: str | None = None, since: datetime | None = None,
+                    until: datetime | None = None, limit: int = 1000) -> list[LogEntry]:
+        """Entries in the order they happened (oldest first), at most `limit` (the newest)."""
+        c = ocpp_log.c
+        query = select(c.charger_id, c.at, c.direction, c.message_type, c.unique_id, c.action, c.frame)
+        if charger_id is not None:
+            query = query.where(c.charger_id == charger_id)
+        if since is not None:
+            query = query.where(c.at >= since)
+        if until is not None:
+            query = query.where(c.at < until)
+        rows = (await conn.execute(query.order_by(c.pk.desc()).limit(limit))).all()
+        return [LogEntry(*r) for r in reversed(rows)]
+
+    async def prune(self, conn: AsyncConnection, before: datetime) -> int:
+        return (await conn.execute(delete(ocpp_log).where(ocpp_log.c.at < before))).rowcount or 0

@@ -277,6 +277,7 @@ class CompiledTariff:
         self.has_power = bool(self.power_th)
         self.has_current = bool(self.current_th)
         self.bits_of_component = [1 << c.element for c in self.components]
+        self.steps = [c.step for c in self.components]
 
     # ------------------------------------------------------------------ lookups
 

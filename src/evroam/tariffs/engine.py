@@ -16,12 +16,12 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from decimal import Decimal
-from itertools import compress, repeat
-from operator import and_, ge, gt, is_not, lt, mul, ne, or_, sub
+from itertools import compress
+from operator import gt, lt, sub
 
 from evroam.model.tariffs import Tariff
+from evroam.tariffs import _kernel
 from evroam.tariffs.compiled import CompiledTariff, normalise_tariff
 from evroam.tariffs.types import (
     DEFAULT_ROUNDING,
@@ -70,7 +70,11 @@ def price_session(
         tariff = compile_tariff(tariff, time_zone)
     if isinstance(session, ChargingSession):
         reservation = session.reservation
-        series = SampleSeries.from_session(session)
+        series = SampleSeries(
+            _kernel.epoch_ms(session.start_date_time),
+            _kernel.epoch_ms(session.end_date_time),
+            *_kernel.sample_columns(session.meter_samples),
+        )
     else:
         series = session
     return _price(tariff, series, reservation, rounding)
@@ -156,31 +160,12 @@ def _insert_splits(ct: CompiledTariff, timeline, times, ev, powers, currents):
     return out_t, out_e, out_p, out_c
 
 
-_FOLDED: dict[tuple[tuple[int, ...], int], tuple[int, ...]] = {}
-
-
-def _band_masks(values: list, th: tuple, masks: tuple, fold: int) -> list[int]:
-    """Mask of each value's band (th[b-1] <= v < th[b]), AND-ed with `fold`; C-level passes."""
-    if fold == -1:
-        table = masks
-    else:
-        key = (masks, fold)
-        table = _FOLDED.get(key)  # type: ignore[assignment]
-        if table is None:
-            if len(_FOLDED) > 4096:
-                _FOLDED.clear()
-            table = _FOLDED[key] = tuple(x & fold for x in masks)
-    if len(th) == 1:
-        return list(map(table.__getitem__, map(ge, values, repeat(th[0]))))
-    return list(map(table.__getitem__, map(bisect_right, repeat(th), values)))
-
-
 def split_periods(ct: CompiledTariff, s: SampleSeries) -> list[Period]:
     """The session's charging periods (see the module docstring)."""
     return PeriodColumns(*_split_columns(ct, s)).periods()
 
 
-def _split_columns(ct: CompiledTariff, s: SampleSeries) -> tuple[list, list, list, list, list]:
+def _split_columns(ct: CompiledTariff, s: SampleSeries) -> _kernel.Columns:
     """Charging periods as columns: (starts, ends, charging, energy mWh, components)."""
     start, end = s.start_ms, s.end_ms
     if end < start:
@@ -188,6 +173,13 @@ def _split_columns(ct: CompiledTariff, s: SampleSeries) -> tuple[list, list, lis
     times, kwhs, powers, currents = s.times_ms, s.kwh, s.power_kw, s.current_a
     if not times or times[0] != start or times[-1] != end:
         times, kwhs, powers, currents = _clip(s)
+    timeline = ct.time_timeline(start, end, start)
+    kth = ct.kwh_th_kwh
+    if len(timeline) == 1 and not kth:
+        # the common case: one pass, which gives up on unordered or repeated samples
+        cols = _kernel.split(ct, times, kwhs, powers, currents, kwhs[0], timeline[0][1], [], [], (), False)
+        if cols is not None:
+            return cols
     t0 = times[:-1]
     t1 = times[1:]
     gaps = not all(map(gt, t1, t0))
@@ -199,8 +191,6 @@ def _split_columns(ct: CompiledTariff, s: SampleSeries) -> tuple[list, list, lis
     if any(map(lt, k1, k0)):
         i = list(map(lt, k1, k0)).index(True) + 1
         raise PricingError(f"meter_samples[{i}].kwh_total is lower than the sample before it")
-    timeline = ct.time_timeline(start, end, start)
-    kth = ct.kwh_th_kwh
     base = kwhs[0]
     if kth:  # thresholds are relative to the session's first reading
         kwhs = [k - base for k in kwhs]
@@ -216,134 +206,30 @@ def _split_columns(ct: CompiledTariff, s: SampleSeries) -> tuple[list, list, lis
         kwhs = [kwhs[i] for i in keep] + [kwhs[-1]]
         powers = [powers[i] for i in keep]
         currents = [currents[i] for i in keep]
-        t0 = times[:-1]
-        t1 = times[1:]
-    m = len(t0)
-    if m == 0:
-        return [], [], [], [], []
-    if kth or gaps or len(k0) != m:
-        k0 = kwhs[:-1]
-        k1 = kwhs[1:]
-    charging = list(map(gt, k1, k0))
-    # Masks per interval. Restrictions whose values stay in one band for the whole session
-    # (the usual case for power and current) fold into one constant mask.
-    const = timeline[0][1] if len(timeline) == 1 else ct.all_bits
-    varying: list[tuple[list, tuple, tuple]] = []
-    if ct.has_power:
-        pw = powers[:m]
-        if None in pw:
-            pw = [
-                (kwhs[i + 1] - kwhs[i]) * 3_600_000 / (t1[i] - t0[i]) if p is None else p
-                for i, p in enumerate(pw)
-            ]
-        th = ct.power_th
-        b = bisect_right(th, min(pw))
-        if b == bisect_right(th, max(pw)):
-            const &= ct.power_masks[b]
-        else:
-            varying.append((pw, th, ct.power_masks))
-    masks: list[int] | None = None
-    if ct.has_current:
-        cu = currents[:m]
-        if None in cu:
-            cu = [0.0 if c is None and not charging[i] else c for i, c in enumerate(cu)]
-            masks = [ct.current_free if c is None else ct.current_mask(c) for c in cu]
-        else:
-            th = ct.current_th
-            b = bisect_right(th, min(cu))
-            if b == bisect_right(th, max(cu)):
-                const &= ct.current_masks[b]
-            else:
-                varying.append((cu, th, ct.current_masks))
-    if kth:
-        varying.append((k0, kth, ct.kwh_masks))
-    for values, th, table in varying:
-        if masks is None:
-            masks = _band_masks(values, th, table, const)
-            const = -1
-        else:
-            masks = list(map(and_, masks, _band_masks(values, th, table, -1)))
     if len(timeline) > 1:
-        tl_t = [t for t, _ in timeline]
-        tl_m = [mk for _, mk in timeline]
-        tm = [tl_m[bisect_right(tl_t, t) - 1] for t in t0]
-        masks = tm if masks is None else list(map(and_, masks, tm))
-    if masks is not None and const not in (-1, ct.all_bits):
-        masks = [x & const for x in masks]
-    cuts = [0]
-    if masks is None:  # one set of components for the whole session
-        comp = ct.active(const)
-        cuts.extend(compress(range(1, m), map(ne, charging[1:], charging[:-1])))
-        comps = [comp] * m
+        const = ct.all_bits
+        tl_times = [t for t, _ in timeline]
+        tl_masks = [mk for _, mk in timeline]
     else:
-        acache = ct._comps_cache
-        comps = list(map(acache.get, masks))
-        if None in comps:
-            comps = [ct.active(x) for x in masks]
-        cuts.extend(
-            compress(
-                range(1, m),
-                map(or_, map(is_not, comps[1:], comps[:-1]), map(ne, charging[1:], charging[:-1])),
-            )
-        )
-    cuts.append(m)
-    e_mwh = list(map(round, map(mul, map(sub, map(kwhs.__getitem__, cuts), repeat(base)), repeat(1e6))))
-    heads = cuts[:-1]
-    return (
-        list(map(t0.__getitem__, heads)),
-        list(map(times.__getitem__, cuts[1:])),
-        list(map(charging.__getitem__, heads)),
-        list(map(sub, e_mwh[1:], e_mwh[:-1])),
-        list(map(comps.__getitem__, heads)),
-    )
+        const = timeline[0][1]
+        tl_times = tl_masks = []
+    cols = _kernel.split(ct, times, kwhs, powers, currents, base, const, tl_times, tl_masks, kth, True)
+    assert cols is not None
+    return cols
 
 
 # ---------------------------------------------------------------------------- costing
 
 
-def _ceil_to(volume: int, step: int) -> int:
-    return -(-volume // step) * step
-
-
 def _charges(
     ct: CompiledTariff,
-    cols: tuple[list, list, list, list, list],
+    cols: _kernel.Columns,
     reservation_periods: list[Period],
     res_flat: int,
     res_time_last: int,
 ) -> list[Charge]:
     comps = ct.components
-    volumes: dict[int, int] = {}
-    get = volumes.get
-    last_e = last_t = last_p = -1
-    total_e = total_t = total_p = 0
-    flat = -1
-    for (ce, cti, cp, cf), charging, energy, a, b in zip(
-        cols[4], cols[2], cols[3], cols[0], cols[1], strict=True
-    ):
-        if flat < 0 and cf >= 0:
-            flat = cf
-        if charging:
-            if ce >= 0:
-                volumes[ce] = get(ce, 0) + energy
-                total_e += energy
-                last_e = ce
-            if cti >= 0:
-                volumes[cti] = get(cti, 0) + b - a
-                total_t += b - a
-                last_t = cti
-        elif cp >= 0:
-            volumes[cp] = get(cp, 0) + b - a
-            total_p += b - a
-            last_p = cp
-    extra: dict[int, int] = {}
-    if last_e >= 0:
-        extra[last_e] = _ceil_to(total_e, comps[last_e].step) - total_e
-    # TIME and PARKING_TIME share one rounding: parking's when parking was billed.
-    if total_p > 0:
-        extra[last_p] = _ceil_to(total_p, comps[last_p].step) - total_p
-    elif last_t >= 0:
-        extra[last_t] = extra.get(last_t, 0) + _ceil_to(total_t, comps[last_t].step) - total_t
+    flat, volumes, extra = _kernel.session_volumes(cols, ct.steps)
     den = ct.money_den
     out: list[Charge] = []
     if flat >= 0:
@@ -376,7 +262,7 @@ def _charges(
     rtotal = sum(rvol.values())
     for cid, vol in rvol.items():
         c = comps[cid]
-        x = _ceil_to(rtotal, c.step) - rtotal if cid == res_time_last else 0
+        x = _kernel._ceil_to(rtotal, c.step) - rtotal if cid == res_time_last else 0
         billed = vol + x
         out.append(
             Charge(
@@ -456,7 +342,13 @@ def _price(
         # a session without duration still pays its FLAT fee, as active at its start
         mask = ct.time_timeline(s.start_ms, s.start_ms + 1, s.start_ms)[0][1]
         mask &= ct.kwh_masks[0] & ct.power_mask(0.0) & ct.current_mask(0.0)
-        flat_cols = ([s.start_ms], [s.start_ms], [False], [0], [(-1, -1, -1, ct.active(mask)[3])])
+        flat_cols: _kernel.Columns = (
+            [s.start_ms],
+            [s.start_ms],
+            [False],
+            [0],
+            [(-1, -1, -1, ct.active(mask)[3])],
+        )
         charges = _charges(ct, flat_cols, res_periods, res_flat, res_last)
     else:
         charges = _charges(ct, cols, res_periods, res_flat, res_last)

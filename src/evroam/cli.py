@@ -7,15 +7,13 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from evroam.settings import Settings, load_settings
+from evroam.cli_support import DB, fail, out, read_json_file, run_service, settings_for
 
 T = TypeVar("T")
 app = typer.Typer(help="evroam: EV-charging platform (OCPI roaming, OCPP central system).", no_args_is_help=True,
@@ -33,61 +31,6 @@ try:
 except ImportError:  # pragma: no cover - the tariff engine is part of the package
     pass
 
-out = Console()
-err = Console(stderr=True)
-DB = typer.Option(None, "--db", help="database URL (default: EVROAM_DATABASE_URL or sqlite ./evroam.db)")
-
-
-def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
-
-
-def settings_for(db: str | None, **overrides: Any) -> Settings:
-    try:
-        return load_settings(database_url=db, **overrides)
-    except Exception as exc:
-        fail(f"invalid settings: {exc}")
-        raise
-
-
-def with_platform(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `work(platform)` on a migrated database, then close everything."""
-    from evroam.app import Platform
-
-    async def main() -> T:
-        platform = Platform(settings)
-        try:
-            await platform.start()
-            return await work(platform)
-        finally:
-            await platform.close()
-
-    return asyncio.run(main())
-
-
-def run_service(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    """with_platform, turning the use cases' errors into one-line messages."""
-    from evroam.services.errors import ServiceError
-
-    try:
-        return with_platform(settings, work)
-    except ServiceError as exc:
-        fail(exc.message)
-    except (ValueError, RuntimeError) as exc:
-        fail(str(exc))
-    raise AssertionError("unreachable")
-
-
-def read_json_file(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        fail(f"{path}: no such file")
-    except json.JSONDecodeError as exc:
-        fail(f"{path}: not valid JSON ({exc})")
-
-
 # ------------------------------------------------------------------ serve
 
 
@@ -97,13 +40,17 @@ def serve(
     host: str | None = typer.Option(None, help="listen address (EVROAM_HOST, default 127.0.0.1)"),
     http_port: int | None = typer.Option(None, help="OCPI, admin API and UI port (EVROAM_HTTP_PORT, default 8080)"),
     ocpp_port: int | None = typer.Option(None, help="OCPP WebSocket port (EVROAM_OCPP_PORT, default 9000)"),
+    ocpp_tls_cert: str | None = typer.Option(None, help="PEM certificate: OCPP over wss:// (security profile 2)"),
+    ocpp_tls_key: str | None = typer.Option(None, help="PEM private key of --ocpp-tls-cert"),
+    ocpp_client_ca: str | None = typer.Option(None, help="PEM CA of charger certificates (mutual TLS, profile 3)"),
     public_url: str | None = typer.Option(None, help="base URL partners use to reach us (EVROAM_PUBLIC_URL)"),
     demo_data: bool = typer.Option(False, "--demo-data", help="load demo locations and tariffs into an empty database"),
 ) -> None:
     """Serve OCPI (versions at /ocpi/versions), the admin API and /health."""
     from evroam.app import serve as run
 
-    settings = settings_for(db, host=host, http_port=http_port, ocpp_port=ocpp_port, public_url=public_url)
+    settings = settings_for(db, host=host, http_port=http_port, ocpp_port=ocpp_port, public_url=public_url,
+                            ocpp_tls_cert=ocpp_tls_cert, ocpp_tls_key=ocpp_tls_key, ocpp_client_ca=ocpp_client_ca)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     out.print(f"[bold green]evroam[/] {settings.country_code}/{settings.party_id} ({', '.join(settings.roles)}) "
@@ -112,12 +59,16 @@ def serve(
     out.print(f"  API docs       {settings.base_url}/docs")
     out.print(f"  health         {settings.base_url}/health")
     out.print("  admin API      /admin/api (bearer token: `evroam admin-token`)")
+    if "CPO" in settings.roles:
+        scheme = "wss" if settings.ocpp_tls_cert else "ws"
+        out.print(f"  OCPP           {scheme}://{settings.host}:{settings.ocpp_port}/ocpp/{{charge_point_id}}")
     try:
         asyncio.run(run(settings, demo_data=demo_data))
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        fail(f"cannot serve on {settings.host}:{settings.http_port}: {exc} (choose another --http-port?)")
+        fail(f"cannot serve on {settings.host} (HTTP {settings.http_port}, OCPP {settings.ocpp_port}): {exc} "
+             "(choose another --http-port / --ocpp-port?)")
 
 
 @app.command("admin-token")
@@ -325,6 +276,19 @@ def tariffs_list(db: str | None = DB) -> None:
     for t in run_service(settings, work):
         table.add_row(t["id"], t["currency"], t.get("type") or "-", str(len(t["elements"])), t.get("last_updated", ""))
     out.print(table)
+
+
+def _install_charging_commands() -> None:
+    from evroam import cli_chargers
+
+    app.add_typer(cli_chargers.chargers_app, name="chargers")
+    app.add_typer(cli_chargers.tokens_app, name="tokens")
+    app.add_typer(cli_chargers.sessions_app, name="sessions")
+    app.add_typer(cli_chargers.cdrs_app, name="cdrs")
+    app.command("log")(cli_chargers.log_command)
+
+
+_install_charging_commands()
 
 
 def main() -> None:

@@ -65,11 +65,14 @@ def test_invite_json_and_list(tmp_path):
 class Server:
     def __init__(self, folder: Path, **env: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        sock = free_socket()
+        sock, ocpp_sock = free_socket(), free_socket()
         self.port = sock.getsockname()[1]
+        self.ocpp_port = ocpp_sock.getsockname()[1]
         sock.close()
+        ocpp_sock.close()
         self.folder = folder
-        self.env = {"EVROAM_HTTP_PORT": str(self.port), "EVROAM_OUTBOX_POLL_SECONDS": "0.3", **env}
+        self.env = {"EVROAM_HTTP_PORT": str(self.port), "EVROAM_OCPP_PORT": str(self.ocpp_port),
+                    "EVROAM_OUTBOX_POLL_SECONDS": "0.3", **env}
         self.proc = subprocess.Popen(EVROAM + ["serve", "--demo-data"], cwd=folder, env={**os.environ, **self.env},
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.time() + 30

@@ -12,13 +12,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from ocpp.exceptions import (
-    FormatViolationError,
-    NotImplementedError,
-    NotSupportedError,
-    OCPPError,
-    ProtocolError,
-)
+from ocpp.exceptions import FormatViolationError, NotSupportedError, OCPPError, ProtocolError
 from ocpp.messages import Call, CallError, MessageType, unpack
 
 if TYPE_CHECKING:
@@ -30,6 +24,8 @@ log = logging.getLogger(__name__)
 _CODES_16 = {"FormatViolation": "FormationViolation", "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
              "MessageTypeNotSupported": "NotSupported", "RpcFrameworkError": "ProtocolError"}
 _REMEMBERED = 64
+# The library's error class for an action we do not handle, found by its OCPP error code.
+NotHandledError = next(cls for cls in OCPPError.__subclasses__() if cls.code == "NotImplemented")
 
 
 class MessageTypeNotSupportedError(OCPPError):
@@ -101,7 +97,7 @@ class ChargerConnection:
             await self._send_error(msg.unique_id, FormatViolationError(details={"cause": "payload must be an object"}))
             return
         if msg.action not in self.route_map:
-            error_class = NotImplementedError if msg.action in self._actions else NotSupportedError
+            error_class = NotHandledError if msg.action in self._actions else NotSupportedError
             await self._send_error(msg.unique_id, error_class(
                 details={"cause": f"{msg.action} is not handled by this central system"}))
             return

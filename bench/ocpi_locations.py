@@ -4,19 +4,25 @@ What it measures: requests/s and latency (p50, p99) of
 
     GET /ocpi/2.2.1/cpo/locations?offset=O&limit=100
 
-over N stored locations (default 10,000; 2-4 EVSEs each, about 2.5 KB of JSON per location,
-so a page is about 250 KB), at concurrency 1, for the first page (offset 0) and the last page
+over N stored locations (default 10,000; 2-4 EVSEs each, about 2.6 KB of JSON per location,
+so a page is about 265 KB), at concurrency 1, for the first page (offset 0) and the last page
 (offset N - 100), against a real `evroam serve` process. In the same run it measures a trivial
 endpoint that returns the same bytes from memory in a minimal app served the same way (uvicorn
-in its own process, same loop and HTTP parser): the ceiling of this machine.
+in its own process, same event loop and HTTP parser): the ceiling of this machine. The client
+is a keep-alive HTTP/1.1 client on a blocking socket in this process; the servers run in their
+own processes. The server's CPU time per request is shown too (Linux): it depends least on
+whatever else the machine is doing.
 
     .venv/bin/python bench/ocpi_locations.py                     # SQLite in a temporary folder
     .venv/bin/python bench/ocpi_locations.py --locations 300 --requests 50
+    .venv/bin/python bench/ocpi_locations.py --loop uvloop       # both servers on uvloop
     .venv/bin/python bench/ocpi_locations.py --db postgresql+asyncpg://user:pw@127.0.0.1/postgres
+    PYTHONPATH=/path/to/other-checkout/src .venv/bin/python bench/ocpi_locations.py   # compare code
 
 With a PostgreSQL URL the bench creates a temporary database on that server (the role needs
-CREATEDB) and drops it at the end. Everything listens on 127.0.0.1 only; the server processes
-and temporary files are removed when the bench ends, whatever happens.
+CREATEDB), VACUUM ANALYZEs it after loading, and drops it at the end. Everything listens on
+127.0.0.1 only; the server processes and temporary files are removed when the bench ends,
+whatever happens.
 
 Target: >= 400 requests/s with p99 < 10 ms at both offsets.
 """
@@ -51,8 +57,16 @@ COUNTRY_CODE, PARTY_ID = "NL", "EVR"  # our party (the CPO being benchmarked)
 PARTNER_TOKEN = "bench-partner-token-c-0123456789abcdefghijklmnopqrstu"
 TARGET_RPS, TARGET_P99_MS = 400.0, 10.0
 PATH = "/ocpi/2.2.1/cpo/locations"
-# The same uvicorn settings as `evroam.app.serve`, for the ceiling's process.
-UVICORN_KW = {"loop": "uvloop", "http": "httptools", "access_log": False, "log_level": "warning", "lifespan": "on"}
+# The uvicorn settings of `evroam.app.serve`, for the ceiling's process. The event loop is the one
+# `evroam serve` runs on (asyncio.run in the CLI), or uvloop with --loop uvloop for both servers.
+UVICORN_KW = {"http": "httptools", "access_log": False, "log_level": "warning", "lifespan": "on"}
+# `evroam serve`, on the standard event loop as the CLI runs it, or on uvloop (the policy is set
+# before the CLI's asyncio.run creates its loop).
+LAUNCH = {
+    "asyncio": "from evroam.cli import main; main()",
+    "uvloop": "import asyncio, uvloop; asyncio.set_event_loop_policy(uvloop.EventLoopPolicy()); "
+              "from evroam.cli import main; main()",
+}
 
 
 # ================================================================== data
@@ -224,8 +238,12 @@ async def build_database(url: str, items: list[tuple[dict[str, Any], datetime]],
     try:
         await store.migrate()
         async with store.begin() as conn:
-            for start in range(0, len(items), 2000):
-                await store.locations.insert_many(conn, COUNTRY_CODE, PARTY_ID, items[start:start + 2000])
+            if hasattr(store.locations, "insert_many"):
+                for start in range(0, len(items), 2000):
+                    await store.locations.insert_many(conn, COUNTRY_CODE, PARTY_ID, items[start:start + 2000])
+            else:  # an older evroam (PYTHONPATH=other-checkout/src to compare commits)
+                for data, updated in items:
+                    await store.locations.put(conn, COUNTRY_CODE, PARTY_ID, data["id"], data, updated)
             partner = await store.partners.create(conn, "bench-emsp", status=PartnerStatus.REGISTERED)
             await store.partners.update(
                 conn, partner.pk, token=token, outgoing_token="bench-outgoing", outgoing_encoding="base64",
@@ -279,6 +297,26 @@ def database(url: str | None, workdir: Path) -> Iterator[str]:
         yield parsed.set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def settle(url: str) -> None:
+    """PostgreSQL: VACUUM ANALYZE the fresh tables, as autovacuum would soon do, so that the
+    figures are those of a database in its steady state (visibility map set, statistics known)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return
+    import asyncpg
+
+    async def vacuum() -> None:
+        conn = await asyncpg.connect(parsed.set(drivername="postgresql").render_as_string(hide_password=False))
+        try:
+            await conn.execute("VACUUM ANALYZE")
+        finally:
+            await conn.close()
+
+    asyncio.run(vacuum())
 
 
 # ================================================================== processes
@@ -349,9 +387,9 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-def evroam_server(url: str, workdir: Path) -> Any:
+def evroam_server(url: str, workdir: Path, loop: str) -> Any:
     port = free_port()
-    argv = [sys.executable, "-c", "from evroam.cli import main; main()", "serve", "--db", url,
+    argv = [sys.executable, "-c", LAUNCH[loop], "serve", "--db", url,
             "--host", HOST, "--http-port", str(port)]
     env = {"EVROAM_COUNTRY_CODE": COUNTRY_CODE, "EVROAM_PARTY_ID": PARTY_ID, "EVROAM_ROLES": '["CPO"]',
            "EVROAM_LOG_LEVEL": "WARNING", "EVROAM_ADMIN_TOKEN": "bench-admin-token",
@@ -359,14 +397,14 @@ def evroam_server(url: str, workdir: Path) -> Any:
     return spawn("evroam", argv, workdir, "/health", env, port)
 
 
-def ceiling_server(body_file: Path, headers_file: Path, workdir: Path) -> Any:
+def ceiling_server(body_file: Path, headers_file: Path, workdir: Path, loop: str) -> Any:
     port = free_port()
     argv = [sys.executable, str(Path(__file__).resolve()), "--serve-ceiling", str(body_file),
-            "--ceiling-headers", str(headers_file), "--port", str(port)]
+            "--ceiling-headers", str(headers_file), "--port", str(port), "--loop", loop]
     return spawn("ceiling", argv, workdir, "/health", None, port)
 
 
-def run_ceiling(body_file: Path, headers_file: Path, port: int) -> None:
+def run_ceiling(body_file: Path, headers_file: Path, port: int, loop: str) -> None:
     """The ceiling's process: the same bytes from memory, on the same server stack (uvicorn with
     uvloop and httptools): a one-route FastAPI app at /fastapi and a bare ASGI answer at /asgi."""
     import uvicorn
@@ -395,7 +433,7 @@ def run_ceiling(body_file: Path, headers_file: Path, port: int) -> None:
             return
         await api(scope, receive, send)
 
-    uvicorn.run(app, host=HOST, port=port, **UVICORN_KW)
+    uvicorn.run(app, host=HOST, port=port, loop=loop, **UVICORN_KW)
 
 
 # ================================================================== load generator
@@ -470,6 +508,14 @@ class Result:
     latencies_ms: list[float] = field(default_factory=list, repr=False)
     round_rates: list[float] = field(default_factory=list)
     bytes_per_response: int = 0
+    cpu_seconds: float | None = 0.0  # the server's, over the measured requests
+
+    @property
+    def cpu_ms(self) -> float | None:
+        """Server CPU time per request: what the machine's other load changes least."""
+        if self.cpu_seconds is None or not self.latencies_ms:
+            return None
+        return self.cpu_seconds / len(self.latencies_ms) * 1000
 
     @property
     def rps(self) -> float:
@@ -495,39 +541,61 @@ class Scenario:
     name: str
     port: int
     raw: bytes
+    pid: int | None = None  # the server's process, for its CPU time
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """CPU time (user + system, all threads) a process has used so far; None where /proc is not."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
 
 
 def measure(scenarios: list[Scenario], requests: int, warmup: int, rounds: int) -> list[Result]:
-    """Each scenario on its own keep-alive connection, one request at a time. The requests are
-    split in rounds, and the scenarios take turns in each round, so that a slower moment of the
-    machine weighs on all of them alike."""
-    conns = [Connection(sc.port) for sc in scenarios]
+    """Each scenario one request at a time on a keep-alive connection. The requests are split in
+    rounds, and the scenarios take turns in each round, so that a slower moment of the machine
+    weighs on all of them alike. Each round opens its connection anew (a connection left idle
+    while the others run would be closed by the server's keep-alive timeout) and warms it up
+    with a few requests that are not counted."""
     results = [Result(sc.name) for sc in scenarios]
     clock = time.perf_counter
-    try:
-        for sc, conn in zip(scenarios, conns, strict=True):
-            for _ in range(warmup):
-                status, *_ = conn.request(sc.raw)
-                if status != 200:
-                    raise SystemExit(f"{sc.name}: HTTP {status} during warm-up")
-        per_round = [requests // rounds + (1 if i < requests % rounds else 0) for i in range(rounds)]
-        for n in per_round:
-            if not n:
-                continue
-            for sc, conn, result in zip(scenarios, conns, results, strict=True):
-                latencies = result.latencies_ms
-                started = clock()
-                for _ in range(n):
-                    t0 = clock()
-                    status, _, start, total = conn.request(sc.raw)
-                    latencies.append((clock() - t0) * 1000)
-                    if status != 200:
-                        raise SystemExit(f"{sc.name}: HTTP {status}")
-                result.round_rates.append(n / (clock() - started))
-                result.bytes_per_response = total - start
-    finally:
-        for conn in conns:
+
+    def run(sc: Scenario, conn: Connection, n: int, result: Result | None) -> None:
+        cpu_before = cpu_seconds(sc.pid)
+        started = clock()
+        for _ in range(n):
+            t0 = clock()
+            status, _, start, total = conn.request(sc.raw)
+            if status != 200:
+                raise SystemExit(f"{sc.name}: HTTP {status}")
+            if result is not None:
+                result.latencies_ms.append((clock() - t0) * 1000)
+        if result is not None:
+            result.round_rates.append(n / (clock() - started))
+            result.bytes_per_response = total - start
+            cpu_after = cpu_seconds(sc.pid)
+            if cpu_before is None or cpu_after is None or result.cpu_seconds is None:
+                result.cpu_seconds = None
+            else:
+                result.cpu_seconds += cpu_after - cpu_before
+
+    for sc in scenarios:
+        conn = Connection(sc.port)
+        try:
+            run(sc, conn, warmup, None)
+        finally:
             conn.close()
+    for i in range(rounds):
+        n = requests // rounds + (1 if i < requests % rounds else 0)
+        for sc, result in zip(scenarios, results, strict=True):
+            conn = Connection(sc.port)
+            try:
+                run(sc, conn, 3, None)
+                run(sc, conn, n, result)
+            finally:
+                conn.close()
     return results
 
 
@@ -565,10 +633,10 @@ def check_page(port: int, token: str, offset: int, limit: int, total: int) -> tu
 
 
 def report(results: list[Result], ceiling: Result, pages: list[Result]) -> bool:
-    rows = [("scenario", "req/s", "p50 ms", "p99 ms", "bytes/resp", "vs ceiling")]
+    rows = [("scenario", "req/s", "p50 ms", "p99 ms", "bytes/resp", "vs ceiling", "server CPU ms/req")]
     for r in results:
         rows.append((r.scenario, f"{r.rps:,.0f}", f"{r.p50:.2f}", f"{r.p99:.2f}", f"{r.bytes_per_response:,}",
-                     f"{r.rps / ceiling.rps:.0%}"))
+                     f"{r.rps / ceiling.rps:.0%}", "-" if r.cpu_ms is None else f"{r.cpu_ms:.2f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for n, row in enumerate(rows):
         print("  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)))
@@ -596,6 +664,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=None,
                         help="database: sqlite (default, temporary file), a SQLite URL of a new file, or a "
                              "PostgreSQL URL (a temporary database is created on that server and dropped)")
+    parser.add_argument("--loop", choices=sorted(LAUNCH), default="asyncio",
+                        help="event loop of both servers: asyncio (default: what `evroam serve` runs on) or uvloop")
     parser.add_argument("--seed", type=int, default=2024, help="random seed of the generated locations")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     parser.add_argument("--check", action="store_true", help="exit with status 3 when the target is missed")
@@ -604,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_ceiling:
-        run_ceiling(args.serve_ceiling, args.ceiling_headers, args.port)
+        run_ceiling(args.serve_ceiling, args.ceiling_headers, args.port, args.loop)
         return 0
     if args.locations < args.limit or args.limit < 1:
         parser.error("--locations must be at least --limit (and --limit at least 1)")
@@ -622,39 +692,46 @@ def main(argv: list[str] | None = None) -> int:
         items = make_locations(args.locations, args.seed)
         checked = check_sample(items, max(1, args.locations // 200))
         asyncio.run(build_database(url, items, PARTNER_TOKEN))
+        settle(url)
         size = sum(len(orjson.dumps(d)) for d, _ in items[: args.limit])
         print(f"database: {args.locations:,} locations ({sum(len(d['evses']) for d, _ in items):,} EVSEs, "
               f"{checked} validated through the model), first page {size / 1000:,.0f} KB, "
               f"built in {time.perf_counter() - t0:.1f} s on {url.split('://')[0]}", flush=True)
         del items
 
-        evroam = stack.enter_context(evroam_server(url, workdir))
+        evroam = stack.enter_context(evroam_server(url, workdir, args.loop))
         deep = args.locations - args.limit
         body, headers = check_page(evroam.port, PARTNER_TOKEN, 0, args.limit, args.locations)
         check_page(evroam.port, PARTNER_TOKEN, deep, args.limit, args.locations)
         (workdir / "page.json").write_bytes(body)
         keep = {k: v for k, v in headers.items() if k not in ("content-length", "content-type", "date", "server")}
         (workdir / "headers.json").write_bytes(orjson.dumps(keep))
-        ceiling = stack.enter_context(ceiling_server(workdir / "page.json", workdir / "headers.json", workdir))
+        ceiling = stack.enter_context(ceiling_server(workdir / "page.json", workdir / "headers.json", workdir,
+                                                     args.loop))
 
         print(f"server: evroam serve (pid {evroam.process.pid}), ceiling (pid {ceiling.process.pid}); "
               f"concurrency 1, keep-alive, {warmup} warm-up + {args.requests:,} requests per scenario "
-              f"in {args.rounds} rounds", flush=True)
+              f"in {args.rounds} rounds, {args.loop} event loop", flush=True)
         print()
         scenarios = [Scenario(f"locations offset={offset}", evroam.port,
-                              request_bytes(f"{PATH}?offset={offset}&limit={args.limit}", evroam.port, PARTNER_TOKEN))
+                              request_bytes(f"{PATH}?offset={offset}&limit={args.limit}", evroam.port, PARTNER_TOKEN),
+                              evroam.process.pid)
                      for offset in (0, deep)]
-        scenarios += [Scenario("ceiling (FastAPI route)", ceiling.port, request_bytes("/fastapi", ceiling.port, None)),
-                      Scenario("ceiling (bare ASGI)", ceiling.port, request_bytes("/asgi", ceiling.port, None))]
+        scenarios += [Scenario("ceiling (FastAPI route)", ceiling.port, request_bytes("/fastapi", ceiling.port, None),
+                               ceiling.process.pid),
+                      Scenario("ceiling (bare ASGI)", ceiling.port, request_bytes("/asgi", ceiling.port, None),
+                               ceiling.process.pid)]
         *pages, ceil, bare = measure(scenarios, args.requests, warmup, args.rounds)
         ok = report([*pages, ceil, bare], ceil, pages)
         if args.json:
             args.json.write_bytes(orjson.dumps({
                 "locations": args.locations, "limit": args.limit, "requests": args.requests, "db": url.split("://")[0],
+                "loop": args.loop,
                 "cpus": os.cpu_count(), "pass": ok,
                 "rounds": args.rounds,
                 "results": [{"scenario": r.scenario, "rps": r.rps, "round_rps": r.round_rates, "p50_ms": r.p50,
-                             "p99_ms": r.p99, "bytes": r.bytes_per_response} for r in [*pages, ceil, bare]],
+                             "p99_ms": r.p99, "bytes": r.bytes_per_response, "server_cpu_ms": r.cpu_ms}
+                            for r in [*pages, ceil, bare]],
             }, option=orjson.OPT_INDENT_2))
     return 3 if args.check and not ok else 0
 

@@ -32,7 +32,8 @@ def _listening(port: int) -> socket.socket:
 
 
 async def serve_app(app, sock: socket.socket) -> tuple[uvicorn.Server, asyncio.Task]:
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
+                            timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
@@ -103,7 +104,12 @@ class Instance:
         """Stop serving and close; the listening socket is kept so a restart reuses the port."""
         if self.server is not None:
             self.server.should_exit = True
-            await self.task
+            try:
+                await asyncio.wait_for(asyncio.shield(self.task), 15)
+            except TimeoutError:  # never hang a test run on shutdown; say which step stalled
+                self.server.force_exit = True
+                await asyncio.wait_for(self.task, 5)
+                raise AssertionError("the HTTP server did not shut down within 15 s") from None
             self.server = self.task = None
             # uvicorn closes the socket it served on; make a new one on the same port
             self.sock = None
@@ -115,7 +121,10 @@ class Instance:
             self.sock = sock
         if self.platform is not None:
             gateway_served = self.platform._gateway is not None and self.platform.gateway.port is not None
-            await self.platform.close()
+            try:
+                await asyncio.wait_for(self.platform.close(), 15)
+            except TimeoutError:
+                raise AssertionError("the platform (gateway, outbox, store) did not close within 15 s") from None
             self.platform = None
             if gateway_served:  # the OCPP server closed its socket too: a new one on the same port
                 self.ocpp_sock = _listening(self.ocpp_port)

@@ -171,7 +171,7 @@ async def serve(settings: Settings, *, demo_data: bool = False, ready: asyncio.E
         log.info("demo data loaded: 3 locations, 8 EVSEs, 2 tariffs")
     app = create_app(platform)
     config = uvicorn.Config(app, host=settings.host, port=settings.http_port, log_level=settings.log_level.lower(),
-                            access_log=False, lifespan="on")
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=10)
     server = uvicorn.Server(config)
     try:
         if "CPO" in settings.roles:

@@ -83,6 +83,7 @@ async def test_date_filters_inclusive_exclusive_and_kept_in_link(cpo):
 
 @pytest.mark.parametrize("query", ["offset=-1", "limit=abc", "date_from=yesterday"])
 async def test_bad_paging_parameters_are_2001(cpo, query):
-    r = await httpx.AsyncClient().get(f"{cpo.url}/ocpi/2.2.1/cpo/locations?{query}", headers=auth(TOKEN))
+    async with httpx.AsyncClient() as http:
+        r = await http.get(f"{cpo.url}/ocpi/2.2.1/cpo/locations?{query}", headers=auth(TOKEN))
     assert r.status_code == 400 and r.json()["status_code"] == 2001
     assert query.split("=")[0] in r.json()["status_message"]

@@ -68,13 +68,14 @@ async def test_routing_headers_on_functional_modules(cpo_with_partner):
 
 @pytest.mark.parametrize("encoding", ["base64", "plain"])
 async def test_token_accepted_encoded_and_plain(cpo_with_partner, encoding):
-    r = await httpx.AsyncClient().get(f"{cpo_with_partner.url}/ocpi/2.2.1/cpo/locations",
-                                      headers=auth(TOKEN, encoding))
+    async with httpx.AsyncClient() as http:
+        r = await http.get(f"{cpo_with_partner.url}/ocpi/2.2.1/cpo/locations", headers=auth(TOKEN, encoding))
     assert r.status_code == 200
 
 
 async def test_unknown_endpoint_answers_in_ocpi_form(cpo_with_partner):
-    r = await httpx.AsyncClient().get(f"{cpo_with_partner.url}/ocpi/2.2.1/nothing", headers=auth(TOKEN))
+    async with httpx.AsyncClient() as http:
+        r = await http.get(f"{cpo_with_partner.url}/ocpi/2.2.1/nothing", headers=auth(TOKEN))
     assert r.status_code == 404 and r.json()["status_code"] == 2000
 
 
@@ -116,7 +117,8 @@ async def test_invalid_field_is_named_and_changes_nothing(cpo_with_partner):
 async def test_unknown_fields_are_tolerated(cpo_with_partner):
     inst = cpo_with_partner
     url = f"{inst.url}/ocpi/2.2.1/emsp/locations/DE/ABC/LOC1"
-    r = await httpx.AsyncClient().put(url, headers=auth(TOKEN), json=location(brand_new_field={"x": 1}))
+    async with httpx.AsyncClient() as http:
+        r = await http.put(url, headers=auth(TOKEN), json=location(brand_new_field={"x": 1}))
     assert r.status_code == 201 and r.json()["status_code"] == 1000
     assert "brand_new_field" not in await _stored(inst)
 

@@ -151,6 +151,8 @@ class OutboxWorker:
     async def _run(self) -> None:
         settings = self.platform.settings
         while not self._stop.is_set():
+            # Cleared before looking, so a push enqueued while this round runs wakes the next one.
+            self._wake.clear()
             try:
                 delivered = await self.run_once()
             except Exception:
@@ -163,7 +165,6 @@ class OutboxWorker:
                 nxt = await self.platform.store.outbox.next_attempt_at(conn)
             if nxt is not None:
                 timeout = max(0.0, min(timeout, (nxt - utcnow()).total_seconds()))
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             except TimeoutError:

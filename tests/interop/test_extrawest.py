@@ -249,7 +249,10 @@ async def test_differences_documented_in_interop_md(make_instance, extrawest):
         # D1: 2.2.1 routes accept only the Base64 form; a plain token is not answered with 401
         # but with HTTP 200 + OCPI 3000 (or 403 when it happens to decode).
         r = await http.get(locations_url, headers=auth(token_c, "plain"))
-        assert (r.status_code, r.json()["status_code"]) == (200, 3000)
+        if r.status_code == 403:  # the random token C happened to be valid Base64 as well
+            assert "status_code" not in r.json()
+        else:
+            assert (r.status_code, r.json()["status_code"]) == (200, 3000)
 
         # D2: unknown/retired tokens on functional modules and a missing header: HTTP 403 with
         # FastAPI's {"detail": ...}, no OCPI envelope. On versions: 401, also without envelope.

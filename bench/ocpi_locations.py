@@ -390,7 +390,7 @@ def stop(process: subprocess.Popen) -> None:
 def evroam_server(url: str, workdir: Path, loop: str) -> Any:
     port = free_port()
     argv = [sys.executable, "-c", LAUNCH[loop], "serve", "--db", url,
-            "--host", HOST, "--http-port", str(port)]
+            "--host", HOST, "--http-port", str(port), "--ocpp-port", str(free_port())]
     env = {"EVROAM_COUNTRY_CODE": COUNTRY_CODE, "EVROAM_PARTY_ID": PARTY_ID, "EVROAM_ROLES": '["CPO"]',
            "EVROAM_LOG_LEVEL": "WARNING", "EVROAM_ADMIN_TOKEN": "bench-admin-token",
            "EVROAM_OUTBOX_POLL_SECONDS": "3600"}

@@ -15,6 +15,7 @@ from evroam.ocpi.transport.client import OcpiClient
 from evroam.services.authorization import AuthorizationService
 from evroam.services.chargers import ChargerService
 from evroam.services.charging import ChargingService
+from evroam.services.commands import CommandService
 from evroam.services.locations import LocationService
 from evroam.services.ocpp_log import OcppLog
 from evroam.services.received import ReceivedRecords
@@ -47,6 +48,8 @@ class Platform:
         self.authorization = AuthorizationService(self.store, self.bus, settings, self.ocpi)
         self.charging = ChargingService(self.store, self.bus, settings, self.pushes, self.authorization)
         self.ocpp_log = OcppLog(self.store, settings)
+        self.commands = CommandService(self.store, self.bus, settings, self.pushes, self.charging, self.locations,
+                                       lambda: self.gateway)
         self.outbox_worker = OutboxWorker(self)
         self._gateway = None
         sync.install(self)
@@ -66,6 +69,7 @@ class Platform:
         await self.store.migrate()
 
     async def close(self) -> None:
+        await self.commands.close()
         if self._gateway is not None:
             await self._gateway.stop()
         await self.ocpp_log.flush()
@@ -88,6 +92,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     from evroam.backoffice.auth import ensure_admin_token
     from evroam.ocpi.cdrs import receiver as cdrs_receiver
     from evroam.ocpi.cdrs import sender as cdrs_sender
+    from evroam.ocpi.commands import receiver as commands_receiver
     from evroam.ocpi.credentials import routes as credentials_routes
     from evroam.ocpi.locations import receiver as locations_receiver
     from evroam.ocpi.locations import sender as locations_sender
@@ -131,6 +136,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
         app.include_router(sessions_sender.router)
         app.include_router(cdrs_sender.router)
         app.include_router(tokens_receiver.router)
+        app.include_router(commands_receiver.router)
     if "EMSP" in roles:
         app.include_router(locations_receiver.router)
         app.include_router(tariffs_receiver.router)

@@ -179,3 +179,130 @@ def log_command(
             print(f"{e.at.isoformat(timespec='milliseconds')} {e.charger_id} {arrow} {e.action or '-'} {e.frame}")
     if not entries and not as_json:
         out.print("no OCPP messages match")
+
+
+# ------------------------------------------------------------------ commands to connected chargers
+# The OCPP connections live in the `evroam serve` process: these commands go through its admin API.
+
+
+def _server_call(db: str | None, method: str, path: str, *, json_body=None, params=None) -> dict:
+    import httpx
+
+    from evroam.backoffice.auth import ensure_admin_token
+
+    settings = settings_for(db)
+    url = f"{settings.base_url}/admin/api/chargers{path}"
+    try:
+        reply = httpx.request(method, url, json=json_body, params=params, timeout=settings.command_timeout + 5,
+                              headers={"Authorization": f"Bearer {ensure_admin_token(settings)}"})
+    except httpx.TransportError as exc:
+        fail(f"cannot reach the evroam server at {settings.base_url} ({exc}): is `evroam serve` running?")
+    try:
+        data = reply.json()
+    except ValueError:
+        data = {"detail": reply.text}
+    if reply.status_code >= 400:
+        detail = data.get("detail") if isinstance(data, dict) else data
+        fail(detail if isinstance(detail, str) else json.dumps(detail))
+    return data
+
+
+def _show(data: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    out.print(f"{data['charger_id']} (OCPP {data['ocpp_version']}) {data['action']}: "
+              f"{json.dumps(data['answer'])}", highlight=False)
+
+
+AS_JSON = typer.Option(False, "--json", help="print the whole answer as JSON")
+
+
+@chargers_app.command("reset")
+def chargers_reset(charger_id: str, hard: bool = typer.Option(False, "--hard", help="reboot now (1.6 Hard, 2.x "
+                                                                                   "Immediate)"),
+                   db: str | None = DB, as_json: bool = AS_JSON) -> None:
+    """Reset a connected charger (soft / on idle by default)."""
+    _show(_server_call(db, "POST", f"/{charger_id}/reset", json_body={"hard": hard}), as_json)
+
+
+@chargers_app.command("availability")
+def chargers_availability(charger_id: str, state: str = typer.Argument(..., help="operative | inoperative"),
+                          connector: int = typer.Option(0, "--connector", help="connector (1.6) / EVSE (2.x); 0: "
+                                                                               "the whole charger"),
+                          db: str | None = DB, as_json: bool = AS_JSON) -> None:
+    """Make a connector/EVSE (or the whole charger) operative or inoperative."""
+    if state.lower() not in ("operative", "inoperative"):
+        fail("state: operative or inoperative")
+    _show(_server_call(db, "POST", f"/{charger_id}/availability",
+                       json_body={"evse": connector, "operative": state.lower() == "operative"}), as_json)
+
+
+@chargers_app.command("trigger")
+def chargers_trigger(charger_id: str, message: str = typer.Argument(..., help="e.g. StatusNotification, Heartbeat"),
+                     connector: int | None = typer.Option(None, "--connector"), db: str | None = DB,
+                     as_json: bool = AS_JSON) -> None:
+    """Ask a charger to send a message now (TriggerMessage)."""
+    _show(_server_call(db, "POST", f"/{charger_id}/trigger", json_body={"message": message, "evse": connector}),
+          as_json)
+
+
+@chargers_app.command("config")
+def chargers_config(charger_id: str, key: str | None = typer.Argument(None, help="1.6 key, or 2.x "
+                                                                                 "Component.Variable"),
+                    value: str | None = typer.Option(None, "--set", help="change it to this value"),
+                    db: str | None = DB, as_json: bool = AS_JSON) -> None:
+    """Read (or with --set change) configuration: 1.6 keys, 2.x Component.Variable variables."""
+    if value is not None:
+        if key is None:
+            fail("--set needs a KEY")
+        _show(_server_call(db, "PUT", f"/{charger_id}/config", json_body={"key": key, "value": value}), as_json)
+    else:
+        _show(_server_call(db, "GET", f"/{charger_id}/config", params={"key": [key] if key else []}), as_json)
+
+
+@chargers_app.command("clear-cache")
+def chargers_clear_cache(charger_id: str, db: str | None = DB, as_json: bool = AS_JSON) -> None:
+    """Clear a charger's authorization cache."""
+    _show(_server_call(db, "POST", f"/{charger_id}/clear-cache"), as_json)
+
+
+@chargers_app.command("local-list")
+def chargers_local_list(charger_id: str, action: str = typer.Argument(..., help="send | version | clear"),
+                        token: list[str] = typer.Option([], "--token", help="token uid to send (repeat)"),
+                        db: str | None = DB, as_json: bool = AS_JSON) -> None:
+    """The charger's local authorization list: its version, send a full list, or clear it."""
+    if action == "version":
+        _show(_server_call(db, "GET", f"/{charger_id}/local-list"), as_json)
+    elif action == "send":
+        if not token:
+            fail("send: give the tokens with --token UID (repeat it)")
+        _show(_server_call(db, "PUT", f"/{charger_id}/local-list", json_body={"tokens": token}), as_json)
+    elif action == "clear":
+        _show(_server_call(db, "PUT", f"/{charger_id}/local-list", json_body={"tokens": []}), as_json)
+    else:
+        fail("action: send, version or clear")
+
+
+@chargers_app.command("start")
+def chargers_start(charger_id: str, evse: int = typer.Option(..., "--evse", help="connector (1.6) / EVSE (2.x)"),
+                   token: str = typer.Option(..., "--token", help="token uid"), db: str | None = DB,
+                   as_json: bool = AS_JSON) -> None:
+    """Start charging remotely for a token."""
+    _show(_server_call(db, "POST", f"/{charger_id}/start", json_body={"evse": evse, "token": token}), as_json)
+
+
+@chargers_app.command("stop")
+def chargers_stop(charger_id: str, session: str = typer.Option(..., "--session", help="session id"),
+                  db: str | None = DB, as_json: bool = AS_JSON) -> None:
+    """Stop a session remotely."""
+    _show(_server_call(db, "POST", f"/{charger_id}/stop", json_body={"session_id": session}), as_json)
+
+
+@chargers_app.command("unlock")
+def chargers_unlock(charger_id: str, evse: int = typer.Option(..., "--evse", help="connector (1.6) / EVSE (2.x)"),
+                    connector: int = typer.Option(1, "--connector", help="connector of the EVSE (2.x)"),
+                    db: str | None = DB, as_json: bool = AS_JSON) -> None:
+    """Unlock a connector."""
+    _show(_server_call(db, "POST", f"/{charger_id}/unlock", json_body={"evse": evse, "connector": connector}),
+          as_json)

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         3.0, gt=0, description="a charger silent for this many heartbeat intervals is offline (EVSEs UNKNOWN)"
     )
     ocpp_call_timeout: float = Field(30.0, gt=0, description="seconds to wait for a charger's answer to our CALL")
+    command_timeout: int = Field(
+        30, ge=1, description="seconds a remote command waits for the charger (the OCPI CommandResponse timeout)"
+    )
     ocpp_log_retention_days: float = Field(90.0, ge=0, description="days OCPP messages stay in the log (0: forever)")
     session_push_interval: float = Field(
         60.0, ge=0, description="seconds between session updates pushed to the eMSP while charging (0: every change)"

@@ -7,10 +7,15 @@ import asyncio
 import base64
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 
+from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call_result as result16
 from ocpp.v21 import ChargePoint as ChargePoint21
+from ocpp.v21 import call_result as result21
 from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call_result as result201
 from websockets.asyncio.client import connect
 
 from evroam.demo import load_demo
@@ -34,10 +39,173 @@ def past(minutes: float) -> datetime:
     return (datetime.now(UTC) - timedelta(minutes=minutes)).replace(microsecond=0)
 
 
+class Commanded:
+    """Mixin: a charge point that answers the central system's commands, records each CALL it
+    gets as (action, payload) in `received`, answers with `answers[action]` (a status, default
+    Accepted) and stays silent for the actions in `silent`."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.received: list[tuple[str, dict]] = []
+        self.answers: dict[str, str] = {}
+        self.silent: set[str] = set()
+
+    async def _answer(self, action: str, payload: dict, result, **fields):
+        self.received.append((action, payload))
+        if action in self.silent:
+            await asyncio.sleep(3600)
+        if "status" not in fields:
+            fields["status"] = self.answers.get(action, "Accepted")
+        return result(**fields)
+
+
+class Commanded16(Commanded, ChargePoint16):
+    @on("RemoteStartTransaction")
+    async def _remote_start(self, **kw):
+        return await self._answer("RemoteStartTransaction", kw, result16.RemoteStartTransaction)
+
+    @on("RemoteStopTransaction")
+    async def _remote_stop(self, **kw):
+        return await self._answer("RemoteStopTransaction", kw, result16.RemoteStopTransaction)
+
+    @on("ReserveNow")
+    async def _reserve(self, **kw):
+        return await self._answer("ReserveNow", kw, result16.ReserveNow)
+
+    @on("CancelReservation")
+    async def _cancel(self, **kw):
+        return await self._answer("CancelReservation", kw, result16.CancelReservation)
+
+    @on("UnlockConnector")
+    async def _unlock(self, **kw):
+        kw_status = self.answers.get("UnlockConnector", "Unlocked")
+        return await self._answer("UnlockConnector", kw, result16.UnlockConnector, status=kw_status)
+
+    @on("Reset")
+    async def _reset(self, **kw):
+        return await self._answer("Reset", kw, result16.Reset)
+
+    @on("ChangeAvailability")
+    async def _availability(self, **kw):
+        return await self._answer("ChangeAvailability", kw, result16.ChangeAvailability)
+
+    @on("TriggerMessage")
+    async def _trigger(self, **kw):
+        return await self._answer("TriggerMessage", kw, result16.TriggerMessage)
+
+    @on("GetConfiguration")
+    async def _get_config(self, key=None, **kw):
+        self.received.append(("GetConfiguration", {"key": key}))
+        known = {"HeartbeatInterval": "300", "MeterValueSampleInterval": "60"}
+        asked = key or list(known)
+        return result16.GetConfiguration(
+            configuration_key=[{"key": k, "readonly": False, "value": known[k]} for k in asked if k in known],
+            unknown_key=[k for k in asked if k not in known] or None)
+
+    @on("ChangeConfiguration")
+    async def _change_config(self, **kw):
+        return await self._answer("ChangeConfiguration", kw, result16.ChangeConfiguration)
+
+    @on("ClearCache")
+    async def _clear_cache(self, **kw):
+        return await self._answer("ClearCache", kw, result16.ClearCache)
+
+    @on("GetLocalListVersion")
+    async def _list_version(self, **kw):
+        self.received.append(("GetLocalListVersion", kw))
+        return result16.GetLocalListVersion(list_version=3)
+
+    @on("SendLocalList")
+    async def _send_list(self, **kw):
+        return await self._answer("SendLocalList", kw, result16.SendLocalList)
+
+
+class Commanded2(Commanded):
+    result: ModuleType
+
+    @on("RequestStartTransaction")
+    async def _remote_start(self, **kw):
+        return await self._answer("RequestStartTransaction", kw, self.result.RequestStartTransaction)
+
+    @on("RequestStopTransaction")
+    async def _remote_stop(self, **kw):
+        return await self._answer("RequestStopTransaction", kw, self.result.RequestStopTransaction)
+
+    @on("ReserveNow")
+    async def _reserve(self, **kw):
+        return await self._answer("ReserveNow", kw, self.result.ReserveNow)
+
+    @on("CancelReservation")
+    async def _cancel(self, **kw):
+        return await self._answer("CancelReservation", kw, self.result.CancelReservation)
+
+    @on("UnlockConnector")
+    async def _unlock(self, **kw):
+        return await self._answer("UnlockConnector", kw, self.result.UnlockConnector,
+                                  status=self.answers.get("UnlockConnector", "Unlocked"))
+
+    @on("Reset")
+    async def _reset(self, **kw):
+        return await self._answer("Reset", kw, self.result.Reset)
+
+    @on("ChangeAvailability")
+    async def _availability(self, **kw):
+        return await self._answer("ChangeAvailability", kw, self.result.ChangeAvailability)
+
+    @on("TriggerMessage")
+    async def _trigger(self, **kw):
+        return await self._answer("TriggerMessage", kw, self.result.TriggerMessage)
+
+    @on("GetVariables")
+    async def _get_variables(self, get_variable_data, **kw):
+        self.received.append(("GetVariables", {"get_variable_data": get_variable_data}))
+        known = {("OCPPCommCtrlr", "HeartbeatInterval"): "300"}
+        out = []
+        for item in get_variable_data:
+            value = known.get((item["component"]["name"], item["variable"]["name"]))
+            out.append({"attribute_status": "Accepted" if value is not None else "UnknownVariable",
+                        "component": item["component"], "variable": item["variable"],
+                        **({"attribute_value": value} if value is not None else {})})
+        return self.result.GetVariables(get_variable_result=out)
+
+    @on("SetVariables")
+    async def _set_variables(self, set_variable_data, **kw):
+        self.received.append(("SetVariables", {"set_variable_data": set_variable_data}))
+        return self.result.SetVariables(set_variable_result=[
+            {"attribute_status": "Accepted", "component": i["component"], "variable": i["variable"]}
+            for i in set_variable_data])
+
+    @on("ClearCache")
+    async def _clear_cache(self, **kw):
+        return await self._answer("ClearCache", kw, self.result.ClearCache)
+
+    @on("GetLocalListVersion")
+    async def _list_version(self, **kw):
+        self.received.append(("GetLocalListVersion", kw))
+        return self.result.GetLocalListVersion(version_number=3)
+
+    @on("SendLocalList")
+    async def _send_list(self, **kw):
+        return await self._answer("SendLocalList", kw, self.result.SendLocalList)
+
+
+class Commanded201(Commanded2, ChargePoint201):
+    result = result201
+
+
+class Commanded21(Commanded2, ChargePoint21):
+    result = result21
+
+
+COMMANDED = {"1.6": Commanded16, "2.0.1": Commanded201, "2.1": Commanded21}
+
+
 @asynccontextmanager
-async def charge_point(instance, charger_id: str, *, version: str = "1.6", password: str | None = PASSWORD):
-    """A connected ChargePoint of the given OCPP version, serving its side of the connection."""
-    cls = {"1.6": ChargePoint16, "2.0.1": ChargePoint201, "2.1": ChargePoint21}[version]
+async def charge_point(instance, charger_id: str, *, version: str = "1.6", password: str | None = PASSWORD,
+                       cls=None):
+    """A connected ChargePoint of the given OCPP version, serving its side of the connection
+    (`cls`: a ChargePoint class of that version, e.g. COMMANDED[version])."""
+    cls = cls or {"1.6": ChargePoint16, "2.0.1": ChargePoint201, "2.1": ChargePoint21}[version]
     headers = basic(charger_id, password) if password is not None else {}
     ws = await connect(instance.ocpp_url + charger_id, subprotocols=[f"ocpp{version}"], additional_headers=headers)
     cp = cls(charger_id, ws, response_timeout=10)

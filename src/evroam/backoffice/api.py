@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from evroam.backoffice.auth import require_admin
@@ -23,6 +23,44 @@ class ChargerIn(BaseModel):
     password: str | None = Field(None, description="Basic-auth password (8-64 characters)")
     location_id: str
     evses: dict[int, str] = Field(description='OCPP connector (1.6) / EVSE (2.x) number -> EVSE uid, e.g. {"1": "UID"}')
+
+
+class ResetIn(BaseModel):
+    hard: bool = Field(False, description="1.6 Hard / 2.x Immediate; otherwise Soft / OnIdle")
+
+
+class AvailabilityIn(BaseModel):
+    evse: int = Field(0, ge=0, description="OCPP connector (1.6) / EVSE (2.x) number; 0: the whole charger")
+    operative: bool
+
+
+class TriggerIn(BaseModel):
+    message: str = Field(description="e.g. StatusNotification, Heartbeat, BootNotification, MeterValues")
+    evse: int | None = Field(None, ge=1)
+
+
+class ConfigSet(BaseModel):
+    key: str = Field(description="1.6 configuration key, or 2.x Component.Variable")
+    value: str
+
+
+class LocalListIn(BaseModel):
+    tokens: list[str] = Field(default_factory=list, description="token uids, all Accepted; empty: clear the list")
+    version: int | None = Field(None, ge=1, description="list version (default: the charger's current + 1)")
+
+
+class StartIn(BaseModel):
+    evse: int = Field(ge=1)
+    token: str = Field(description="token uid (idTag / idToken)")
+
+
+class StopIn(BaseModel):
+    session_id: str
+
+
+class UnlockIn(BaseModel):
+    evse: int = Field(ge=1)
+    connector: int = Field(1, ge=1)
 
 
 class ChargerChange(BaseModel):
@@ -164,3 +202,80 @@ async def ocpp_log(request: Request, charger: str | None = None, since: str | No
                                                               limit=limit)
     return [{"at": e.at.isoformat(), "charger": e.charger_id, "direction": e.direction, "action": e.action,
              "unique_id": e.unique_id, "frame": e.frame} for e in entries]
+
+
+# ------------------------------------------------------------------ commands to connected chargers
+
+
+async def _operate(request: Request, work):
+    """Run an operator command; a charger that is offline (409), silent (504) or answers with a
+    CALLERROR (502) gets a clear HTTP error."""
+    from fastapi import HTTPException
+
+    from evroam.services.commands import ChargerOffline, ChargerRefused, ChargerTimedOut
+
+    try:
+        return await work(request.app.state.platform.commands)
+    except ChargerOffline as exc:
+        raise HTTPException(409, exc.message) from None
+    except ChargerTimedOut as exc:
+        raise HTTPException(504, exc.message) from None
+    except ChargerRefused as exc:
+        raise HTTPException(502, exc.message) from None
+
+
+@router.post("/chargers/{charger_id}/reset", summary="Reset a charger (1.6 Reset Soft/Hard, 2.x OnIdle/Immediate)")
+async def reset_charger(charger_id: str, body: ResetIn, request: Request):
+    return await _operate(request, lambda c: c.reset(charger_id, hard=body.hard))
+
+
+@router.post("/chargers/{charger_id}/availability", summary="Change availability of a connector/EVSE or the charger")
+async def change_availability(charger_id: str, body: AvailabilityIn, request: Request):
+    return await _operate(request, lambda c: c.availability(charger_id, evse_number=body.evse,
+                                                            operative=body.operative))
+
+
+@router.post("/chargers/{charger_id}/trigger", summary="Ask the charger to send a message (TriggerMessage)")
+async def trigger_message(charger_id: str, body: TriggerIn, request: Request):
+    return await _operate(request, lambda c: c.trigger(charger_id, body.message, evse_number=body.evse))
+
+
+@router.get("/chargers/{charger_id}/config", summary="Read configuration (1.6 keys / 2.x Component.Variable)")
+async def get_config(charger_id: str, request: Request, key: list[str] | None = Query(None)):
+    return await _operate(request, lambda c: c.get_config(charger_id, key or []))
+
+
+@router.put("/chargers/{charger_id}/config", summary="Change a configuration key (1.6) / variable (2.x)")
+async def set_config(charger_id: str, body: ConfigSet, request: Request):
+    return await _operate(request, lambda c: c.set_config(charger_id, body.key, body.value))
+
+
+@router.post("/chargers/{charger_id}/clear-cache", summary="Clear the charger's authorization cache")
+async def clear_cache(charger_id: str, request: Request):
+    return await _operate(request, lambda c: c.clear_cache(charger_id))
+
+
+@router.get("/chargers/{charger_id}/local-list", summary="The version of the charger's local authorization list")
+async def local_list_version(charger_id: str, request: Request):
+    return await _operate(request, lambda c: c.local_list_version(charger_id))
+
+
+@router.put("/chargers/{charger_id}/local-list", summary="Send a full local authorization list (empty: clear it)")
+async def send_local_list(charger_id: str, body: LocalListIn, request: Request):
+    return await _operate(request, lambda c: c.send_local_list(charger_id, body.tokens, list_version=body.version))
+
+
+@router.post("/chargers/{charger_id}/start", summary="Start charging on an EVSE for a token")
+async def remote_start(charger_id: str, body: StartIn, request: Request):
+    return await _operate(request, lambda c: c.start(charger_id, evse_number=body.evse, uid=body.token))
+
+
+@router.post("/chargers/{charger_id}/stop", summary="Stop a session at this charger")
+async def remote_stop(charger_id: str, body: StopIn, request: Request):
+    return await _operate(request, lambda c: c.stop(charger_id, session_id=body.session_id))
+
+
+@router.post("/chargers/{charger_id}/unlock", summary="Unlock a connector")
+async def unlock_connector(charger_id: str, body: UnlockIn, request: Request):
+    return await _operate(request, lambda c: c.unlock(charger_id, evse_number=body.evse,
+                                                      connector_number=body.connector))

@@ -26,6 +26,7 @@ OFFERED: dict[str, tuple[Offered, ...]] = {
         Offered("sessions", "SENDER", "/cpo/sessions", "CPO"),
         Offered("cdrs", "SENDER", "/cpo/cdrs", "CPO"),
         Offered("tokens", "RECEIVER", "/cpo/tokens", "CPO"),
+        Offered("commands", "RECEIVER", "/cpo/commands", "CPO"),
         Offered("sessions", "RECEIVER", "/emsp/sessions", "EMSP"),
         Offered("cdrs", "RECEIVER", "/emsp/cdrs", "EMSP"),
         Offered("tokens", "SENDER", "/emsp/tokens", "EMSP"),

@@ -17,6 +17,7 @@ from evroam.store.objects import ObjectRepository
 from evroam.store.ocpp_log import OcppLogRepository
 from evroam.store.outbox import OutboxRepository
 from evroam.store.partners import PartnerRepository
+from evroam.store.reservations import ReservationRepository
 from evroam.store.tables import cdrs, locations, sessions, tariffs
 from evroam.store.tokens import TokenRepository
 
@@ -49,6 +50,7 @@ class Store:
         self.cdrs = ChargingRecordRepository(cdrs)
         self.tokens = TokenRepository()
         self.ocpp_log = OcppLogRepository()
+        self.reservations = ReservationRepository()
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
     async def migrate(self) -> None:

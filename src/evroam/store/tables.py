@@ -198,3 +198,23 @@ ocpp_log = Table(
     Index("ix_ocpp_log_charger_at", "charger_id", "at"),
     Index("ix_ocpp_log_at", "at"),
 )
+
+# Reservations made through OCPI RESERVE_NOW: the eMSP's reservation_id (a string, unique per
+# eMSP party) and the integer reservationId the charger knows (this row's pk).
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("country_code", String(2), nullable=False),  # the eMSP party of the token
+    Column("party_id", String(3), nullable=False),
+    Column("reservation_id", String(36), nullable=False),
+    Column("partner_pk", PK),  # the partner that asked (None: made by an operator)
+    Column("charger_id", String(48), nullable=False),
+    Column("evse_number", Integer),  # None: any EVSE of the charger
+    Column("status", String(20), nullable=False),  # REQUESTED | ACCEPTED | REJECTED | CANCELED | ...
+    Column("expiry_date", UTCDateTime, nullable=False),
+    Column("data", Text, nullable=False, default="{}"),  # JSON: token, location, evse uid, reference
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("country_code", "party_id", "reservation_id", name="uq_reservations_party_id"),
+)

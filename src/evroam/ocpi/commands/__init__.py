@@ -1,0 +1,1 @@
+"""OCPI commands module."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 from itertools import compress
 from operator import gt, lt, sub
+from typing import Any
 
 from evroam.model.tariffs import Tariff
 from evroam.tariffs import _kernel
@@ -70,7 +71,7 @@ def price_session(
         tariff = compile_tariff(tariff, time_zone)
     if isinstance(session, ChargingSession):
         reservation = session.reservation
-        series = SampleSeries(
+        series: SampleSeries | _Samples = _Samples(
             _kernel.epoch_ms(session.start_date_time),
             _kernel.epoch_ms(session.end_date_time),
             *_kernel.sample_columns(session.meter_samples),
@@ -83,7 +84,30 @@ def price_session(
 # ---------------------------------------------------------------------------- splitting
 
 
-def _clip(s: SampleSeries) -> tuple[list[int], list[float], list, list]:
+class _Samples:
+    """The fields of a `SampleSeries`, for a `ChargingSession` converted on the way in (a
+    plain class: cheaper to build than the frozen dataclass)."""
+
+    __slots__ = ("start_ms", "end_ms", "times_ms", "kwh", "power_kw", "current_a")
+
+    def __init__(
+        self,
+        start_ms: int,
+        end_ms: int,
+        times_ms: list[int],
+        kwh: list[Any],
+        power_kw: list[Any],
+        current_a: list[Any],
+    ) -> None:
+        self.start_ms = start_ms
+        self.end_ms = end_ms
+        self.times_ms = times_ms
+        self.kwh = kwh
+        self.power_kw = power_kw
+        self.current_a = current_a
+
+
+def _clip(s: SampleSeries | _Samples) -> tuple[list[int], list[float], list, list]:
     """Samples covering exactly [start, end]: idle before the first and after the last
     reading, readings outside the session cut off with interpolated energy."""
     start, end = s.start_ms, s.end_ms
@@ -165,7 +189,7 @@ def split_periods(ct: CompiledTariff, s: SampleSeries) -> list[Period]:
     return PeriodColumns(*_split_columns(ct, s)).periods()
 
 
-def _split_columns(ct: CompiledTariff, s: SampleSeries) -> _kernel.Columns:
+def _split_columns(ct: CompiledTariff, s: SampleSeries | _Samples) -> _kernel.Columns:
     """Charging periods as columns: (starts, ends, charging, energy mWh, components)."""
     start, end = s.start_ms, s.end_ms
     if end < start:
@@ -322,7 +346,7 @@ def _follow_excl_bound(
 
 
 def _price(
-    ct: CompiledTariff, s: SampleSeries, reservation: Reservation | None, rounding: Rounding
+    ct: CompiledTariff, s: SampleSeries | _Samples, reservation: Reservation | None, rounding: Rounding
 ) -> PricingResult:
     warnings: list[str] = []
     res_periods: list[Period] = []

@@ -6,7 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench clean
 
-$(STAMP): pyproject.toml
+# The tariff engine's hot modules are compiled at install (setup.py): reinstall when they change,
+# so a compiled module never shadows newer source.
+COMPILED_SOURCES := src/evroam/tariffs/engine.py src/evroam/tariffs/_kernel.py
+
+$(STAMP): pyproject.toml setup.py $(COMPILED_SOURCES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -54,6 +54,55 @@ class RemoteStart:
     at: float
 
 
+class MeterWriter:
+    """Group commit of meter readings: the readings of every charger waiting while a batch is
+    written go together into the next database transaction; each caller returns when its own
+    readings are committed (or gets the error: then nothing was stored for it)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: list[tuple[int, Sequence[Reading], dict[str, Any], asyncio.Future]] = []
+        self._writing = False
+
+    async def write(self, transaction_pk: int, readings: Sequence[Reading], state: dict[str, Any]) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((transaction_pk, readings, dict(state), future))
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().create_task(self._drain(), name="meter-writer")
+        await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await self._commit(batch)
+                except Exception:
+                    # one bad item must not fail the others: write them one by one
+                    for item in batch:
+                        try:
+                            await self._commit([item])
+                        except Exception as exc:
+                            if not item[3].done():
+                                item[3].set_exception(exc)
+                        else:
+                            if not item[3].done():
+                                item[3].set_result(None)
+                    continue
+                for item in batch:
+                    if not item[3].done():
+                        item[3].set_result(None)
+        finally:
+            self._writing = False
+
+    async def _commit(self, batch) -> None:
+        async with self.store.begin() as conn:
+            await self.store.transactions.add_many_readings(
+                conn, [(pk, readings) for pk, readings, _, _ in batch],
+                [(pk, state) for pk, _, state, _ in batch])
+
+
 class ChargingService:
     def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: Pushes,
                  authorization: AuthorizationService) -> None:
@@ -64,6 +113,11 @@ class ChargingService:
         self.authorization = authorization
         self._locks: dict[str, asyncio.Lock] = {}
         self._remote: list[RemoteStart] = []
+        self._meter_writer = MeterWriter(store)
+        # Transactions without a Session, as last stored, for their next meter values (no
+        # database read per MeterValues). Every other change of a transaction goes through this
+        # service under the charger's lock and drops its entry first.
+        self._open: dict[tuple[str, str], TransactionRecord] = {}
 
     @property
     def owner(self) -> tuple[str, str]:
@@ -71,6 +125,10 @@ class ChargingService:
 
     def _lock(self, charger_id: str) -> asyncio.Lock:
         return self._locks.setdefault(charger_id, asyncio.Lock())
+
+    def _forget(self, charger_id: str, transaction_id: str | None) -> None:
+        if transaction_id is not None:
+            self._open.pop((charger_id, str(transaction_id)), None)
 
     # ------------------------------------------------------------------ remote starts
 
@@ -130,6 +188,7 @@ class ChargingService:
                 elif start_key is not None:
                     existing = await self.store.transactions.by_start_key(conn, charger_id, start_key)
             if existing is not None:
+                self._forget(charger_id, existing.transaction_id)
                 if readings:
                     await self._add_readings(existing, readings, seq_no=seq_no)
                 return existing, _decision_of(existing)
@@ -177,6 +236,7 @@ class ChargingService:
             id_tag, token_type=token_type, charger_id=charger_id, location_id=tx.state.get("location_id"),
             evse_uids=[tx.state["evse_uid"]] if tx.state.get("evse_uid") else None)
         async with self._lock(charger_id):
+            self._forget(charger_id, transaction_id)
             async with self.store.begin() as conn:
                 tx = await self.store.transactions.get(conn, charger_id, str(transaction_id))
                 _put_decision(tx.state, decision)
@@ -192,7 +252,8 @@ class ChargingService:
         """Meter readings of a transaction (any order, resent ones ignored). The Session's
         kWh, periods and cost follow; it is pushed when `session_push_interval` has passed."""
         async with self._lock(charger_id):
-            tx = await self.get_transaction(charger_id, transaction_id)
+            key = (charger_id, str(transaction_id))
+            tx = self._open.pop(key, None) or await self.get_transaction(charger_id, transaction_id)
             if tx is None:
                 log.warning("charger %s sent meter values of unknown transaction %s", charger_id, transaction_id)
                 return None
@@ -200,10 +261,22 @@ class ChargingService:
             if started:
                 tx.state["charging"] = True
             await self._add_readings(tx, readings, seq_no=seq_no, changed=bool(started))
+            if tx.status == ACTIVE and tx.session_id is None:  # stored as it is now: kept for the next ones
+                if len(self._open) >= 100_000:
+                    self._open.clear()
+                self._open[key] = tx
             return tx
 
     async def _add_readings(self, tx: TransactionRecord, readings: Sequence[Reading], *, seq_no: int | None,
                             changed: bool = False) -> None:
+        if tx.session_id is None and not changed:
+            # No Session to follow: only the readings (and the state) are stored, together with
+            # those of other chargers in one database transaction (group commit). This returns
+            # once they are committed, so nothing acknowledged to the charger can be lost.
+            if seq_no is not None and seq_no not in tx.state.setdefault("seq", []):
+                tx.state["seq"].append(seq_no)
+            await self._meter_writer.write(tx.pk, readings, tx.state)
+            return
         async with self.store.begin() as conn:
             if seq_no is not None and seq_no not in tx.state.setdefault("seq", []):
                 tx.state["seq"].append(seq_no)
@@ -221,6 +294,7 @@ class ChargingService:
         pushed at once. A stop of a transaction we never saw is logged and ignored (None); a
         stop sent again changes nothing."""
         async with self._lock(charger_id):
+            self._forget(charger_id, transaction_id)
             tx = await self.get_transaction(charger_id, transaction_id)
             if tx is None:
                 log.warning("charger %s stopped transaction %s, which we never saw", charger_id, transaction_id)

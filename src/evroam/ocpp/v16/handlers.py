@@ -71,10 +71,11 @@ class Charger16(ChargerConnection, ChargePoint):
     async def on_meter_values(self, connector_id: int, meter_value: list, transaction_id: int | None = None, **_):
         if transaction_id is None:
             tx = await self.platform.charging.active_transaction(self.id, connector_id)
-        else:
-            tx = await self.platform.charging.get_transaction(self.id, str(transaction_id))
-        if tx is not None:
-            await self.platform.charging.add_readings(self.id, tx.transaction_id, readings_16(meter_value))
+            if tx is None:
+                return call_result.MeterValues()
+            transaction_id = tx.transaction_id
+        # add_readings looks the transaction up itself (and ignores an unknown one)
+        await self.platform.charging.add_readings(self.id, str(transaction_id), readings_16(meter_value))
         return call_result.MeterValues()
 
     @on(Action.stop_transaction)

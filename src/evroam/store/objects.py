@@ -32,14 +32,19 @@ class _Listings:
     connection's first look, invalidates every listing (new epoch). Every commit is therefore
     seen at the next look of every connection, and a listing is only ever served to a
     connection that has looked since it was built from committed data. A listing read while
-    the epoch moved is not kept (it may predate the change)."""
+    the epoch moved is not kept (it may predate the change). Building a listing reads the
+    matching primary keys from the index, about what the COUNT it replaces costs; while the
+    database keeps changing, pages cost about what they did with COUNT, never the OFFSET scan
+    on top."""
 
     MAX_ENTRIES = 64
+    MAX_KEYS = 2_000_000  # primary keys kept over all listings: 16 MB
 
     def __init__(self, name: str) -> None:
         self.key = f"evroam.listings.{name}"
         self.epoch = 0
         self.entries: OrderedDict[Any, tuple[int, array]] = OrderedDict()
+        self.keys = 0
 
     def look(self, info: dict, seen: tuple) -> bool:
         """Record what a connection sees now; True (and every listing dropped) when it differs
@@ -49,6 +54,7 @@ class _Listings:
         info[self.key] = seen
         self.epoch += 1
         self.entries.clear()
+        self.keys = 0
         return True
 
     def get(self, key: Any) -> array | None:
@@ -59,12 +65,15 @@ class _Listings:
         return entry[1]
 
     def put(self, key: Any, pks: array, epoch: int) -> None:
-        if epoch != self.epoch:
+        if epoch != self.epoch or len(pks) > self.MAX_KEYS:
             return
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.keys -= len(old[1])
         self.entries[key] = (epoch, pks)
-        self.entries.move_to_end(key)
-        while len(self.entries) > self.MAX_ENTRIES:
-            self.entries.popitem(last=False)
+        self.keys += len(pks)
+        while len(self.entries) > self.MAX_ENTRIES or self.keys > self.MAX_KEYS:
+            self.keys -= len(self.entries.popitem(last=False)[1][1])
 
 
 class ObjectRepository:

@@ -61,12 +61,13 @@ class MeterWriter:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._pending: list[tuple[int, Sequence[Reading], dict[str, Any], asyncio.Future]] = []
+        self._pending: list[tuple[int, Sequence[Reading], dict[str, Any] | None, asyncio.Future]] = []
         self._writing = False
 
-    async def write(self, transaction_pk: int, readings: Sequence[Reading], state: dict[str, Any]) -> None:
+    async def write(self, transaction_pk: int, readings: Sequence[Reading], state: dict[str, Any] | None) -> None:
+        """Store readings and (unless None: unchanged) the transaction's state; return once committed."""
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((transaction_pk, readings, dict(state), future))
+        self._pending.append((transaction_pk, readings, dict(state) if state is not None else None, future))
         if not self._writing:
             self._writing = True
             asyncio.get_running_loop().create_task(self._drain(), name="meter-writer")
@@ -273,9 +274,10 @@ class ChargingService:
             # No Session to follow: only the readings (and the state) are stored, together with
             # those of other chargers in one database transaction (group commit). This returns
             # once they are committed, so nothing acknowledged to the charger can be lost.
-            if seq_no is not None and seq_no not in tx.state.setdefault("seq", []):
+            changed_state = seq_no is not None and seq_no not in tx.state.setdefault("seq", [])
+            if changed_state:
                 tx.state["seq"].append(seq_no)
-            await self._meter_writer.write(tx.pk, readings, tx.state)
+            await self._meter_writer.write(tx.pk, readings, tx.state if changed_state else None)
             return
         async with self.store.begin() as conn:
             if seq_no is not None and seq_no not in tx.state.setdefault("seq", []):

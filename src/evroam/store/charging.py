@@ -119,21 +119,25 @@ class TransactionRepository:
         return await self._count(conn, transaction_pk) - before
 
     async def add_many_readings(self, conn: AsyncConnection, items: Sequence[tuple[int, Sequence[Reading]]],
-                                states: Sequence[tuple[int, dict[str, Any]]] = ()) -> None:
+                                states: Sequence[tuple[int, dict[str, Any] | None]] = ()) -> None:
         """Readings of many transactions in one statement (those already stored are ignored, as in
-        `add_readings`, but not counted), and the given transactions' states."""
+        `add_readings`, but not counted), and the given transactions' new states (None: the state
+        did not change, only the time of the update is set)."""
         rows = [{"transaction_pk": pk, "timestamp": r.timestamp, "measurand": r.measurand, "phase": r.phase,
                  "context": r.context, "value": r.value} for pk, readings in items for r in readings]
         if rows:
             insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(ocpp_meter_values)
             await conn.execute(insert.on_conflict_do_nothing(
                 index_elements=["transaction_pk", "measurand", "phase", "timestamp"]), rows)
-        if states:
-            now = utcnow()
-            t = ocpp_transactions.c
+        now = utcnow()
+        t = ocpp_transactions.c
+        changed = [{"tx_pk": pk, "tx_state": orjson.dumps(state).decode()} for pk, state in states if state is not None]
+        if changed:
             await conn.execute(update(ocpp_transactions).where(t.pk == bindparam("tx_pk"))
-                               .values(state=bindparam("tx_state"), updated_at=now),
-                               [{"tx_pk": pk, "tx_state": orjson.dumps(state).decode()} for pk, state in states])
+                               .values(state=bindparam("tx_state"), updated_at=now), changed)
+        touched = [pk for pk, state in states if state is None]
+        if touched:
+            await conn.execute(update(ocpp_transactions).where(t.pk.in_(touched)).values(updated_at=now))
 
     async def _count(self, conn: AsyncConnection, transaction_pk: int) -> int:
         return (await conn.execute(select(func.count()).select_from(ocpp_meter_values)

@@ -7,14 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from evroam.events import Bus
 from evroam.model.common import format_datetime, parse_datetime, utcnow
 from evroam.model.locations import EVSE, Connector, Location, Status
-from evroam.ocpi.outbox import Pushes
 from evroam.services.errors import Invalid, NotFound
-from evroam.services.objects import merge_patch, same_id, validated
-from evroam.settings import Settings
-from evroam.store import Store
+from evroam.services.objects import OwnObjectsService, merge_patch, same_id, validated
 
 
 @dataclass
@@ -27,17 +23,7 @@ def _items(data: Any) -> list[Any]:
     return data if isinstance(data, list) else [data]
 
 
-class LocationService:
-    def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: Pushes) -> None:
-        self.store = store
-        self.bus = bus
-        self.settings = settings
-        self.pushes = pushes
-
-    @property
-    def owner(self) -> tuple[str, str]:
-        return self.settings.country_code, self.settings.party_id
-
+class LocationService(OwnObjectsService):
     # ------------------------------------------------------------------ our locations (CPO)
 
     async def import_locations(self, data: Any, *, as_own: bool = False) -> ImportResult:

@@ -7,10 +7,29 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from evroam.events import Bus
 from evroam.model.common import field_errors, parse_datetime
+from evroam.ocpi.outbox import Pushes
 from evroam.services.errors import Invalid
+from evroam.settings import Settings
+from evroam.store import Store
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class OwnObjectsService:
+    """Base of the services that keep objects of our own party and push their changes."""
+
+    def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: Pushes) -> None:
+        self.store = store
+        self.bus = bus
+        self.settings = settings
+        self.pushes = pushes
+
+    @property
+    def owner(self) -> tuple[str, str]:
+        """Our (country_code, party_id)."""
+        return self.settings.country_code, self.settings.party_id
 
 
 def validated(model: type[M], data: Any, *, where: str = "") -> M:

@@ -5,28 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from evroam.events import Bus
 from evroam.model.common import format_datetime, parse_datetime, utcnow
 from evroam.model.tariffs import Tariff
-from evroam.ocpi.outbox import Pushes
 from evroam.services.errors import Invalid, NotFound
 from evroam.services.locations import ImportResult
-from evroam.services.objects import same_id, validated
-from evroam.settings import Settings
-from evroam.store import Store
+from evroam.services.objects import OwnObjectsService, same_id, validated
 
 
-class TariffService:
-    def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: Pushes) -> None:
-        self.store = store
-        self.bus = bus
-        self.settings = settings
-        self.pushes = pushes
-
-    @property
-    def owner(self) -> tuple[str, str]:
-        return self.settings.country_code, self.settings.party_id
-
+class TariffService(OwnObjectsService):
     async def import_tariffs(self, data: Any, *, as_own: bool = False) -> ImportResult:
         cc, pid = self.owner
         tariffs: list[dict[str, Any]] = []

@@ -6,27 +6,13 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from evroam.events import Bus
 from evroam.model.common import format_datetime, parse_datetime, utcnow
 from evroam.model.tokens import AllowedType, Token
-from evroam.ocpi.outbox import Pushes
 from evroam.services.errors import Invalid, NotFound
-from evroam.services.objects import merge_patch, same_id, validated
-from evroam.settings import Settings
-from evroam.store import Store
+from evroam.services.objects import OwnObjectsService, merge_patch, same_id, validated
 
 
-class TokenService:
-    def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: Pushes) -> None:
-        self.store = store
-        self.bus = bus
-        self.settings = settings
-        self.pushes = pushes
-
-    @property
-    def owner(self) -> tuple[str, str]:
-        return self.settings.country_code, self.settings.party_id
-
+class TokenService(OwnObjectsService):
     # ------------------------------------------------------------------ our drivers' tokens
 
     async def add_own(self, data: dict[str, Any]) -> dict[str, Any]:

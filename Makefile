@@ -3,31 +3,37 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+COMPILED := $(VENV)/.compiled
+# The tariff engine's hot modules can be compiled with mypyc (setup.py). `make run` installs the
+# pure-Python build, which is quick; `make test` and `make bench` add the compiled build, and
+# rebuild it when those sources change so a compiled module never shadows newer source.
+COMPILED_SOURCES := src/evroam/tariffs/engine.py src/evroam/tariffs/_kernel.py
 
 .PHONY: run test lint bench clean
 
-# The tariff engine's hot modules are compiled at install (setup.py): reinstall when they change,
-# so a compiled module never shadows newer source.
-COMPILED_SOURCES := src/evroam/tariffs/engine.py src/evroam/tariffs/_kernel.py
-
-$(STAMP): pyproject.toml setup.py $(COMPILED_SOURCES)
+$(STAMP): pyproject.toml setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	EVROAM_PURE_PYTHON=1 $(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(COMPILED)
 	@touch $(STAMP)
+
+$(COMPILED): $(STAMP) $(COMPILED_SOURCES)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(COMPILED)
 
 ## run: create .venv, install, migrate ./evroam.db, load demo data and serve
 run: $(STAMP)
 	$(BIN)/evroam serve --demo-data
 
-## test: create .venv, install and run the whole suite
-test: $(STAMP)
+## test: create .venv, install (with the compiled tariff engine) and run the whole suite
+test: $(COMPILED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
-bench: $(STAMP)
+bench: $(COMPILED)
 	$(BIN)/python bench/ocpi_locations.py
 	$(BIN)/python bench/tariffs.py
 

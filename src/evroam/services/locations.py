@@ -19,10 +19,6 @@ class ImportResult:
     updated: list[str]
 
 
-def _items(data: Any) -> list[Any]:
-    return data if isinstance(data, list) else [data]
-
-
 class LocationService(OwnObjectsService):
     # ------------------------------------------------------------------ our locations (CPO)
 
@@ -30,18 +26,7 @@ class LocationService(OwnObjectsService):
         """Validate every location first (nothing is stored if one is wrong), then store them as
         ours and push them to partners. Tariff ids may name tariffs imported later."""
         cc, pid = self.owner
-        locations: list[dict[str, Any]] = []
-        for i, raw in enumerate(_items(data)):
-            where = f"[{i}]" if isinstance(data, list) else ""
-            if isinstance(raw, dict) and as_own:
-                raw = {**raw, "country_code": cc, "party_id": pid}
-            loc = validated(Location, raw, where=where)
-            if (loc.country_code.upper(), loc.party_id.upper()) != (cc, pid):
-                raise Invalid(
-                    f"{where + '.' if where else ''}country_code/party_id: location {loc.id!r} belongs to "
-                    f"{loc.country_code}/{loc.party_id}, not to us ({cc}/{pid}); use --as-own to import it as ours"
-                )
-            locations.append(loc.to_dict())
+        locations = self.validate_own(Location, data, as_own=as_own, kind="location")
         result = ImportResult([], [])
         now = format_datetime(utcnow())
         async with self.store.begin() as conn:

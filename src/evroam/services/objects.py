@@ -31,6 +31,25 @@ class OwnObjectsService:
         """Our (country_code, party_id)."""
         return self.settings.country_code, self.settings.party_id
 
+    def validate_own(self, model: type[M], data: Any, *, as_own: bool, kind: str) -> list[dict[str, Any]]:
+        """Validate one object or a list of them as ours (all or nothing): `as_own` rewrites the
+        owner to our party, otherwise another party's object is refused with a clear message."""
+        cc, pid = self.owner
+        items = data if isinstance(data, list) else [data]
+        objects: list[dict[str, Any]] = []
+        for i, raw in enumerate(items):
+            where = f"[{i}]" if isinstance(data, list) else ""
+            if isinstance(raw, dict) and as_own:
+                raw = {**raw, "country_code": cc, "party_id": pid}
+            obj = validated(model, raw, where=where)
+            if (obj.country_code.upper(), obj.party_id.upper()) != (cc, pid):
+                raise Invalid(
+                    f"{where + '.' if where else ''}country_code/party_id: {kind} {obj.id!r} belongs to "
+                    f"{obj.country_code}/{obj.party_id}, not to us ({cc}/{pid}); use --as-own to import it as ours"
+                )
+            objects.append(obj.to_dict())
+        return objects
+
 
 def validated(model: type[M], data: Any, *, where: str = "") -> M:
     """Validate `data` as `model`; Invalid names every bad field (prefixed with `where`)."""

@@ -15,18 +15,7 @@ from evroam.services.objects import OwnObjectsService, same_id, validated
 class TariffService(OwnObjectsService):
     async def import_tariffs(self, data: Any, *, as_own: bool = False) -> ImportResult:
         cc, pid = self.owner
-        tariffs: list[dict[str, Any]] = []
-        for i, raw in enumerate(data if isinstance(data, list) else [data]):
-            where = f"[{i}]" if isinstance(data, list) else ""
-            if isinstance(raw, dict) and as_own:
-                raw = {**raw, "country_code": cc, "party_id": pid}
-            tariff = validated(Tariff, raw, where=where)
-            if (tariff.country_code.upper(), tariff.party_id.upper()) != (cc, pid):
-                raise Invalid(
-                    f"{where + '.' if where else ''}country_code/party_id: tariff {tariff.id!r} belongs to "
-                    f"{tariff.country_code}/{tariff.party_id}, not to us ({cc}/{pid}); use --as-own to import it as ours"
-                )
-            tariffs.append(tariff.to_dict())
+        tariffs = self.validate_own(Tariff, data, as_own=as_own, kind="tariff")
         result = ImportResult([], [])
         now = utcnow()
         async with self.store.begin() as conn:

@@ -1,4 +1,4 @@
-"""eMSP role: drivers, driver API keys, command requests sent to CPOs, CDR disputes.
+"""eMSP role: drivers, driver API keys, CDR disputes.
 
 Revision ID: 0005_emsp
 Revises: 0004_commands

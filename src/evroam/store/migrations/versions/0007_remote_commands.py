@@ -1,4 +1,4 @@
-"""Load management: sites, circuits, capacity schedules, allocations and charging profiles sent.
+"""eMSP commands sent to CPO partners (START_SESSION, STOP_SESSION ...) and their results.
 
 Revision ID: 0007_remote_commands
 Revises: 0006_sites

@@ -218,3 +218,182 @@ reservations = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("country_code", "party_id", "reservation_id", name="uq_reservations_party_id"),
 )
+
+# OCPI commands eMSPs sent us (we are the CPO), each owed a CommandResult at its response_url:
+# WAITING while the charger's answer is awaited (until `deadline`, then TIMEOUT), DONE once the
+# result is in the outbox. Kept afterwards as the record of commands received.
+received_commands = Table(
+    "received_commands",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("partner_pk", PK, nullable=False),  # the eMSP that sent it
+    Column("command", String(20), nullable=False),  # CommandType
+    Column("response_url", String(255), nullable=False),
+    Column("charger_id", String(48)),  # None: answered without a charger
+    Column("action", String(64)),  # the OCPP CALL sent to the charger
+    Column("status", String(12), nullable=False),  # WAITING | DONE
+    Column("result", String(24)),  # CommandResultType once DONE
+    Column("message", Text),
+    Column("data", Text, nullable=False, default="{}"),  # JSON: what the outcome changes (reservation, remote start)
+    Column("deadline", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_received_commands_waiting", "status", "deadline"),
+)
+
+# Starts we asked a charger for (OCPI START_SESSION, an operator's start): the transaction the
+# charger starts next for this idTag (or with this remoteStartId) belongs to that command.
+remote_starts = Table(
+    "remote_starts",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("charger_id", String(48), nullable=False),
+    Column("id_tag", String(64), nullable=False),
+    Column("remote_start_id", Integer),  # OCPP 2.x remoteStartId
+    Column("evse_number", Integer),
+    Column("authorization_reference", String(36)),
+    Column("token", Text, nullable=False),  # JSON: the OCPI Token the session is for
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_remote_starts_charger", "charger_id", "expires_at"),
+)
+
+# ---------------------------------------------------------------------------- load management
+
+# A site: one grid connection with its capacity (kW and/or A per phase) and an optional capacity
+# schedule. Chargers belong to it by their location (`location_id`), or are named in `chargers`
+# (a group of chargers) or in one of its circuits.
+sites = Table(
+    "sites",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),  # usually the OCPI location id
+    Column("location_id", String(36)),  # None: a group of chargers named in `chargers`
+    Column("capacity_kw", Float),
+    Column("capacity_a", Float),  # per phase
+    Column("phases", Integer, nullable=False),
+    Column("voltage_v", Float, nullable=False),  # phase to neutral
+    Column("schedule", Text),  # JSON capacity schedule (None: the base capacity all the time)
+    Column("fallback_a", Float),  # what a charger that refuses profiles is counted at (None: its maximum)
+    Column("chargers", Text, nullable=False, default="[]"),  # JSON list of charger ids on the grid connection
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Circuits inside a site (site -> circuit -> ... -> charger), each with its own limit.
+circuits = Table(
+    "circuits",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("site_id", String(36), nullable=False),
+    Column("id", String(36), nullable=False),
+    Column("parent_id", String(36)),  # None: hangs on the site's grid connection
+    Column("limit_a", Float),
+    Column("limit_kw", Float),
+    Column("phases", Integer, nullable=False),
+    Column("chargers", Text, nullable=False, default="[]"),  # JSON list of charger ids fed by this circuit
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("site_id", "id", name="uq_circuits_site_id"),
+)
+
+# Every OCPP charging profile the load manager sent (or cleared), with the charger's answer.
+charging_profiles_sent = Table(
+    "charging_profiles_sent",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("charger_id", String(48), nullable=False),
+    Column("evse_number", Integer, nullable=False),  # 0: the whole charger
+    Column("transaction_id", String(64)),
+    Column("session_id", String(36)),
+    Column("action", String(8), nullable=False),  # SET | CLEAR
+    Column("purpose", String(12), nullable=False),  # TX (TxProfile) | MAX (charger maximum)
+    Column("unit", String(1)),  # A | W
+    Column("limit", Float),  # in `unit`; the per-phase current for A
+    Column("limit_a", Float),  # per-phase current the limit stands for
+    Column("status", String(16), nullable=False),  # Accepted | Rejected | NotSupported | Failed | Timeout | ...
+    Column("sent_at", UTCDateTime, nullable=False),
+    Column("answered_at", UTCDateTime),
+    Index("ix_charging_profiles_sent_charger", "charger_id", "evse_number", "pk"),
+    Index("ix_charging_profiles_sent_at", "sent_at"),
+)
+
+# What the driver's eMSP asked for a session at our chargers: ChargingPreferences and a
+# ChargingProfile (an upper bound inside the site's plan), and the ActiveChargingProfile we last
+# pushed to it.
+smart_sessions = Table(
+    "smart_sessions",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("session_id", String(36), nullable=False, unique=True),
+    Column("partner_pk", PK),  # the eMSP that set the profile (None: none set)
+    Column("preferences", Text),  # JSON ChargingPreferences
+    Column("profile", Text),  # JSON ChargingProfile set through OCPI (None: none)
+    Column("profile_set_at", UTCDateTime),
+    Column("active_pushed", Text),  # JSON ActiveChargingProfile last pushed to the eMSP
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# eMSP side: our chargingprofiles requests to CPO partners and their results, and the
+# ActiveChargingProfiles CPOs pushed to us (kind ACTIVE, no request id).
+charging_profile_requests = Table(
+    "charging_profile_requests",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("request_id", String(36), unique=True),  # in the response_url we gave; None for ACTIVE
+    Column("partner_pk", PK, nullable=False),
+    Column("session_id", String(36), nullable=False),
+    Column("kind", String(8), nullable=False),  # SET | GET | CLEAR | ACTIVE
+    Column("request", Text),  # JSON body we sent (SET) / parameters (GET)
+    Column("response", Text),  # JSON ChargingProfileResponse (the CPO's direct answer)
+    Column("result", Text),  # JSON result POSTed to us later, or the ActiveChargingProfile pushed
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("answered_at", UTCDateTime),
+    Index("ix_charging_profile_requests_session", "partner_pk", "session_id", "pk"),
+)
+
+# ---------------------------------------------------------------------------- eMSP: commands sent, CDR credits
+
+# Commands we (the eMSP) sent to a CPO partner's commands receiver, with the CPO's CommandResponse
+# and the CommandResult it later POSTs to the command's response_url (which carries `id`).
+remote_commands = Table(
+    "remote_commands",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),  # ours, the last segment of the response_url
+    Column("command", String(20), nullable=False),  # CommandType
+    Column("partner_pk", PK),  # the CPO partner it went to: the only one that may post its result
+    Column("partner", String(100)),  # that partner's name, for display
+    Column("country_code", String(2), nullable=False),  # the CPO party of the location / session
+    Column("party_id", String(3), nullable=False),
+    Column("location_id", String(36)),
+    Column("evse_uid", String(36)),
+    Column("connector_id", String(36)),
+    Column("session_id", String(36)),
+    Column("reservation_id", String(36)),
+    Column("token_uid", String(36)),
+    Column("authorization_reference", String(36), index=True),  # echoed in the Session and CDR it starts
+    # REQUESTED -> CommandResponse (ACCEPTED | REJECTED | NOT_SUPPORTED | UNKNOWN_SESSION) -> CommandResult
+    # (ACCEPTED, EVSE_OCCUPIED, ..., TIMEOUT), or FAILED when the partner could not be reached
+    Column("state", String(24), nullable=False),
+    Column("response", Text),  # JSON CommandResponse
+    Column("result", Text),  # JSON CommandResult
+    Column("deadline", UTCDateTime),  # an ACCEPTED command's result is due by then (else TIMEOUT)
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_remote_commands_open", "state", "deadline"),
+)
+
+# Credit CDRs received (we are the eMSP): the CDR each one cancels. One credit per CDR.
+cdr_credits = Table(
+    "cdr_credits",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("country_code", String(2), nullable=False),  # the CPO party owning both CDRs
+    Column("party_id", String(3), nullable=False),
+    Column("cdr_id", String(39), nullable=False),  # the credited (original) CDR
+    Column("credit_cdr_id", String(39), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("country_code", "party_id", "cdr_id", name="uq_cdr_credits_cdr"),
+    UniqueConstraint("country_code", "party_id", "credit_cdr_id", name="uq_cdr_credits_credit"),
+)

@@ -13,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from evroam.store.chargers import ChargerRepository
 from evroam.store.charging import ChargingRecordRepository, TransactionRepository
+from evroam.store.commands import ReceivedCommandRepository, RemoteStartRepository
 from evroam.store.objects import ObjectRepository
 from evroam.store.ocpp_log import OcppLogRepository
 from evroam.store.outbox import OutboxRepository
 from evroam.store.partners import PartnerRepository
+from evroam.store.remote_commands import RemoteCommandRepository
 from evroam.store.reservations import ReservationRepository
 from evroam.store.tables import cdrs, locations, sessions, tariffs
 from evroam.store.tokens import TokenRepository
@@ -51,6 +53,9 @@ class Store:
         self.tokens = TokenRepository()
         self.ocpp_log = OcppLogRepository()
         self.reservations = ReservationRepository()
+        self.received_commands = ReceivedCommandRepository()
+        self.remote_starts = RemoteStartRepository()
+        self.remote_commands = RemoteCommandRepository()
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
     async def migrate(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     Index,
@@ -396,4 +397,86 @@ cdr_credits = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("country_code", "party_id", "cdr_id", name="uq_cdr_credits_cdr"),
     UniqueConstraint("country_code", "party_id", "credit_cdr_id", name="uq_cdr_credits_credit"),
+)
+
+
+# ---------------------------------------------------------------------------- eMSP role: drivers
+
+# Our drivers (we are their eMSP): contract, limits, and the hash of their driver API key.
+drivers = Table(
+    "drivers",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("id", String(20), nullable=False, unique=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("email", String(255)),
+    Column("status", String(12), nullable=False),  # ACTIVE | BLOCKED
+    Column("contract_id", String(36), nullable=False, unique=True),  # eMAID, normalised (no dashes)
+    Column("contract_end", UTCDateTime),  # None: open-ended
+    Column("credit_limit", String(24)),  # Decimal as text, in the settings' currency; None: no limit
+    Column("allowed_cpos", Text, nullable=False, default="[]"),  # JSON ["CC/PID", ...]; empty: everywhere
+    Column("api_key_hash", String(64), unique=True),  # SHA-256 of the driver API key
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Which of our tokens belongs to which driver; `enabled` is the token's own switch (a token is
+# valid when it is enabled and its driver is active). `uid_key` is the upper-cased uid (CiString).
+driver_tokens = Table(
+    "driver_tokens",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("driver_pk", PK, nullable=False),
+    Column("uid_key", String(36), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    UniqueConstraint("uid_key", "type", name="uq_driver_tokens_uid_type"),
+    Index("ix_driver_tokens_driver", "driver_pk"),
+)
+
+# Sessions and CDRs of our tokens (received from CPO partners, or our own when we are the CPO
+# too), indexed by driver: one row per session/CDR row (`record_pk`), `driver_pk` None when the
+# token belongs to no driver.
+driver_records = Table(
+    "driver_records",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),  # "session" | "cdr"
+    Column("record_pk", PK, nullable=False),
+    Column("country_code", String(2), nullable=False),
+    Column("party_id", String(3), nullable=False),
+    Column("object_id", String(39), nullable=False),
+    Column("driver_pk", PK),
+    Column("token_uid", String(36)),
+    Column("token_type", String(20)),
+    Column("started_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
+    UniqueConstraint("kind", "record_pk", name="uq_driver_records_kind_record"),
+    Index("ix_driver_records_driver", "driver_pk", "kind", "record_pk"),
+    Index("ix_driver_records_driver_ended", "driver_pk", "kind", "ended_at"),
+    Index("ix_driver_records_object", "kind", "country_code", "party_id", "object_id"),
+)
+
+# The re-pricing of every CDR received from a CPO partner: OK, DISPUTE (the CDR's total differs
+# from ours by more than `dispute_threshold`), UNCHECKED (no tariff to price it with) or CREDIT.
+# Money as Decimal text.
+cdr_checks = Table(
+    "cdr_checks",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("country_code", String(2), nullable=False),
+    Column("party_id", String(3), nullable=False),
+    Column("cdr_id", String(39), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("currency", String(3)),
+    Column("tariff_id", String(36)),
+    Column("claimed_excl_vat", String(24)),
+    Column("claimed_incl_vat", String(24)),
+    Column("computed_excl_vat", String(24)),
+    Column("computed_incl_vat", String(24)),
+    Column("difference", String(24)),  # claimed - computed (incl. VAT when both have it), to the cent
+    Column("detail", Text),
+    Column("checked_at", UTCDateTime, nullable=False),
+    UniqueConstraint("country_code", "party_id", "cdr_id", name="uq_cdr_checks_cdr"),
+    Index("ix_cdr_checks_status", "status", "pk"),
 )

@@ -43,7 +43,7 @@ class Platform:
         self.locations = LocationService(self.store, self.bus, settings, self.pushes)
         self.tariffs = TariffService(self.store, self.bus, settings, self.pushes)
         self.tokens = TokenService(self.store, self.bus, settings, self.pushes)
-        self.received = ReceivedRecords(self.store, self.bus)
+        self.received = ReceivedRecords(self.store, self.bus, settings)
         self.chargers = ChargerService(self.store, self.bus, settings, self.locations)
         self.authorization = AuthorizationService(self.store, self.bus, settings, self.ocpi)
         self.charging = ChargingService(self.store, self.bus, settings, self.pushes, self.authorization)
@@ -110,6 +110,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI):
         if run_workers:
             platform.outbox_worker.start()
+            await platform.commands.resume()  # results still owed from before a restart
         try:
             yield
         finally:

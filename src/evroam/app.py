@@ -53,6 +53,7 @@ class Platform:
         self.outbox_worker = OutboxWorker(self)
         self._gateway = None
         sync.install(self)
+        self.puller = sync.Puller(self)  # periodic pulls from CPO partners (eMSP, `pull_interval`)
 
     @property
     def gateway(self):
@@ -110,11 +111,13 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI):
         if run_workers:
             platform.outbox_worker.start()
+            platform.puller.start()
             await platform.commands.resume()  # results still owed from before a restart
         try:
             yield
         finally:
             if run_workers:
+                await platform.puller.stop()
                 await platform.outbox_worker.stop()
             await platform.bus.drain()
 

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
         60.0, ge=0, description="seconds between session updates pushed to the eMSP while charging (0: every change)"
     )
     currency: str = Field("EUR", min_length=3, max_length=3, description="currency of sessions without a tariff")
+    pull_interval: float = Field(
+        900.0, ge=0, description="(eMSP) seconds between pulls of every CPO partner's data (0: never)"
+    )
 
     admin_token: str | None = Field(None, description="bearer token of the admin API (generated if unset)")
     redis_url: str | None = Field(None, description="Redis URL when several processes share the work")

@@ -1,8 +1,17 @@
-"""Pull sync (we are the eMSP): read a CPO partner's sender endpoints page by page, following
-Link headers; the first time everything, afterwards only what changed since the last pull."""
+"""Pull sync (we are the eMSP): read a CPO partner's sender interfaces (tariffs, locations,
+sessions, CDRs) page by page, following Link headers; the first time everything, afterwards
+only what changed since the last pull (`date_from`).
+
+Pulls run right after a CPO partner registers, on `evroam partners sync NAME [--full]`, and
+every `pull_interval` seconds in the server (0: never), so what a partner pushed while we were
+unreachable, or could not push, arrives at the latest one interval later. A module that fails
+(partner unreachable, an error answer) keeps its previous `date_from`, so the next pull reads
+again from there; the failure is written on the partner (`last_error`, shown by `partners
+list`) and cleared by the next pull that succeeds."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -10,45 +19,167 @@ from typing import TYPE_CHECKING
 
 from evroam.model.common import format_datetime, utcnow
 from evroam.model.partners import Partner
+from evroam.ocpi.transport.errors import PartnerCallError
+from evroam.services.errors import ServiceError
 
 if TYPE_CHECKING:
     from evroam.app import Platform
 
 log = logging.getLogger(__name__)
 
-PULLED_MODULES = ("tariffs", "locations")
+# Tariffs before the locations that name them, sessions before their CDRs.
+PULLED_MODULES = ("tariffs", "locations", "sessions", "cdrs")
 # An incremental pull asks for changes since the previous pull started, minus this margin, so a
 # partner whose clock runs behind ours loses nothing (objects pulled twice are simply replaced).
 CLOCK_MARGIN = timedelta(minutes=5)
+# The sessions sender interface requires date_from (OCPI 2.2.1): a full pull asks from here.
+EPOCH = "1970-01-01T00:00:00Z"
+_ERROR_PREFIX = "pull from "
+
+
+class PullFailed(RuntimeError):
+    """Some modules could not be pulled; `counts` holds what was stored all the same."""
+
+    def __init__(self, partner: str, counts: dict[str, int], errors: dict[str, str]) -> None:
+        self.counts = counts
+        self.errors = errors
+        done = ", ".join(f"{n} {m}" for m, n in counts.items()) or "nothing"
+        failed = "; ".join(f"{m}: {e}" for m, e in errors.items())
+        super().__init__(f"pull from {partner} incomplete (stored {done}); failed: {failed}")
 
 
 async def pull(platform: Platform, partner: Partner, *, full: bool = False,
                progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
-    """Pull every module the partner sends; {module: objects stored}."""
+    """Pull every module the partner sends; {module: objects stored}. Raises PullFailed (after
+    pulling every module it could) when a module failed."""
     if not partner.registered or not partner.outgoing_token:
         raise ValueError(f"partner {partner.name!r} is not registered")
     allowed = partner.parties("CPO")
     counts: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    problems: list[str] = []
     state = dict(partner.sync_state)
     for module in PULLED_MODULES:
         url = partner.endpoint(module, "SENDER")
         if not url or not allowed:
             continue
         started = format_datetime(utcnow() - CLOCK_MARGIN)
-        params = {} if full or module not in state else {"date_from": state[module]}
-        service = platform.locations if module == "locations" else platform.tariffs
+        since = None if full else state.get(module)
+        params = {"date_from": since or EPOCH} if since or module == "sessions" else {}
         stored = 0
-        async for page in platform.ocpi.pages(url, token=partner.outgoing_token, encoding=partner.outgoing_encoding,
-                                              module=module, params=params):
-            stored += await service.store_pulled(page, allowed)
-            if progress:
-                progress(module, stored)
+        if progress:
+            progress(module, 0)
+        try:
+            async for page in platform.ocpi.pages(url, token=partner.outgoing_token,
+                                                  encoding=partner.outgoing_encoding, module=module, params=params,
+                                                  to_party=allowed[0] if len(allowed) == 1 else None):
+                n, skipped = await _store(platform, module, page, allowed)
+                stored += n
+                problems += skipped
+                if progress:
+                    progress(module, stored)
+        except (PartnerCallError, ServiceError) as exc:
+            counts[module] = stored
+            errors[module] = getattr(exc, "message", None) or str(exc)
+            log.warning("pull of %s from %s failed: %s", module, partner.name, errors[module])
+            continue
         counts[module] = stored
         state[module] = started
         async with platform.store.begin() as conn:
             await platform.store.partners.update(conn, partner.pk, sync_state=state)
+    await _record(platform, partner, errors, problems)
     log.info("pulled from %s: %s", partner.name, counts)
+    if errors:
+        raise PullFailed(partner.name, counts, errors)
     return counts
+
+
+async def _store(platform: Platform, module: str, page: list, allowed: list[tuple[str, str]]) -> tuple[int, list[str]]:
+    if module == "locations":
+        return await platform.locations.store_pulled(page, allowed), []
+    if module == "tariffs":
+        return await platform.tariffs.store_pulled(page, allowed), []
+    if module == "sessions":
+        return await platform.received.store_pulled_sessions(page, allowed)
+    return await platform.received.store_pulled_cdrs(page, allowed)
+
+
+async def _record(platform: Platform, partner: Partner, errors: dict[str, str], problems: list[str]) -> None:
+    """Write the outcome on the partner: the failures and skipped objects, or clear an earlier
+    pull failure."""
+    message = None
+    if errors or problems:
+        parts = [f"{m}: {e}" for m, e in errors.items()]
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            parts.append(f"{len(problems)} objects skipped: " + "; ".join(problems[:3]) + more)
+        message = f"{_ERROR_PREFIX}{partner.name} failed at {format_datetime(utcnow())}: " + " | ".join(parts)
+    async with platform.store.begin() as conn:
+        current = await platform.store.partners.get(conn, partner.pk)
+        if current is None:
+            return
+        if message is not None:
+            await platform.store.partners.update(conn, partner.pk, last_error=message[:2000])
+        elif current.last_error and current.last_error.startswith(_ERROR_PREFIX):
+            await platform.store.partners.update(conn, partner.pk, last_error=None)
+
+
+async def pull_all(platform: Platform, *, full: bool = False) -> dict[str, dict[str, int] | str]:
+    """One pull of every registered CPO partner; {partner: counts, or the error}."""
+    async with platform.store.connect() as conn:
+        partners = [p for p in await platform.store.partners.registered(conn) if p.has_role("CPO")]
+    outcome: dict[str, dict[str, int] | str] = {}
+    for partner in partners:
+        try:
+            outcome[partner.name] = await pull(platform, partner, full=full)
+        except Exception as exc:  # recorded on the partner; the next round retries
+            outcome[partner.name] = str(exc)
+    return outcome
+
+
+class Puller:
+    """Pulls every CPO partner every `pull_interval` seconds while the server runs (eMSP role)."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.rounds = 0
+
+    @property
+    def enabled(self) -> bool:
+        s = self.platform.settings
+        return "EMSP" in s.roles and s.pull_interval > 0
+
+    def start(self) -> None:
+        if self.enabled and self._task is None:
+            self._stop.clear()
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="pull-sync")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        interval = self.platform.settings.pull_interval
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=interval)
+                return
+            except TimeoutError:
+                pass
+            try:
+                outcome = await pull_all(self.platform)
+                log.info("periodic pull: %s", outcome)
+            except Exception:
+                log.exception("periodic pull failed; retrying in %ss", interval)
+            self.rounds += 1
 
 
 def install(platform: Platform) -> None:
@@ -62,9 +193,12 @@ def install(platform: Platform) -> None:
         if partner and partner.has_role("CPO"):
             try:
                 await pull(platform, partner)
-            except Exception as exc:  # the partner may not be ready; `partners sync` retries
+            except PullFailed as exc:  # recorded on the partner; the periodic pull or `partners sync` retries
+                log.warning("first pull from %s: %s", partner.name, exc)
+            except Exception as exc:  # the partner may not be ready
                 log.warning("first pull from %s failed: %s", partner.name, exc)
                 async with platform.store.begin() as conn:
-                    await platform.store.partners.update(conn, partner.pk, last_error=f"pull failed: {exc}")
+                    await platform.store.partners.update(conn, partner.pk,
+                                                         last_error=f"{_ERROR_PREFIX}{partner.name} failed: {exc}")
 
     platform.bus.subscribe("partner.registered", on_registered)

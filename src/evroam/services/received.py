@@ -182,8 +182,8 @@ class ReceivedRecords:
 
     async def store_pulled_cdrs(self, cdrs: list[Any], allowed: list[tuple[str, str]]) -> tuple[int, list[str]]:
         """CDRs read from a CPO's sender interface: the new, valid ones of the CPO's parties and
-        of our drivers are stored (one by one, a credit after the CDR it cancels when both come
-        in the same page); those we hold already are skipped. (stored, problems)."""
+        of our drivers are stored (one by one, so a credit can follow the CDR it cancels in the
+        same page); those we hold already stay as they are. (CDRs now held, problems)."""
         stored, problems, added = 0, [], []
         for raw in cdrs:
             try:
@@ -192,13 +192,14 @@ class ReceivedRecords:
                 _owned(data, allowed, "CDR")
                 self._our_token(data["cdr_token"], f"CDR {cdr.id}: ")
                 async with self.store.begin() as conn:
-                    if await self.store.cdrs.get(conn, cdr.country_code, cdr.party_id, cdr.id) is not None:
-                        continue
-                    await self._insert_cdr(conn, data)
+                    held = await self.store.cdrs.get(conn, cdr.country_code, cdr.party_id, cdr.id) is not None
+                    if not held:
+                        await self._insert_cdr(conn, data)
             except Invalid as exc:
                 problems.append(exc.message if exc.message.startswith("CDR ") else f"CDR {_id_of(raw)}: {exc.message}")
                 continue
-            added.append(data)
+            if not held:
+                added.append(data)
             stored += 1
         for data in added:
             self._cdr_event(data)

@@ -81,8 +81,8 @@ async def test_a_start_requested_by_a_command_carries_its_authorization_referenc
     cpo, emsp = await roaming_pair(make_instance)
     async with cpo.platform.store.connect() as conn:
         token = await cpo.platform.store.tokens.get(conn, "DE", "MSP", DRIVER_TAG, "RFID")
-    cpo.platform.charging.expect_remote_start("CP-1", id_tag=DRIVER_TAG, token=token,
-                                              authorization_reference="CMD-REF-42", remote_start_id=7)
+    await cpo.platform.charging.expect_remote_start("CP-1", id_tag=DRIVER_TAG, token=token,
+                                                    authorization_reference="CMD-REF-42", remote_start_id=7)
     t0 = past(20)
     async with charge_point(cpo, "CP-1") as cp:
         tx_id = (await cp.call(call.StartTransaction(connector_id=1, id_tag=DRIVER_TAG, meter_start=0,

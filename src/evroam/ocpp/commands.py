@@ -1,6 +1,12 @@
 """The CALLs the central system sends to chargers, built for each OCPP version, and their
 answers read back in version-neutral terms. The services say what to do (start on EVSE 2 for
-this token, reset, read a configuration key); this module knows how 1.6 and 2.0.1/2.1 say it."""
+this token, reset, read a configuration key); this module knows how 1.6 and 2.0.1/2.1 say it.
+
+OCPP 2.1 keeps the 2.0.1 messages used here with the same required fields and statuses, so one
+builder serves both (with the `ocpp.v21` call classes for a 2.1 charger). Where 2.1 differs:
+IdToken.type is an open string (2.0.1: an enumeration; the values we send exist in both),
+TriggerMessage knows SignV2G20Certificate too (and CustomTrigger, which needs a name we do not
+send), Reset also has ImmediateAndResume (not used: hard = Immediate, soft = OnIdle)."""
 
 from __future__ import annotations
 
@@ -38,6 +44,7 @@ TRIGGERS_16 = ("BootNotification", "DiagnosticsStatusNotification", "FirmwareSta
 TRIGGERS_2 = ("BootNotification", "LogStatusNotification", "FirmwareStatusNotification", "Heartbeat",
               "MeterValues", "SignChargingStationCertificate", "SignV2GCertificate", "StatusNotification",
               "TransactionEvent", "SignCombinedCertificate", "PublishFirmwareStatusNotification")
+TRIGGERS_21 = (*TRIGGERS_2, "SignV2G20Certificate")
 
 
 class Unsupported(ValueError):
@@ -126,7 +133,7 @@ def change_availability(version: str, *, evse_number: int, operative: bool) -> A
 
 
 def trigger_message(version: str, message: str, *, evse_number: int | None) -> Any:
-    known = TRIGGERS_16 if is_16(version) else TRIGGERS_2
+    known = TRIGGERS_16 if is_16(version) else TRIGGERS_21 if version == "2.1" else TRIGGERS_2
     name = next((m for m in known if m.casefold() == message.casefold()), None)
     if name is None:
         raise Unsupported(f"OCPP {version} cannot trigger {message!r}; one of: {', '.join(known)}")
@@ -193,6 +200,17 @@ def answer_status(answer: Any) -> str | None:
     """The `status` of an answer (the charger's Accepted / Rejected / ...)."""
     status = getattr(answer, "status", None)
     return str(status) if status is not None else None
+
+
+def answer_text(answer: Any) -> str:
+    """The answer's status for people: `Rejected`, with the 2.x statusInfo reason when given
+    (`Rejected (NoCable: plug in first)`)."""
+    text = answer_status(answer) or "without a status"
+    info = getattr(answer, "status_info", None)
+    if isinstance(info, dict) and info.get("reason_code"):
+        extra = info.get("additional_info")
+        text += f" ({info['reason_code']}" + (f": {extra}" if extra else "") + ")"
+    return text
 
 
 def command_result(answer: Any) -> CommandResultType:

@@ -17,7 +17,6 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +28,8 @@ from evroam.ocpi.outbox import Pushes
 from evroam.services.authorization import ACCEPTED, Authorization, AuthorizationService
 from evroam.services.errors import Invalid
 from evroam.services.objects import same_id, validated
-from evroam.services.pricing import ENERGY_REGISTER, price
+from evroam.services.pricing import CURRENT, ENERGY_REGISTER, POWER, price
+from evroam.services.remote_starts import RemoteStart, RemoteStartService
 from evroam.settings import Settings
 from evroam.store import Store
 from evroam.store.charging import Reading, TransactionRecord
@@ -37,21 +37,6 @@ from evroam.store.charging import Reading, TransactionRecord
 log = logging.getLogger(__name__)
 
 ACTIVE, COMPLETED = "ACTIVE", "COMPLETED"
-REMOTE_START_SECONDS = 600.0
-
-
-@dataclass
-class RemoteStart:
-    """A start the charger was asked for by an OCPI START_SESSION command (see
-    `ChargingService.expect_remote_start`)."""
-
-    charger_id: str
-    id_tag: str
-    token: dict[str, Any]
-    authorization_reference: str | None
-    remote_start_id: int | None
-    evse_number: int | None
-    at: float
 
 
 class MeterWriter:
@@ -113,12 +98,17 @@ class ChargingService:
         self.pushes = pushes
         self.authorization = authorization
         self._locks: dict[str, asyncio.Lock] = {}
-        self._remote: list[RemoteStart] = []
+        self.remote_starts = RemoteStartService(store, bus)
         self._meter_writer = MeterWriter(store)
-        # Transactions without a Session, as last stored, for their next meter values (no
-        # database read per MeterValues). Every other change of a transaction goes through this
-        # service under the charger's lock and drops its entry first.
+        # Active transactions, as last stored, for their next meter values (no database read
+        # per MeterValues). Every other change of a transaction goes through this service under
+        # the charger's lock and drops its entry first.
         self._open: dict[tuple[str, str], TransactionRecord] = {}
+        # Session pushes on a timer: (charger, transaction) -> the timer of its next push, and
+        # the transactions with readings not pushed yet.
+        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._dirty: set[tuple[str, str]] = set()
+        self._push_tasks: set[asyncio.Task] = set()
 
     @property
     def owner(self) -> tuple[str, str]:
@@ -131,30 +121,32 @@ class ChargingService:
         if transaction_id is not None:
             self._open.pop((charger_id, str(transaction_id)), None)
 
+    async def close(self) -> None:
+        """Stop the session push timers (what they would push is stored: the next start of the
+        service pushes it with the transaction's next reading or its stop)."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        if self._push_tasks:
+            await asyncio.gather(*list(self._push_tasks), return_exceptions=True)
+
     # ------------------------------------------------------------------ remote starts
 
-    def expect_remote_start(self, charger_id: str, *, id_tag: str, token: dict[str, Any],
-                            authorization_reference: str | None = None, remote_start_id: int | None = None,
-                            evse_number: int | None = None) -> None:
-        """Announce a start requested through an OCPI command, before asking the charger
+    async def expect_remote_start(self, charger_id: str, *, id_tag: str, token: dict[str, Any],
+                                  authorization_reference: str | None = None, remote_start_id: int | None = None,
+                                  evse_number: int | None = None) -> RemoteStart:
+        """Announce a start requested through a command, before asking the charger
         (RemoteStartTransaction / RequestStartTransaction): the transaction that follows (same
         charger and idTag, or the same remoteStartId) gets a Session with auth_method COMMAND and
-        this authorization reference."""
-        now = time.monotonic()
-        self._remote = [r for r in self._remote if now - r.at < REMOTE_START_SECONDS]
-        self._remote.append(RemoteStart(charger_id, id_tag, token, authorization_reference, remote_start_id,
-                                        evse_number, now))
+        this authorization reference. Stored: it holds across a restart (services/remote_starts.py)."""
+        return await self.remote_starts.expect(charger_id, id_tag=id_tag, token=token,
+                                               authorization_reference=authorization_reference,
+                                               remote_start_id=remote_start_id, evse_number=evse_number)
 
-    def _take_remote_start(self, charger_id: str, id_tag: str | None, remote_start_id: int | None) -> RemoteStart | None:
-        now = time.monotonic()
-        for r in self._remote:
-            if r.charger_id != charger_id or now - r.at >= REMOTE_START_SECONDS:
-                continue
-            if (remote_start_id is not None and r.remote_start_id == remote_start_id) or (
-                    id_tag is not None and r.id_tag.casefold() == id_tag.casefold()):
-                self._remote.remove(r)
-                return r
-        return None
+    async def _take_remote_start(self, charger_id: str, id_tag: str | None,
+                                 remote_start_id: int | None) -> RemoteStart | None:
+        """The expectation this start belongs to (marked used in the transaction that stores it)."""
+        return await self.remote_starts.find(charger_id, id_tag, remote_start_id)
 
     # ------------------------------------------------------------------ transactions
 
@@ -193,7 +185,7 @@ class ChargingService:
                 if readings:
                     await self._add_readings(existing, readings, seq_no=seq_no)
                 return existing, _decision_of(existing)
-            remote = self._take_remote_start(charger_id, id_tag, remote_start_id)
+            remote = await self._take_remote_start(charger_id, id_tag, remote_start_id)
             if remote is not None:
                 authorization = Authorization(ACCEPTED, remote.token, AuthMethod.COMMAND,
                                               authorization_reference or remote.authorization_reference,
@@ -214,6 +206,8 @@ class ChargingService:
                     conn, charger_id=charger_id, transaction_id=transaction_id, start_key=start_key,
                     evse_number=evse_number, connector_number=connector_number, id_tag=id_tag,
                     started_at=started_at, meter_start_wh=meter_start_wh, status=ACTIVE, state=state)
+                if remote is not None:
+                    await self.remote_starts.used(conn, remote)
                 if seq_no is not None:
                     tx.state["seq"].append(seq_no)
                 if readings:
@@ -250,44 +244,129 @@ class ChargingService:
 
     async def add_readings(self, charger_id: str, transaction_id: str, readings: Sequence[Reading], *,
                            charging: bool | None = None, seq_no: int | None = None) -> TransactionRecord | None:
-        """Meter readings of a transaction (any order, resent ones ignored). The Session's
-        kWh, periods and cost follow; it is pushed when `session_push_interval` has passed."""
+        """Meter readings of a transaction (any order, resent ones ignored). Returns once they are
+        committed (with those of other chargers: group commit). The Session follows on a timer:
+        its kWh, periods and cost are recomputed and pushed at most once per
+        `session_push_interval` (`_schedule_push`), not per reading."""
         async with self._lock(charger_id):
             key = (charger_id, str(transaction_id))
             tx = self._open.pop(key, None) or await self.get_transaction(charger_id, transaction_id)
             if tx is None:
                 log.warning("charger %s sent meter values of unknown transaction %s", charger_id, transaction_id)
                 return None
-            started = charging and not tx.state.get("charging")
+            started = bool(charging) and not tx.state.get("charging")
             if started:
                 tx.state["charging"] = True
-            await self._add_readings(tx, readings, seq_no=seq_no, changed=bool(started))
-            if tx.status == ACTIVE and tx.session_id is None:  # stored as it is now: kept for the next ones
+            await self._add_readings(tx, readings, seq_no=seq_no, changed=started)
+            if tx.status == ACTIVE:  # stored as it is now: kept for the next ones
                 if len(self._open) >= 100_000:
                     self._open.clear()
                 self._open[key] = tx
+            self._publish_meter(tx, readings)
             return tx
 
     async def _add_readings(self, tx: TransactionRecord, readings: Sequence[Reading], *, seq_no: int | None,
                             changed: bool = False) -> None:
-        if tx.session_id is None and not changed:
-            # No Session to follow: only the readings (and the state) are stored, together with
-            # those of other chargers in one database transaction (group commit). This returns
-            # once they are committed, so nothing acknowledged to the charger can be lost.
-            changed_state = seq_no is not None and seq_no not in tx.state.setdefault("seq", [])
-            if changed_state:
-                tx.state["seq"].append(seq_no)
-            await self._meter_writer.write(tx.pk, readings, tx.state if changed_state else None)
-            return
-        async with self.store.begin() as conn:
-            if seq_no is not None and seq_no not in tx.state.setdefault("seq", []):
-                tx.state["seq"].append(seq_no)
-            new = await self.store.transactions.add_readings(conn, tx.pk, readings)
-            if tx.status == ACTIVE and tx.session_id is not None and (new or changed):
-                await self._refresh(conn, tx, final=False, force_push=changed)
-            await self.store.transactions.update(conn, tx.pk, state=tx.state)
-        if new and tx.session_id:
+        """Store readings (and the state when it changed) in the next group commit; returns once
+        committed, so nothing acknowledged to the charger can be lost. A Session's push is
+        scheduled: at once when it starts charging (PENDING -> ACTIVE), else at the interval."""
+        if seq_no is not None and seq_no not in tx.state.setdefault("seq", []):
+            tx.state["seq"].append(seq_no)
+            changed = True
+        try:
+            await self._meter_writer.write(tx.pk, readings, tx.state if changed else None)
+        except Exception:
+            self._forget(tx.charger_id, tx.transaction_id)
+            raise
+        if tx.session_id is not None and tx.status == ACTIVE and (readings or changed):
+            key = (tx.charger_id, tx.transaction_id)
+            self._dirty.add(key)
+            self._schedule_push(key, tx, now=changed and tx.state.get("charging") and not tx.state.get("active"))
+
+    # ------------------------------------------------------------------ session pushes on a timer
+
+    def _schedule_push(self, key: tuple[str, str], tx: TransactionRecord, *, now: bool = False) -> None:
+        """Arm the transaction's push timer, unless armed: due `session_push_interval` seconds
+        after its last push (at once with `now`). One timer per active Session; no polling."""
+        timer = self._timers.get(key)
+        delay = 0.0 if now else max(0.0, tx.state.get("pushed_at", 0.0) + self.settings.session_push_interval
+                                    - time.time())
+        if timer is not None:
+            if not now:
+                return
+            timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[key] = loop.call_later(delay, self._push_due, key)
+
+    def _push_due(self, key: tuple[str, str]) -> None:
+        self._timers.pop(key, None)
+        task = asyncio.get_running_loop().create_task(self._push(key), name=f"session-push-{key[0]}")
+        self._push_tasks.add(task)
+        task.add_done_callback(self._push_tasks.discard)
+
+    async def _push(self, key: tuple[str, str]) -> None:
+        """Recompute a Session from its readings, store it and push what changed to its eMSP."""
+        charger_id, transaction_id = key
+        try:
+            async with self._lock(charger_id):
+                if key not in self._dirty:
+                    return  # pushed meanwhile (e.g. by the stop)
+                tx = self._open.pop(key, None) or await self.get_transaction(charger_id, transaction_id)
+                if tx is None or tx.status != ACTIVE or tx.session_id is None:
+                    self._dirty.discard(key)
+                    return
+                due = tx.state.get("pushed_at", 0.0) + self.settings.session_push_interval - time.time()
+                if due > 0.001 and not (tx.state.get("charging") and not tx.state.get("active")):
+                    self._schedule_push(key, tx)  # pushed meanwhile: the next one at the interval
+                    self._open[key] = tx
+                    return
+                self._dirty.discard(key)
+                async with self.store.begin() as conn:
+                    await self._refresh(conn, tx, final=False)
+                    await self.store.transactions.update(conn, tx.pk, state=tx.state)
+                self._open[key] = tx
             self._published(tx, "session.updated")
+        except Exception:
+            self._forget(charger_id, transaction_id)
+            log.exception("charger %s: pushing the session of transaction %s failed", charger_id, transaction_id)
+
+    def _cancel_push(self, charger_id: str, transaction_id: str) -> None:
+        key = (charger_id, str(transaction_id))
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        self._dirty.discard(key)
+
+    def _publish_meter(self, tx: TransactionRecord, readings: Sequence[Reading]) -> None:
+        """`session.meter` for load management: the newest power, current and energy of one
+        MeterValues message, when it has power or current readings (no database work)."""
+        power: float | None = None
+        phase_power: dict[str, float] = {}
+        current: float | None = None
+        energy: float | None = None
+        at = None
+        for r in readings:
+            if r.measurand == POWER:
+                if at is None or r.timestamp >= at:
+                    at = r.timestamp
+                if r.phase == "":
+                    power = r.value
+                else:
+                    phase_power[r.phase] = r.value
+            elif r.measurand == CURRENT:
+                if at is None or r.timestamp >= at:
+                    at = r.timestamp
+                current = r.value if current is None else max(current, r.value)
+            elif r.measurand == ENERGY_REGISTER and r.phase == "":
+                energy = r.value if energy is None else max(energy, r.value)
+        if at is None:
+            return
+        if power is None and phase_power:
+            power = sum(phase_power.values())
+        self.bus.publish("session.meter", charger_id=tx.charger_id, evse_number=tx.evse_number,
+                         connector_number=tx.connector_number, transaction_id=tx.transaction_id,
+                         session_id=tx.session_id, power_w=power, current_a=current, energy_wh=energy,
+                         at=format_datetime(at))
 
     async def stop_transaction(self, charger_id: str, transaction_id: str, *, stopped_at: datetime,
                                meter_stop_wh: float | None = None, readings: Sequence[Reading] = (),

@@ -3,11 +3,25 @@ CANCEL_RESERVATION, UNLOCK_CONNECTOR) and the operators' commands (reset, availa
 message, configuration, cache, local lists, start, stop, unlock), sent to the charger that holds
 the EVSE.
 
-An OCPI command gets its CommandResponse at once: ACCEPTED when the charger is connected and the
-request makes sense, REJECTED / UNKNOWN_SESSION otherwise (an unknown location is an error,
-OCPI 2003). The charger's answer then becomes the CommandResult, POSTed durably (outbox) to the
-command's `response_url` by a task that awaits that answer; no answer within
-`command_timeout` seconds gives TIMEOUT.
+An OCPI command gets its CommandResponse at once (OCPI 2.2.1 commands module): ACCEPTED when
+the charger is connected and the request can be sent to it; REJECTED when it cannot be sent (the
+charger is offline, the token is not one of the eMSP's, the reservation expired already);
+NOT_SUPPORTED when the EVSE has no charger we can command or the request cannot be said in the
+charger's OCPP version; UNKNOWN_SESSION for a STOP_SESSION of a session the eMSP does not have
+here. An unknown location, EVSE or connector is answered with OCPI status 2003 (and a REJECTED
+CommandResponse as data, as the spec's example shows).
+
+Nothing acknowledged is lost: an ACCEPTED command is stored (`received_commands`) before it is
+answered and before the charger is asked. The charger's answer then becomes the CommandResult,
+which goes into the outbox (retried until the eMSP takes it, across restarts) in the same
+database transaction that marks the command done and records what it changed (a reservation's
+status, a remote start the charger refused). A CALLRESULT maps to its result (Accepted ->
+ACCEPTED, Rejected -> REJECTED, Occupied -> EVSE_OCCUPIED, ...), a CALLERROR NotImplemented /
+NotSupported to NOT_SUPPORTED and any other CALLERROR to FAILED, each with a message; no answer
+within `command_timeout` seconds gives TIMEOUT. When the platform restarts while commands wait
+for their charger, `resume()` gives each its TIMEOUT at its deadline (the answer went with the
+old connection). Remote starts are remembered in the store too (services/remote_starts.py), so
+the transaction a charger starts after a restart still belongs to its command.
 
 Operator commands wait for the charger's answer and return it."""
 
@@ -17,9 +31,11 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from ocpp.exceptions import OCPPError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evroam.events import Bus
 from evroam.model.commands import (
@@ -39,15 +55,20 @@ from evroam.ocpi.outbox import Pushes
 from evroam.ocpp import commands as ocpp_commands
 from evroam.ocpp.commands import Unsupported
 from evroam.services.charging import ChargingService
-from evroam.services.errors import Forbidden, Invalid, NotFound, ServiceError
+from evroam.services.errors import Invalid, NotFound, ServiceError
 from evroam.services.locations import LocationService
 from evroam.services.objects import same_id
 from evroam.settings import Settings
 from evroam.store import Store
+from evroam.store.commands import ReceivedCommand
 
 log = logging.getLogger(__name__)
 
 CONNECTOR_REQUIRED = "START_SESSION_CONNECTOR_REQUIRED"
+TIMED_OUT = "the charge point did not answer in time"
+#: Results after which a charger will not start the transaction it was asked for
+NO_START = {CommandResultType.REJECTED, CommandResultType.FAILED, CommandResultType.NOT_SUPPORTED,
+            CommandResultType.EVSE_OCCUPIED, CommandResultType.EVSE_INOPERATIVE}
 
 
 class ChargerOffline(ServiceError):
@@ -81,13 +102,30 @@ class CommandService:
         self.locations = locations
         self._gateway = gateway
         self._tasks: set[asyncio.Task] = set()
+        self._awaited: set[int] = set()  # received commands this process is waiting on
 
     @property
     def gateway(self):
         return self._gateway()
 
+    async def resume(self) -> int:
+        """Resume after a (re)start: every command still waiting for its charger gets its
+        TIMEOUT result at its deadline (at once when that has passed). The number resumed."""
+        async with self.store.connect() as conn:
+            waiting = await self.store.received_commands.waiting(conn)
+        resumed = 0
+        for command in waiting:
+            if command.pk not in self._awaited:
+                self._spawn(self._expire(command), command.pk)
+                resumed += 1
+        if resumed:
+            log.info("%d command(s) waiting for a charger's answer since before the restart: TIMEOUT at their "
+                     "deadline", resumed)
+        return resumed
+
     async def close(self) -> None:
-        """Stop waiting for chargers' answers (at shutdown)."""
+        """Stop waiting for chargers' answers (at shutdown; the commands stay stored as waiting,
+        and `resume()` of the next process gives them their result)."""
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -119,16 +157,20 @@ class CommandService:
         self.bus.publish("command.received", command=command.value, partner=partner.name, result=response["result"])
         return response
 
-    @staticmethod
-    def _require_token_owner(partner: Partner, token: dict[str, Any]) -> None:
+    def _foreign_token(self, partner: Partner, token: dict[str, Any]) -> dict[str, Any] | None:
+        """REJECTED when the token is not one of the eMSP's own (OCPI: an eMSP uses only its own
+        tokens in commands); None when it is."""
         cc, pid = token.get("country_code", ""), token.get("party_id", "")
-        if not partner.owns(cc, pid, "EMSP"):
-            mine = ", ".join(f"{c}/{p}" for c, p in partner.parties("EMSP")) or "none"
-            raise Forbidden(f"token: {cc}/{pid} is not one of your eMSP parties (yours: {mine})")
+        if partner.owns(cc, pid, "EMSP"):
+            return None
+        mine = ", ".join(f"{c}/{p}" for c, p in partner.parties("EMSP")) or "none"
+        return self.response(CommandResponseType.REJECTED,
+                             f"token {cc}/{pid} is not one of your eMSP parties (yours: {mine})")
 
     async def _start_session(self, request: StartSession, partner: Partner) -> dict[str, Any]:
         token = request.token.to_dict()
-        self._require_token_owner(partner, token)
+        if (refused := self._foreign_token(partner, token)) is not None:
+            return refused
         loc = await self.locations.get_own(request.location_id)
         if request.evse_uid is None:
             place = await self._free_evse(loc)
@@ -138,7 +180,7 @@ class CommandService:
         else:
             evse, charger_id, evse_number = await self._evse(loc, request.evse_uid)
             if charger_id is None:
-                return self.response(CommandResponseType.REJECTED, "this EVSE cannot be started remotely")
+                return self.response(CommandResponseType.NOT_SUPPORTED, "this EVSE cannot be started remotely")
         if request.connector_id is not None:
             _connector_number(evse, request.connector_id)  # it must exist
         elif CONNECTOR_REQUIRED in (evse.get("capabilities") or []):
@@ -151,12 +193,12 @@ class CommandService:
             payload = ocpp_commands.remote_start(version, uid=token["uid"], token_type=token.get("type"),
                                                  evse_number=evse_number, remote_start_id=remote_start_id)
         except Unsupported as exc:
-            return self.response(CommandResponseType.REJECTED, str(exc))
-        self.charging.expect_remote_start(charger_id, id_tag=token["uid"], token=token,
-                                          authorization_reference=request.authorization_reference,
-                                          remote_start_id=remote_start_id, evse_number=evse_number)
-        self._spawn(self._complete(partner.pk, request.response_url, charger_id, payload, "START_SESSION"))
-        return self.response(CommandResponseType.ACCEPTED)
+            return self.response(CommandResponseType.NOT_SUPPORTED, str(exc))
+        expected = await self.charging.expect_remote_start(
+            charger_id, id_tag=token["uid"], token=token, authorization_reference=request.authorization_reference,
+            remote_start_id=remote_start_id, evse_number=evse_number)
+        return await self._send(partner, request.response_url, CommandType.START_SESSION, charger_id, payload,
+                                data={"remote_start_pk": expected.pk})
 
     async def _stop_session(self, request: StopSession, partner: Partner) -> dict[str, Any]:
         async with self.store.connect() as conn:
@@ -172,13 +214,13 @@ class CommandService:
         try:
             payload = ocpp_commands.remote_stop(version, tx.transaction_id)
         except Unsupported as exc:
-            return self.response(CommandResponseType.REJECTED, str(exc))
-        self._spawn(self._complete(partner.pk, request.response_url, tx.charger_id, payload, "STOP_SESSION"))
-        return self.response(CommandResponseType.ACCEPTED)
+            return self.response(CommandResponseType.NOT_SUPPORTED, str(exc))
+        return await self._send(partner, request.response_url, CommandType.STOP_SESSION, tx.charger_id, payload)
 
     async def _reserve_now(self, request: ReserveNow, partner: Partner) -> dict[str, Any]:
         token = request.token.to_dict()
-        self._require_token_owner(partner, token)
+        if (refused := self._foreign_token(partner, token)) is not None:
+            return refused
         loc = await self.locations.get_own(request.location_id)
         evse_number: int | None = None
         if request.evse_uid is not None:
@@ -189,33 +231,31 @@ class CommandService:
                 return self.response(CommandResponseType.REJECTED, "several charge points here: give evse_uid")
             charger_id = chargers[0] if chargers else None
         if charger_id is None:
-            return self.response(CommandResponseType.REJECTED, "this EVSE cannot be reserved remotely")
+            return self.response(CommandResponseType.NOT_SUPPORTED, "this EVSE cannot be reserved remotely")
         if request.expiry_date <= utcnow():
             return self.response(CommandResponseType.REJECTED, "expiry_date has passed")
         version = self.gateway.version(charger_id)
         if version is None:
             return self.response(CommandResponseType.REJECTED, "the charge point is offline")
-        async with self.store.begin() as conn:
-            reservation = await self.store.reservations.put(
-                conn, country_code=token["country_code"], party_id=token["party_id"],
-                reservation_id=request.reservation_id, partner_pk=partner.pk, charger_id=charger_id,
-                evse_number=evse_number, expiry_date=request.expiry_date,
-                data={"token": token, "location_id": loc["id"], "evse_uid": request.evse_uid,
-                      "authorization_reference": request.authorization_reference})
         try:
-            payload = ocpp_commands.reserve_now(version, reservation_id=reservation.pk,
-                                                expiry_date=format_datetime(request.expiry_date), uid=token["uid"],
-                                                token_type=token.get("type"), evse_number=evse_number)
-        except Unsupported as exc:
-            return self.response(CommandResponseType.REJECTED, str(exc))
-
-        async def answered(result: CommandResultType) -> None:
+            # the reservation, its CALL and the command are stored together (or, when the CALL
+            # cannot be made for this charger, nothing is)
             async with self.store.begin() as conn:
-                await self.store.reservations.set_status(conn, reservation.pk, result.value)
-
-        self._spawn(self._complete(partner.pk, request.response_url, charger_id, payload, "RESERVE_NOW",
-                                   answered=answered))
-        return self.response(CommandResponseType.ACCEPTED)
+                reservation = await self.store.reservations.put(
+                    conn, country_code=token["country_code"], party_id=token["party_id"],
+                    reservation_id=request.reservation_id, partner_pk=partner.pk, charger_id=charger_id,
+                    evse_number=evse_number, expiry_date=request.expiry_date,
+                    data={"token": token, "location_id": loc["id"], "evse_uid": request.evse_uid,
+                          "authorization_reference": request.authorization_reference})
+                payload = ocpp_commands.reserve_now(version, reservation_id=reservation.pk,
+                                                    expiry_date=format_datetime(request.expiry_date),
+                                                    uid=token["uid"], token_type=token.get("type"),
+                                                    evse_number=evse_number)
+                pk = await self._record(conn, partner, request.response_url, CommandType.RESERVE_NOW, charger_id,
+                                        payload, data={"reservation_pk": reservation.pk})
+        except Unsupported as exc:
+            return self.response(CommandResponseType.NOT_SUPPORTED, str(exc))
+        return self._sent(pk, charger_id, payload)
 
     async def _cancel_reservation(self, request: CancelReservation, partner: Partner) -> dict[str, Any]:
         reservation = None
@@ -225,35 +265,33 @@ class CommandService:
                 if reservation is not None:
                     break
         if reservation is None or reservation.status in ("CANCELED", "REJECTED"):
-            self._spawn(self._post_result(partner.pk, request.response_url, CommandResultType.UNKNOWN_RESERVATION,
-                                          f"unknown reservation {request.reservation_id!r}"))
+            # accepted, and the result says so at once (nothing to ask a charger)
+            async with self.store.begin() as conn:
+                pk = await self.store.received_commands.add(
+                    conn, partner_pk=partner.pk, command=CommandType.CANCEL_RESERVATION.value,
+                    response_url=request.response_url, charger_id=None, action=None, deadline=utcnow())
+                command = await self._conclude(conn, pk, CommandResultType.UNKNOWN_RESERVATION,
+                                               f"unknown reservation {request.reservation_id!r}")
+            self._published(command)
             return self.response(CommandResponseType.ACCEPTED)
         version = self.gateway.version(reservation.charger_id)
         if version is None:
             return self.response(CommandResponseType.REJECTED, "the charge point is offline")
         payload = ocpp_commands.cancel_reservation(version, reservation.pk)
-
-        async def answered(result: CommandResultType) -> None:
-            if result is CommandResultType.ACCEPTED:
-                async with self.store.begin() as conn:
-                    await self.store.reservations.set_status(conn, reservation.pk, "CANCELED")
-
-        self._spawn(self._complete(partner.pk, request.response_url, reservation.charger_id, payload,
-                                   "CANCEL_RESERVATION", answered=answered))
-        return self.response(CommandResponseType.ACCEPTED)
+        return await self._send(partner, request.response_url, CommandType.CANCEL_RESERVATION, reservation.charger_id,
+                                payload, data={"reservation_pk": reservation.pk})
 
     async def _unlock_connector(self, request: UnlockConnector, partner: Partner) -> dict[str, Any]:
         loc = await self.locations.get_own(request.location_id)
         evse, charger_id, evse_number = await self._evse(loc, request.evse_uid)
         connector_number = _connector_number(evse, request.connector_id)
         if charger_id is None:
-            return self.response(CommandResponseType.REJECTED, "this EVSE cannot be unlocked remotely")
+            return self.response(CommandResponseType.NOT_SUPPORTED, "this EVSE cannot be unlocked remotely")
         version = self.gateway.version(charger_id)
         if version is None:
             return self.response(CommandResponseType.REJECTED, "the charge point is offline")
         payload = ocpp_commands.unlock_connector(version, evse_number=evse_number, connector_number=connector_number)
-        self._spawn(self._complete(partner.pk, request.response_url, charger_id, payload, "UNLOCK_CONNECTOR"))
-        return self.response(CommandResponseType.ACCEPTED)
+        return await self._send(partner, request.response_url, CommandType.UNLOCK_CONNECTOR, charger_id, payload)
 
     # ------------------------------------------------------------------ where an EVSE is
 
@@ -288,48 +326,95 @@ class CommandService:
 
     # ------------------------------------------------------------------ the asynchronous result
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro, pk: int | None = None) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if pk is not None:
+            self._awaited.add(pk)
+            task.add_done_callback(lambda _t: self._awaited.discard(pk))
 
-    async def _complete(self, partner_pk: int, response_url: str, charger_id: str, payload: Any, command: str, *,
-                        answered: Callable[[CommandResultType], Any] | None = None) -> None:
-        """Await the charger's answer to a command's CALL and post the CommandResult."""
-        message = None
+    async def _record(self, conn: AsyncConnection, partner: Partner, response_url: str, command: CommandType,
+                      charger_id: str, payload: Any, *, data: dict[str, Any] | None = None) -> int:
+        """Store a command about to be sent: it owes its eMSP a result from now on."""
+        deadline = utcnow() + timedelta(seconds=self.settings.command_timeout)
+        return await self.store.received_commands.add(
+            conn, partner_pk=partner.pk, command=command.value, response_url=response_url, charger_id=charger_id,
+            action=type(payload).__name__, deadline=deadline, data=data)
+
+    def _sent(self, pk: int, charger_id: str, payload: Any) -> dict[str, Any]:
+        """Ask the charger (the answer is awaited in the background) and answer ACCEPTED."""
+        self._spawn(self._await_answer(pk, charger_id, payload), pk)
+        return self.response(CommandResponseType.ACCEPTED)
+
+    async def _send(self, partner: Partner, response_url: str, command: CommandType, charger_id: str, payload: Any,
+                    *, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        async with self.store.begin() as conn:
+            pk = await self._record(conn, partner, response_url, command, charger_id, payload, data=data)
+        return self._sent(pk, charger_id, payload)
+
+    async def _await_answer(self, pk: int, charger_id: str, payload: Any) -> None:
+        """Await the charger's answer to a command's CALL and give the CommandResult."""
+        action = type(payload).__name__
         try:
             answer = await self.gateway.call(charger_id, payload, timeout=self.settings.command_timeout)
             result = ocpp_commands.command_result(answer)
-            message = f"the charge point answered {ocpp_commands.answer_status(answer)}"
+            message = f"the charge point answered {ocpp_commands.answer_text(answer)}"
         except TimeoutError:
-            result, message = CommandResultType.TIMEOUT, "the charge point did not answer in time"
+            result, message = CommandResultType.TIMEOUT, TIMED_OUT
         except OCPPError as exc:
             result = CommandResultType.NOT_SUPPORTED if exc.code in ("NotImplemented", "NotSupported") \
                 else CommandResultType.FAILED
-            message = f"the charge point answered with error {exc.code}: {exc.description}"
+            message = f"the charge point answered {action} with error {exc.code}" + \
+                (f": {exc.description}" if exc.description else "")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the connection went away, or anything else: the eMSP still gets a result
-            log.warning("command %s to charger %s failed: %s", command, charger_id, exc)
+            log.warning("command %s to charger %s failed: %s", action, charger_id, exc)
             result, message = CommandResultType.FAILED, "the command could not be delivered to the charge point"
-        if answered is not None:
-            try:
-                await answered(result)
-            except Exception:
-                log.exception("command %s to charger %s: recording the answer failed", command, charger_id)
-        log.info("command %s to charger %s: %s", command, charger_id, result.value)
-        await self._post_result(partner_pk, response_url, result, message, command=command, charger_id=charger_id)
+        await self._finish(pk, result, message)
 
-    async def _post_result(self, partner_pk: int, response_url: str, result: CommandResultType,
-                           message: str | None, *, command: str | None = None, charger_id: str | None = None) -> None:
+    async def _expire(self, command: ReceivedCommand) -> None:
+        """A command whose charger's answer was lost with a restart: TIMEOUT at its deadline."""
+        await asyncio.sleep(max(0.0, (command.deadline - utcnow()).total_seconds()))
+        await self._finish(command.pk, CommandResultType.TIMEOUT, TIMED_OUT)
+
+    async def _finish(self, pk: int, result: CommandResultType, message: str | None) -> bool:
+        """Give a waiting command its result (False: it had one already)."""
+        async with self.store.begin() as conn:
+            command = await self._conclude(conn, pk, result, message)
+        if command is None:
+            return False
+        log.info("command %s (%s) to charger %s: %s", command.command, command.action, command.charger_id,
+                 result.value)
+        self._published(command)
+        return True
+
+    def _published(self, command: ReceivedCommand | None) -> None:
+        if command is not None:
+            self.bus.publish("command.result", command=command.command, charger_id=command.charger_id,
+                             result=command.result, response_url=command.response_url)
+        self.bus.publish("outbox.enqueued")
+
+    async def _conclude(self, conn: AsyncConnection, pk: int, result: CommandResultType,
+                        message: str | None) -> ReceivedCommand | None:
+        """Within `conn`: mark the command done, apply what its result changes, and put the
+        CommandResult into the outbox for its response_url."""
+        command = await self.store.received_commands.finish(conn, pk, result.value, message)
+        if command is None:
+            return None
+        data = command.data
+        if command.command == CommandType.RESERVE_NOW and data.get("reservation_pk") is not None:
+            await self.store.reservations.set_status(conn, data["reservation_pk"], result.value)
+        elif command.command == CommandType.CANCEL_RESERVATION and result is CommandResultType.ACCEPTED:
+            await self.store.reservations.set_status(conn, data["reservation_pk"], "CANCELED")
+        elif command.command == CommandType.START_SESSION and result in NO_START and data.get("remote_start_pk"):
+            await self.charging.remote_starts.cancel(conn, data["remote_start_pk"])
         body: dict[str, Any] = {"result": result.value}
         if message:
             body["message"] = _text(message)
-        async with self.store.begin() as conn:
-            await self.pushes.post_url(conn, partner_pk, response_url, body)
-        self.bus.publish("command.result", command=command, charger_id=charger_id, result=result.value,
-                         response_url=response_url)
-        self.bus.publish("outbox.enqueued")
+        await self.pushes.post_url(conn, command.partner_pk, command.response_url, body, object_key=f"commands:{pk}")
+        return command
 
     # ------------------------------------------------------------------ operator commands
 
@@ -396,11 +481,26 @@ class CommandService:
         token = found[0] if found else {"country_code": self.settings.country_code,
                                         "party_id": self.settings.party_id, "uid": uid, "type": "RFID",
                                         "contract_id": uid}
+        if self.gateway.version(charger_id) is None:
+            raise ChargerOffline(f"charger {charger_id!r} is not connected")
         remote_start_id = secrets.randbelow(2**31 - 1) + 1
-        self.charging.expect_remote_start(charger_id, id_tag=uid, token=token, remote_start_id=remote_start_id,
-                                          evse_number=evse_number)
-        return await self.operate(charger_id, lambda v: ocpp_commands.remote_start(
-            v, uid=uid, token_type=token.get("type"), evse_number=evse_number, remote_start_id=remote_start_id))
+        expected = await self.charging.expect_remote_start(charger_id, id_tag=uid, token=token,
+                                                           remote_start_id=remote_start_id, evse_number=evse_number)
+        try:
+            reply = await self.operate(charger_id, lambda v: ocpp_commands.remote_start(
+                v, uid=uid, token_type=token.get("type"), evse_number=evse_number, remote_start_id=remote_start_id))
+        except ChargerTimedOut:
+            raise  # the charger may still start: the expectation stays
+        except Exception:
+            await self._no_start(expected.pk)
+            raise
+        if reply["answer"].get("status") != "Accepted":
+            await self._no_start(expected.pk)
+        return reply
+
+    async def _no_start(self, remote_start_pk: int) -> None:
+        async with self.store.begin() as conn:
+            await self.charging.remote_starts.cancel(conn, remote_start_pk)
 
     async def stop(self, charger_id: str | None, *, session_id: str) -> dict[str, Any]:
         async with self.store.connect() as conn:

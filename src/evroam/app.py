@@ -16,9 +16,13 @@ from evroam.services.authorization import AuthorizationService
 from evroam.services.chargers import ChargerService
 from evroam.services.charging import ChargingService
 from evroam.services.commands import CommandService
+from evroam.services.driver_records import DriverRecords
+from evroam.services.drivers import DriverService
+from evroam.services.invoices import InvoiceService
 from evroam.services.locations import LocationService
 from evroam.services.ocpp_log import OcppLog
 from evroam.services.received import ReceivedRecords
+from evroam.services.reconciliation import ReconciliationService
 from evroam.services.tariffs import TariffService
 from evroam.services.tokens import TokenService
 from evroam.settings import Settings
@@ -43,6 +47,10 @@ class Platform:
         self.locations = LocationService(self.store, self.bus, settings, self.pushes)
         self.tariffs = TariffService(self.store, self.bus, settings, self.pushes)
         self.tokens = TokenService(self.store, self.bus, settings, self.pushes)
+        self.driver_records = DriverRecords(self.store, self.bus, settings)
+        self.invoices = InvoiceService(self.store, settings)
+        self.drivers = DriverService(self.store, self.bus, settings, self.tokens, self.invoices, self.driver_records)
+        self.reconciliation = ReconciliationService(self.store, self.bus, settings)
         self.received = ReceivedRecords(self.store, self.bus, settings)
         self.chargers = ChargerService(self.store, self.bus, settings, self.locations)
         self.authorization = AuthorizationService(self.store, self.bus, settings, self.ocpi)
@@ -91,6 +99,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     import evroam
     from evroam.backoffice import api as admin_api
     from evroam.backoffice.auth import ensure_admin_token
+    from evroam.driverapi import routes as driver_api
     from evroam.ocpi.cdrs import receiver as cdrs_receiver
     from evroam.ocpi.cdrs import sender as cdrs_sender
     from evroam.ocpi.commands import receiver as commands_receiver
@@ -148,6 +157,8 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
         app.include_router(cdrs_receiver.router)
         app.include_router(tokens_sender.router)
     app.include_router(admin_api.router)
+    if "EMSP" in roles:
+        driver_api.install(app)
 
     @app.get("/health", tags=["health"], summary="Liveness and database check")
     async def health():

@@ -69,12 +69,29 @@ class Settings(BaseSettings):
         30, ge=1, description="seconds a remote command waits for the charger (the OCPI CommandResponse timeout)"
     )
     ocpp_log_retention_days: float = Field(90.0, ge=0, description="days OCPP messages stay in the log (0: forever)")
+    load_replan_seconds: float = Field(60.0, gt=0, description="load management: seconds between re-plans of every site")
+    load_replan_delay: float = Field(
+        0.2, ge=0, description="load management: seconds from an event (session start/stop, meter, change) to the re-plan"
+    )
+    load_hysteresis_a: float = Field(
+        1.0, ge=0, description="load management: a limit rising by no more than this (A per phase) is not sent"
+    )
+    load_profile_timeout: float = Field(
+        10.0, gt=0, description="load management: seconds to wait for a charger's answer to a charging profile"
+    )
     session_push_interval: float = Field(
         60.0, ge=0, description="seconds between session updates pushed to the eMSP while charging (0: every change)"
     )
     currency: str = Field("EUR", min_length=3, max_length=3, description="currency of sessions without a tariff")
     pull_interval: float = Field(
         900.0, ge=0, description="(eMSP) seconds between pulls of every CPO partner's data (0: never)"
+    )
+    dispute_threshold: float = Field(
+        0.01, ge=0, description="a received CDR whose total differs from our re-pricing by more than this "
+        "(currency units) is a dispute"
+    )
+    billing_time_zone: str = Field(
+        "UTC", description="time zone of the months of drivers' invoices and monthly credit limits"
     )
 
     admin_token: str | None = Field(None, description="bearer token of the admin API (generated if unset)")
@@ -94,6 +111,17 @@ class Settings(BaseSettings):
             if value.strip().startswith("["):
                 return json.loads(value)
             return [part.strip().upper() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("billing_time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Amsterdam)") from None
         return value
 
     @model_validator(mode="after")

@@ -11,9 +11,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from evroam.store.cdr_checks import CdrCheckRepository
 from evroam.store.chargers import ChargerRepository
 from evroam.store.charging import ChargingRecordRepository, TransactionRepository
 from evroam.store.commands import ReceivedCommandRepository, RemoteStartRepository
+from evroam.store.drivers import DriverRecordRepository, DriverRepository
 from evroam.store.objects import ObjectRepository
 from evroam.store.ocpp_log import OcppLogRepository
 from evroam.store.outbox import OutboxRepository
@@ -53,6 +55,9 @@ class Store:
         self.tokens = TokenRepository()
         self.ocpp_log = OcppLogRepository()
         self.reservations = ReservationRepository()
+        self.drivers = DriverRepository()
+        self.driver_records = DriverRecordRepository()
+        self.cdr_checks = CdrCheckRepository()
         self.received_commands = ReceivedCommandRepository()
         self.remote_starts = RemoteStartRepository()
         self.remote_commands = RemoteCommandRepository()

@@ -1,27 +1,41 @@
 """Tokens module, sender interface (we are the eMSP): our drivers' tokens, paged, and real-time
-authorization a CPO asks for (POST {uid}/authorize?type=, body LocationReferences)."""
+authorization a CPO asks for (POST {uid}/authorize?type=, body LocationReferences).
+
+Only CPO partners use it, and each sees only the tokens it may know: tokens of drivers limited to
+other CPOs are not listed (and answer NOT_ALLOWED when authorized there)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from evroam.ocpi.server import Caller, authenticated, public_url, routing_headers
+from evroam.model.tokens import LocationReferences
+from evroam.ocpi.server import Caller, authenticated, public_url, routing_headers, validate
 from evroam.ocpi.tokens.receiver import token_type
+from evroam.ocpi.transport import headers as h
 from evroam.ocpi.transport import status
 from evroam.ocpi.transport.envelope import ocpi_response, raw_list_response
-from evroam.ocpi.transport.errors import OcpiError, invalid
+from evroam.ocpi.transport.errors import OcpiError, forbidden, invalid
 from evroam.ocpi.transport.paging import paging_headers, parse_page
+from evroam.services.drivers import NotEnoughInformation
 from evroam.services.errors import NotFound
 
 router = APIRouter(prefix="/ocpi/2.2.1/emsp/tokens", tags=["OCPI tokens (eMSP sender)"])
 
 
+def cpo_parties(caller: Caller) -> list[tuple[str, str]]:
+    parties = caller.partner.parties("CPO")
+    if not parties:
+        raise forbidden("our tokens are for CPO partners; you play no CPO role with us")
+    return parties
+
+
 @router.get("", summary="Our drivers' tokens, paged (date_from, date_to, offset, limit)")
 async def list_tokens(request: Request, caller: Caller = Depends(authenticated)):
     platform = request.app.state.platform
+    parties = cpo_parties(caller)
     page = parse_page(request, platform.settings.ocpi_page_limit)
-    rows, total = await platform.tokens.page_own(date_from=page.date_from, date_to=page.date_to, offset=page.offset,
-                                                 limit=page.limit)
+    rows, total = await platform.tokens.page_own(parties=parties, date_from=page.date_from, date_to=page.date_to,
+                                                 offset=page.offset, limit=page.limit)
     headers = paging_headers(page, len(rows), total, public_url(request), platform.settings.ocpi_page_limit)
     headers.update(routing_headers(request, caller))
     return raw_list_response(rows, headers=headers)
@@ -29,19 +43,24 @@ async def list_tokens(request: Request, caller: Caller = Depends(authenticated))
 
 @router.post("/{token_uid}/authorize", summary="Real-time authorization of one of our tokens")
 async def authorize(token_uid: str, request: Request, caller: Caller = Depends(authenticated)):
+    parties = cpo_parties(caller)
     raw = await request.body()
     location = None
     if raw.strip():
         import orjson
 
         try:
-            location = orjson.loads(raw)
+            body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise invalid(f"request body is not valid JSON: {exc}") from None
-        if not isinstance(location, dict) or not location.get("location_id"):
-            raise invalid("body: LocationReferences with a location_id expected")
+        location = validate(LocationReferences, body, what="LocationReferences").to_dict()
+    from_cc, from_pid = request.headers.get(h.FROM_COUNTRY), request.headers.get(h.FROM_PARTY)
     try:
-        info = await request.app.state.platform.tokens.authorize_own(token_uid, token_type(request), location)
+        info = await request.app.state.platform.drivers.authorize(
+            token_uid, token_type(request), location, parties=parties,
+            from_party=(from_cc, from_pid) if from_cc and from_pid else None)
     except NotFound as exc:
         raise OcpiError(exc.message, ocpi_status=status.UNKNOWN_TOKEN, http_status=404) from None
+    except NotEnoughInformation as exc:
+        raise OcpiError(exc.message, ocpi_status=status.NOT_ENOUGH_INFORMATION, http_status=400) from None
     return ocpi_response(info, headers=routing_headers(request, caller))

@@ -15,13 +15,16 @@ from evroam.ocpi.transport.client import OcpiClient
 from evroam.services.authorization import AuthorizationService
 from evroam.services.chargers import ChargerService
 from evroam.services.charging import ChargingService
+from evroam.services.charging_profiles import ChargingProfileService
 from evroam.services.commands import CommandService
 from evroam.services.driver_records import DriverRecords
 from evroam.services.drivers import DriverService
 from evroam.services.invoices import InvoiceService
+from evroam.services.load_management import LoadManager
 from evroam.services.locations import LocationService
 from evroam.services.ocpp_log import OcppLog
 from evroam.services.received import ReceivedRecords
+from evroam.services.sites import SiteService
 from evroam.services.reconciliation import ReconciliationService
 from evroam.services.tariffs import TariffService
 from evroam.services.tokens import TokenService
@@ -59,6 +62,10 @@ class Platform:
         self.commands = CommandService(self.store, self.bus, settings, self.pushes, self.charging, self.locations,
                                        lambda: self.gateway)
         self.outbox_worker = OutboxWorker(self)
+        self.sites = SiteService(self.store, self.bus, settings)  # load management
+        self.load = LoadManager(self.store, self.bus, settings, self.sites, lambda: self.gateway)
+        self.charging_profiles = ChargingProfileService(self.store, self.bus, settings, self.pushes, self.ocpi,
+                                                        self.load, lambda: self.gateway)
         self._gateway = None
         sync.install(self)
         self.puller = sync.Puller(self)  # periodic pulls from CPO partners (eMSP, `pull_interval`)
@@ -79,6 +86,8 @@ class Platform:
 
     async def close(self) -> None:
         await self.commands.close()
+        await self.load.stop()
+        await self.charging_profiles.close()
         if self._gateway is not None:
             await self._gateway.stop()
         await self.ocpp_log.flush()
@@ -98,10 +107,13 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
 
     import evroam
     from evroam.backoffice import api as admin_api
+    from evroam.backoffice import sites as admin_sites
     from evroam.backoffice.auth import ensure_admin_token
     from evroam.driverapi import routes as driver_api
     from evroam.ocpi.cdrs import receiver as cdrs_receiver
     from evroam.ocpi.cdrs import sender as cdrs_sender
+    from evroam.ocpi.chargingprofiles import receiver as chargingprofiles_receiver
+    from evroam.ocpi.chargingprofiles import sender as chargingprofiles_sender
     from evroam.ocpi.commands import receiver as commands_receiver
     from evroam.ocpi.credentials import routes as credentials_routes
     from evroam.ocpi.locations import receiver as locations_receiver
@@ -122,10 +134,13 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
             platform.outbox_worker.start()
             platform.puller.start()
             await platform.commands.resume()  # results still owed from before a restart
+            if "CPO" in platform.settings.roles:
+                platform.load.start()  # load management: sites planned on events, timers, periodically
         try:
             yield
         finally:
             if run_workers:
+                await platform.load.stop()
                 await platform.puller.stop()
                 await platform.outbox_worker.stop()
             await platform.bus.drain()
@@ -150,13 +165,16 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
         app.include_router(cdrs_sender.router)
         app.include_router(tokens_receiver.router)
         app.include_router(commands_receiver.router)
+        app.include_router(chargingprofiles_receiver.router)
     if "EMSP" in roles:
         app.include_router(locations_receiver.router)
         app.include_router(tariffs_receiver.router)
         app.include_router(sessions_receiver.router)
         app.include_router(cdrs_receiver.router)
         app.include_router(tokens_sender.router)
+        app.include_router(chargingprofiles_sender.router)
     app.include_router(admin_api.router)
+    app.include_router(admin_sites.router)
     if "EMSP" in roles:
         driver_api.install(app)
 

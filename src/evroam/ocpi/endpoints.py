@@ -27,9 +27,12 @@ OFFERED: dict[str, tuple[Offered, ...]] = {
         Offered("cdrs", "SENDER", "/cpo/cdrs", "CPO"),
         Offered("tokens", "RECEIVER", "/cpo/tokens", "CPO"),
         Offered("commands", "RECEIVER", "/cpo/commands", "CPO"),
+        Offered("chargingprofiles", "RECEIVER", "/cpo/chargingprofiles", "CPO"),
+        Offered("chargingprofiles", "SENDER", "/emsp/chargingprofiles", "EMSP"),
         Offered("sessions", "RECEIVER", "/emsp/sessions", "EMSP"),
         Offered("cdrs", "RECEIVER", "/emsp/cdrs", "EMSP"),
         Offered("tokens", "SENDER", "/emsp/tokens", "EMSP"),
+        Offered("commands", "SENDER", "/emsp/commands", "EMSP"),  # CommandResults of the commands we send
     ),
 }
 

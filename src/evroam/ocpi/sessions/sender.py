@@ -1,12 +1,17 @@
 """Sessions module, sender interface (we are the CPO): the sessions of the caller's drivers,
-paged; `date_from` is required (OCPI 2.2.1)."""
+paged; `date_from` is required (OCPI 2.2.1). And the drivers' charging preferences of a running
+session (`PUT {sessions_url}/{session_id}/charging_preferences`)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
 from evroam.ocpi.charging_lists import charging_list
-from evroam.ocpi.server import Caller, authenticated
+from evroam.ocpi.server import Caller, authenticated, read_json, routing_headers
+from evroam.ocpi.transport import status
+from evroam.ocpi.transport.envelope import ocpi_response
+from evroam.ocpi.transport.errors import OcpiError
+from evroam.services.charging_profiles import NotCapable
 
 router = APIRouter(prefix="/ocpi/2.2.1/cpo/sessions", tags=["OCPI sessions (CPO sender)"])
 
@@ -14,3 +19,14 @@ router = APIRouter(prefix="/ocpi/2.2.1/cpo/sessions", tags=["OCPI sessions (CPO 
 @router.get("", summary="Sessions of your drivers, paged (date_from required; date_to, offset, limit)")
 async def list_sessions(request: Request, caller: Caller = Depends(authenticated)):
     return await charging_list(request, caller, "sessions", require_date_from=True)
+
+
+@router.put("/{session_id}/charging_preferences",
+            summary="Set the driver's charging preferences of a running session (answer: ChargingPreferencesResponse)")
+async def put_charging_preferences(session_id: str, request: Request, caller: Caller = Depends(authenticated)):
+    try:
+        answer = await request.app.state.platform.charging_profiles.set_preferences(
+            caller.partner, session_id, await read_json(request))
+    except NotCapable as exc:  # the spec's answer for an EVSE without CHARGING_PREFERENCES_CAPABLE
+        raise OcpiError(exc.message, ocpi_status=status.INVALID_PARAMETERS, http_status=404) from None
+    return ocpi_response(answer, headers=routing_headers(request, caller))

@@ -25,6 +25,7 @@ from evroam.services.locations import LocationService
 from evroam.services.ocpp_log import OcppLog
 from evroam.services.received import ReceivedRecords
 from evroam.services.sites import SiteService
+from evroam.services.remote_commands import RemoteCommandService
 from evroam.services.reconciliation import ReconciliationService
 from evroam.services.tariffs import TariffService
 from evroam.services.tokens import TokenService
@@ -63,6 +64,7 @@ class Platform:
                                        lambda: self.gateway)
         self.outbox_worker = OutboxWorker(self)
         self.sites = SiteService(self.store, self.bus, settings)  # load management
+        self.remote_commands = RemoteCommandService(self.store, self.bus, settings, self.ocpi, lambda: self.commands)
         self.load = LoadManager(self.store, self.bus, settings, self.sites, lambda: self.gateway)
         self.charging_profiles = ChargingProfileService(self.store, self.bus, settings, self.pushes, self.ocpi,
                                                         self.load, lambda: self.gateway)
@@ -118,6 +120,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     from evroam.ocpi.credentials import routes as credentials_routes
     from evroam.ocpi.locations import receiver as locations_receiver
     from evroam.ocpi.locations import sender as locations_sender
+    from evroam.ocpi.commands import results as commands_results
     from evroam.ocpi.server import install_error_handlers
     from evroam.ocpi.sessions import receiver as sessions_receiver
     from evroam.ocpi.sessions import sender as sessions_sender
@@ -136,6 +139,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
             await platform.commands.resume()  # results still owed from before a restart
             if "CPO" in platform.settings.roles:
                 platform.load.start()  # load management: sites planned on events, timers, periodically
+            platform.remote_commands.start()
         try:
             yield
         finally:
@@ -145,6 +149,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
                 await platform.outbox_worker.stop()
             await platform.bus.drain()
 
+                await platform.remote_commands.stop()
     app = FastAPI(
         title="evroam",
         version=evroam.__version__,
@@ -175,6 +180,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
         app.include_router(chargingprofiles_sender.router)
     app.include_router(admin_api.router)
     app.include_router(admin_sites.router)
+        app.include_router(commands_results.router)
     if "EMSP" in roles:
         driver_api.install(app)
 

@@ -1,0 +1,28 @@
+"""Commands module, sender interface (we are the eMSP): where a CPO POSTs the CommandResult of a
+command we sent, at the `response_url` we gave it: `/ocpi/2.2.1/emsp/commands/{command}/{id}`.
+
+Only the partner the command went to may post its result (others: 403); an id we never sent
+(or sent as another command) is answered 404 with OCPI status 2003 ("unknown"), and a body that
+is not a CommandResult with 2001; none of these change anything."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from evroam.ocpi.server import Caller, authenticated, read_json, routing_headers
+from evroam.ocpi.transport import status
+from evroam.ocpi.transport.envelope import ocpi_response
+from evroam.ocpi.transport.errors import OcpiError
+from evroam.services.errors import NotFound
+
+router = APIRouter(prefix="/ocpi/2.2.1/emsp/commands", tags=["OCPI commands (eMSP sender: results)"])
+
+
+@router.post("/{command}/{command_id}", summary="The CommandResult of a command we sent (our response_url)")
+async def post_result(command: str, command_id: str, request: Request, caller: Caller = Depends(authenticated)):
+    body = await read_json(request)
+    try:
+        await request.app.state.platform.remote_commands.receive_result(command, command_id, caller.partner, body)
+    except NotFound as exc:
+        raise OcpiError(exc.message, ocpi_status=status.UNKNOWN_LOCATION, http_status=404) from None
+    return ocpi_response(headers=routing_headers(request, caller))

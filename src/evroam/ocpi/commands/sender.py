@@ -1,0 +1,35 @@
+"""Commands module, our side as the eMSP: the client that POSTs a command to a CPO partner's
+commands receiver (`POST {commands_url}/{command}`) and returns its CommandResponse. The
+asynchronous CommandResult comes back to the `response_url` we put in the command (see
+`results.py`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evroam.model.commands import CommandResponse, CommandType
+from evroam.model.partners import Partner
+from evroam.ocpi.transport.client import OcpiClient
+from evroam.ocpi.transport.errors import PartnerCallError
+
+
+def commands_url(partner: Partner) -> str | None:
+    """The partner's commands receiver endpoint (None: it takes no commands)."""
+    return partner.endpoint("commands", "RECEIVER")
+
+
+async def send_command(client: OcpiClient, partner: Partner, command: CommandType, body: dict[str, Any], *,
+                       to_party: tuple[str, str] | None = None) -> dict[str, Any]:
+    """POST one command; the CPO's CommandResponse (validated). PartnerCallError when the partner
+    cannot be reached, answers an error, or answers something that is not a CommandResponse."""
+    base = commands_url(partner)
+    if not base:
+        raise PartnerCallError(f"partner {partner.name} has no commands receiver endpoint", retryable=False)
+    url = f"{base.rstrip('/')}/{command.value}"
+    reply = await client.call("POST", url, token=partner.outgoing_token or "", encoding=partner.outgoing_encoding,
+                              json=body, module="commands", to_party=to_party)
+    try:
+        return CommandResponse.model_validate(reply.data).to_dict()
+    except Exception as exc:
+        raise PartnerCallError(f"POST {url}: the answer is not a CommandResponse ({exc})".splitlines()[0],
+                               retryable=False) from None

@@ -279,3 +279,6 @@ async def remote_stop(charger_id: str, body: StopIn, request: Request):
 async def unlock_connector(charger_id: str, body: UnlockIn, request: Request):
     return await _operate(request, lambda c: c.unlock(charger_id, evse_number=body.evse,
                                                       connector_number=body.connector))
+
+
+router.include_router(__import__("evroam.backoffice.drivers").backoffice.drivers.router)  # drivers, disputes

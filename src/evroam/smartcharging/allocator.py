@@ -250,9 +250,14 @@ def _fill(parts: list[tuple[_Session, float, float, float]], load: list[float], 
 # ------------------------------------------------------------------------- policies
 
 
-def _admit(sessions: list[_Session], load: list[float], cap: list[float], first_come: bool) -> None:
+def _admit(sessions: list[_Session], load: list[float], cap: list[float], first_come: bool) -> list[_Session]:
+    """Sessions in admission order each get their minimum if it fits (or, first come, all they
+    can take); returns the admitted ones."""
+    admitted = []
     for s in sorted(sessions, key=lambda s: s.order):
         rows = s.rows
+        if s.cap <= 0 or s.cap < s.minimum - EPS:
+            continue
         if first_come:
             headroom = min((cap[r] - load[r] for r in rows), default=math.inf)
             x = min(s.cap, headroom)
@@ -260,11 +265,13 @@ def _admit(sessions: list[_Session], load: list[float], cap: list[float], first_
                 continue
         else:
             x = s.minimum
-            if s.cap < x - EPS or x <= 0 or any(load[r] + x > cap[r] + EPS for r in rows):
+            if any(load[r] + x > cap[r] + EPS for r in rows):
                 continue
         s.x = x
+        admitted.append(s)
         for r in rows:
             load[r] += x
+    return admitted
 
 
 def _allocate(grid: _Grid, sessions: list[_Session], first_come: bool) -> list[float]:
@@ -283,10 +290,9 @@ def _allocate(grid: _Grid, sessions: list[_Session], first_come: bool) -> list[f
     if first_come:
         for s in controllable:
             s.order = ((s.demand.arrived_at.timestamp() if s.demand.arrived_at else math.inf), s.demand.id)
-    _admit(controllable, load, cap, first_come)
+    admitted = _admit(controllable, load, cap, first_come)
     if first_come:
         return load
-    admitted = [s for s in controllable if s.x > 0]
     for priority in sorted({s.demand.priority for s in admitted}, reverse=True):
         level = [s for s in admitted if s.demand.priority == priority]
         _fill([(s, min(s.cap, s.need_a) - s.x, 0.0, min(s.cap, s.need_a)) for s in level

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Platform:
@@ -92,6 +94,7 @@ class Platform:
         await self.charging_profiles.close()
         if self._gateway is not None:
             await self._gateway.stop()
+        await self.charging.close()
         await self.ocpp_log.flush()
         await self.bus.drain()
         await self.http.aclose()
@@ -201,6 +204,17 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
         }
 
     return app
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run `main` (e.g. `serve(...)`) on uvloop, the event loop of the stack (both the HTTP and
+    the OCPP server run on it), or on asyncio's own loop where uvloop is not installed."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 async def serve(settings: Settings, *, demo_data: bool = False, ready: asyncio.Event | None = None) -> None:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
@@ -47,6 +46,7 @@ def serve(
     demo_data: bool = typer.Option(False, "--demo-data", help="load demo locations and tariffs into an empty database"),
 ) -> None:
     """Serve OCPI (versions at /ocpi/versions), the admin API and /health."""
+    from evroam.app import run as run_loop
     from evroam.app import serve as run
 
     settings = settings_for(db, host=host, http_port=http_port, ocpp_port=ocpp_port, public_url=public_url,
@@ -63,7 +63,7 @@ def serve(
         scheme = "wss" if settings.ocpp_tls_cert else "ws"
         out.print(f"  OCPP           {scheme}://{settings.host}:{settings.ocpp_port}/ocpp/{{charge_point_id}}")
     try:
-        asyncio.run(run(settings, demo_data=demo_data))
+        run_loop(run(settings, demo_data=demo_data))
     except KeyboardInterrupt:
         pass
     except OSError as exc:

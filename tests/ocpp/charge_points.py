@@ -266,3 +266,117 @@ def session_statuses(emsp) -> list[str]:
     seen: list[str] = []
     emsp.platform.bus.subscribe("session.received", lambda e: seen.append(e.data["status"]))
     return seen
+
+
+class Profiled:
+    """Mixin (after a Commanded class): a charge point that takes charging profiles. Every
+    SetChargingProfile / ClearChargingProfile is recorded in `profile_log` as (monotonic time,
+    action, payload) when answered Accepted, and applied: `tx_limits` {EVSE/connector number:
+    (transaction id, limit, unit)} holds the TxProfiles in force, `max_limit` the charger maximum.
+    `answers["SetChargingProfile"]` = "Rejected" refuses them; `unsupported` answers a CALLERROR
+    NotSupported. GetCompositeSchedule answers the TxProfile in force."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.profile_log: list[tuple[float, str, dict]] = []
+        self.tx_limits: dict[int, tuple[str, float, str]] = {}
+        self.max_limit: tuple[float, str] | None = None
+        self.unsupported = False
+
+    def _refuse(self, action: str) -> str | None:
+        from ocpp.exceptions import NotSupportedError
+
+        if self.unsupported:
+            raise NotSupportedError(details={"cause": f"{action} is not supported by this test charge point"})
+        return None if self.answers.get(action, "Accepted") == "Accepted" else self.answers[action]
+
+    def _set(self, number: int, profile: dict, schedule: dict) -> None:
+        period = schedule["charging_schedule_period"][0]
+        purpose = profile["charging_profile_purpose"]
+        if purpose == "TxProfile":
+            self.tx_limits[number] = (str(profile.get("transaction_id")), float(period["limit"]),
+                                      schedule["charging_rate_unit"])
+        else:
+            self.max_limit = (float(period["limit"]), schedule["charging_rate_unit"])
+
+
+class Profiled16(Profiled, Commanded16):
+    @on("SetChargingProfile")
+    async def _set_profile(self, connector_id, cs_charging_profiles, **kw):
+        self.received.append(("SetChargingProfile", {"connector_id": connector_id,
+                                                     "cs_charging_profiles": cs_charging_profiles}))
+        refused = self._refuse("SetChargingProfile")
+        if refused:
+            return result16.SetChargingProfile(status=refused)
+        self._set(connector_id, cs_charging_profiles, cs_charging_profiles["charging_schedule"])
+        self.profile_log.append((asyncio.get_running_loop().time(), "SetChargingProfile",
+                                 {"connector_id": connector_id, "cs_charging_profiles": cs_charging_profiles}))
+        return result16.SetChargingProfile(status="Accepted")
+
+    @on("ClearChargingProfile")
+    async def _clear_profile(self, id=None, connector_id=None, charging_profile_purpose=None, **kw):  # noqa: A002
+        payload = {"id": id, "connector_id": connector_id, "charging_profile_purpose": charging_profile_purpose, **kw}
+        self.received.append(("ClearChargingProfile", payload))
+        if connector_id not in self.tx_limits:
+            return result16.ClearChargingProfile(status="Unknown")
+        self.tx_limits.pop(connector_id)
+        self.profile_log.append((asyncio.get_running_loop().time(), "ClearChargingProfile", payload))
+        return result16.ClearChargingProfile(status="Accepted")
+
+    @on("GetCompositeSchedule")
+    async def _composite(self, connector_id, duration, charging_rate_unit=None, **kw):
+        self.received.append(("GetCompositeSchedule", {"connector_id": connector_id, "duration": duration}))
+        self._refuse("GetCompositeSchedule")
+        if connector_id not in self.tx_limits:
+            return result16.GetCompositeSchedule(status="Rejected")
+        _, limit, unit = self.tx_limits[connector_id]
+        return result16.GetCompositeSchedule(
+            status="Accepted", connector_id=connector_id, schedule_start=iso(datetime.now(UTC)),
+            charging_schedule={"duration": duration, "charging_rate_unit": unit,
+                               "charging_schedule_period": [{"start_period": 0, "limit": limit}]})
+
+
+class Profiled2(Profiled):
+    @on("SetChargingProfile")
+    async def _set_profile(self, evse_id, charging_profile, **kw):
+        self.received.append(("SetChargingProfile", {"evse_id": evse_id, "charging_profile": charging_profile}))
+        refused = self._refuse("SetChargingProfile")
+        if refused:
+            return self.result.SetChargingProfile(status=refused)
+        self._set(evse_id, charging_profile, charging_profile["charging_schedule"][0])
+        self.profile_log.append((asyncio.get_running_loop().time(), "SetChargingProfile",
+                                 {"evse_id": evse_id, "charging_profile": charging_profile}))
+        return self.result.SetChargingProfile(status="Accepted")
+
+    @on("ClearChargingProfile")
+    async def _clear_profile(self, charging_profile_id=None, charging_profile_criteria=None, **kw):
+        payload = {"charging_profile_id": charging_profile_id, "charging_profile_criteria": charging_profile_criteria}
+        self.received.append(("ClearChargingProfile", payload))
+        evse = (charging_profile_criteria or {}).get("evse_id")
+        if evse not in self.tx_limits:
+            return self.result.ClearChargingProfile(status="Unknown")
+        self.tx_limits.pop(evse)
+        self.profile_log.append((asyncio.get_running_loop().time(), "ClearChargingProfile", payload))
+        return self.result.ClearChargingProfile(status="Accepted")
+
+    @on("GetCompositeSchedule")
+    async def _composite(self, duration, evse_id, charging_rate_unit=None, **kw):
+        self.received.append(("GetCompositeSchedule", {"evse_id": evse_id, "duration": duration}))
+        self._refuse("GetCompositeSchedule")
+        if evse_id not in self.tx_limits:
+            return self.result.GetCompositeSchedule(status="Rejected")
+        _, limit, unit = self.tx_limits[evse_id]
+        return self.result.GetCompositeSchedule(status="Accepted", schedule={
+            "evse_id": evse_id, "duration": duration, "schedule_start": iso(datetime.now(UTC)),
+            "charging_rate_unit": unit, "charging_schedule_period": [{"start_period": 0, "limit": limit}]})
+
+
+class Profiled201(Profiled2, Commanded201):
+    pass
+
+
+class Profiled21(Profiled2, Commanded21):
+    pass
+
+
+PROFILED = {"1.6": Profiled16, "2.0.1": Profiled201, "2.1": Profiled21}

@@ -204,7 +204,7 @@ class LoadManager:
         self.clock: Callable[[], datetime] = utcnow  # tests move time
         self._in_force: dict[tuple[str, int], InForce] = {}
         self._max_sent: dict[str, float] = {}
-        self._refused: dict[str, float] = {}  # charger id -> monotonic time it refused
+        self._refused: dict[tuple[str, str], float] = {}  # (charger id, TX | MAX) -> when it refused
         self._meters: dict[tuple[str, str], tuple[float | None, float | None]] = {}  # (charger, tx) -> (A, Wh)
         self._drawn_planned: dict[tuple[str, str], float] = {}
         self._site_of: dict[str, str] = {}  # charger id -> site id, as of the last round
@@ -400,12 +400,14 @@ class LoadManager:
         """Whether the charger belongs to a site."""
         return any(charger_id in m.charger_circuit for m in await self.sites.models())
 
-    def _refused_now(self, charger_id: str) -> bool:
-        at = self._refused.get(charger_id)
+    def _refused_now(self, charger_id: str, purpose: str = profiles.TX) -> bool:
+        """Whether the charger refused a profile of this purpose within REFUSAL_HOLD_SECONDS (a
+        charger refusing only charger maximums still takes session limits)."""
+        at = self._refused.get((charger_id, purpose))
         if at is None:
             return False
         if time.monotonic() - at > REFUSAL_HOLD_SECONDS:
-            del self._refused[charger_id]
+            del self._refused[(charger_id, purpose)]
             return False
         return True
 
@@ -515,14 +517,14 @@ class LoadManager:
             old = s.in_force.limit_a if s.in_force else None
             if old is None:
                 then.append((s, new))
-            elif new < old - 1e-9 or (old <= 0) != (new <= 0):
+            elif new < old - 1e-9:
                 first.append((s, new))
-            elif new - old > hysteresis + 1e-9:
+            elif new - old > hysteresis + 1e-9 or (old <= 0 < new):
                 then.append((s, new))
         max_first: list[tuple[str, float]] = []
         max_then: list[tuple[str, float]] = []
         for charger_id, limit in site_plan.charger_max_a.items():
-            if not gateway.is_connected(charger_id) or self._refused_now(charger_id):
+            if not gateway.is_connected(charger_id) or self._refused_now(charger_id, profiles.MAX):
                 continue
             limit = profiles.round_limit(limit)
             old = self._max_sent.get(charger_id)
@@ -545,7 +547,8 @@ class LoadManager:
                     again = True
         return again
 
-    async def _call(self, charger_id: str, build: Callable[[str], Any]) -> tuple[str, datetime]:
+    async def _call(self, charger_id: str, build: Callable[[str], Any], purpose: str | None = None
+                    ) -> tuple[str, datetime]:
         from ocpp.exceptions import OCPPError
 
         from evroam.ocpp.gateway import ChargerNotConnected
@@ -566,8 +569,8 @@ class LoadManager:
         except (profiles.Unsupported, ValueError) as exc:
             log.warning("charger %s: cannot send a charging profile: %s", charger_id, exc)
             status = "Error"
-        if status in profiles.REFUSALS:
-            self._refused[charger_id] = time.monotonic()
+        if status in profiles.REFUSALS and purpose is not None:
+            self._refused[(charger_id, purpose)] = time.monotonic()
         return status, self.clock()
 
     async def _send_tx(self, s: Session, limit_a: float) -> Sent:
@@ -576,7 +579,7 @@ class LoadManager:
         sent_at = self.clock()
         status, answered = await self._call(tx.charger_id, lambda v: profiles.set_tx_profile(
             v, evse_number=tx.evse_number, transaction_id=tx.transaction_id, unit=s.unit, limit=value,
-            number_phases=None if s.dc else s.phases))
+            number_phases=None if s.dc else s.phases), profiles.TX)
         self._answers[(tx.charger_id, tx.evse_number)] = (self.rounds, status)
         if status == ACCEPTED:
             self._in_force[(tx.charger_id, tx.evse_number)] = InForce(tx.transaction_id, tx.session_id, limit_a,
@@ -600,7 +603,8 @@ class LoadManager:
         unit = "W" if dc else "A"
         value = profiles.round_limit(limit_a * 3 * model.site.voltage_v if dc else limit_a)
         sent_at = self.clock()
-        status, answered = await self._call(charger_id, lambda v: profiles.set_max_profile(v, unit=unit, limit=value))
+        status, answered = await self._call(charger_id, lambda v: profiles.set_max_profile(v, unit=unit, limit=value),
+                                            profiles.MAX)
         if status == ACCEPTED:
             self._max_sent[charger_id] = limit_a
         return Sent(charger_id, 0, profiles.MAX, "SET", status, limit_a, unit, value, None, None, sent_at, answered)
@@ -695,10 +699,10 @@ def _path_limit(limits: dict[str, float], circuits: list[Any], circuit_id: str) 
 
 
 def _latest_per_charger(rows: list[ProfileSent]) -> list[ProfileSent]:
-    """The newest SET of each charger (rows come newest first)."""
+    """The newest session limit (TxProfile SET) sent to each charger (rows come newest first)."""
     seen: dict[str, ProfileSent] = {}
     for r in rows:
-        if r.action == "SET" and r.charger_id not in seen:
+        if r.action == "SET" and r.purpose == profiles.TX and r.charger_id not in seen:
             seen[r.charger_id] = r
     return list(seen.values())
 

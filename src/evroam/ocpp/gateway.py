@@ -46,6 +46,8 @@ SUBPROTOCOLS: dict[str, tuple[str, type[ChargerConnection]]] = {
     "ocpp1.6": ("1.6", Charger16),
 }
 PATH_PREFIX = "/ocpp/"
+#: how often the last-seen times of heartbeats are written (in one statement for all chargers)
+SEEN_FLUSH_SECONDS = 5.0
 
 # The library validates every message against its JSON schema in a worker thread by default: two
 # thread hops per message, and the worker fights the event loop (and the database threads) for
@@ -87,6 +89,7 @@ class Gateway:
         self.connections: dict[str, ChargerConnection] = {}
         self._server: Server | None = None
         self._watchdog: asyncio.Task | None = None
+        self._seen_writer: asyncio.Task | None = None
         self._handlers: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------ the registry services use
@@ -151,11 +154,13 @@ class Gateway:
         )
         self.platform.ocpp_log.start()
         self._watchdog = asyncio.get_running_loop().create_task(self._watch(), name="ocpp-watchdog")
+        self._seen_writer = asyncio.get_running_loop().create_task(self._write_seen(), name="ocpp-last-seen")
 
     async def stop(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
+        for task in (self._watchdog, self._seen_writer):
+            if task is not None:
+                task.cancel()
+        self._watchdog = self._seen_writer = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -163,6 +168,10 @@ class Gateway:
         if self._handlers:
             await asyncio.gather(*list(self._handlers), return_exceptions=True)
         await self.platform.ocpp_log.stop()
+        try:
+            await self.platform.chargers.flush_seen()
+        except Exception:
+            log.exception("storing the chargers' last-seen times failed")
 
     @property
     def port(self) -> int | None:
@@ -240,6 +249,15 @@ class Gateway:
                 if loop.time() - conn.last_seen > silent_for:
                     log.warning("charger %s silent for %.0fs (heartbeats missed): offline", charger_id, silent_for)
                     await conn.websocket.close(1001, "heartbeats missed")
+
+
+    async def _write_seen(self) -> None:
+        while True:
+            await asyncio.sleep(SEEN_FLUSH_SECONDS)
+            try:
+                await self.platform.chargers.flush_seen()
+            except Exception:
+                log.exception("storing the chargers' last-seen times failed; will retry")
 
 
 def _closed(exc: BaseException) -> bool:

@@ -35,6 +35,71 @@ def readings_16(meter_values: list[dict[str, Any]] | None) -> list[Reading]:
     return out
 
 
+# OCPP 1.6 MeterValues.req, as its JSON schema defines it: the enumerations of SampledValue.
+_SAMPLED_16: dict[str, frozenset[str] | None] = {
+    "value": None,
+    "context": frozenset(("Interruption.Begin", "Interruption.End", "Sample.Clock", "Sample.Periodic",
+                          "Transaction.Begin", "Transaction.End", "Trigger", "Other")),
+    "format": frozenset(("Raw", "SignedData")),
+    "measurand": frozenset((
+        "Energy.Active.Export.Register", "Energy.Active.Import.Register", "Energy.Reactive.Export.Register",
+        "Energy.Reactive.Import.Register", "Energy.Active.Export.Interval", "Energy.Active.Import.Interval",
+        "Energy.Reactive.Export.Interval", "Energy.Reactive.Import.Interval", "Power.Active.Export",
+        "Power.Active.Import", "Power.Offered", "Power.Reactive.Export", "Power.Reactive.Import", "Power.Factor",
+        "Current.Import", "Current.Export", "Current.Offered", "Voltage", "Frequency", "Temperature", "SoC",
+        "RPM")),
+    "phase": frozenset(("L1", "L2", "L3", "N", "L1-N", "L2-N", "L3-N", "L1-L2", "L2-L3", "L3-L1")),
+    "location": frozenset(("Cable", "EV", "Inlet", "Outlet", "Body")),
+    "unit": frozenset(("Wh", "kWh", "varh", "kvarh", "W", "kW", "VA", "kVA", "var", "kvar", "A", "V", "K",
+                       "Celcius", "Celsius", "Fahrenheit", "Percent", "Hertz")),
+}
+_METER_VALUES_16 = frozenset(("connectorId", "transactionId", "meterValue"))
+
+
+def meter_values_16(payload: dict[str, Any]) -> tuple[int, int | None, list[Reading]] | None:
+    """A 1.6 MeterValues.req payload (camelCase, as received) read in one pass: (connectorId,
+    transactionId, readings), or None unless the payload is plainly valid (every field of the
+    schema's types and enumerations, nothing else, every timestamp readable). None means: let the
+    library's validation judge it; so this accepts nothing the JSON schema refuses."""
+    if not _METER_VALUES_16.issuperset(payload):
+        return None
+    connector_id = payload.get("connectorId")
+    transaction_id = payload.get("transactionId")
+    meter_values = payload.get("meterValue")
+    if type(connector_id) is not int or (transaction_id is not None and type(transaction_id) is not int):
+        return None
+    if "transactionId" in payload and transaction_id is None:
+        return None
+    if type(meter_values) is not list or not meter_values:
+        return None
+    out: list[Reading] = []
+    for mv in meter_values:
+        if type(mv) is not dict or len(mv) != 2 or "timestamp" not in mv or "sampledValue" not in mv:
+            return None
+        timestamp, sampled = mv["timestamp"], mv["sampledValue"]
+        if type(timestamp) is not str or type(sampled) is not list or not sampled:
+            return None
+        try:
+            at = parse_datetime(timestamp)
+        except ValueError:
+            return None
+        for sv in sampled:
+            if type(sv) is not dict or type(sv.get("value")) is not str:
+                return None
+            for key, value in sv.items():
+                allowed = _SAMPLED_16.get(key, False)
+                if allowed is False or type(value) is not str or (allowed is not None and value not in allowed):
+                    return None
+            if sv.get("format") == "SignedData":
+                continue
+            value = _value(sv["value"], sv.get("unit"))
+            if value is None:
+                continue
+            out.append(Reading(at, sv.get("measurand") or DEFAULT_MEASURAND, sv.get("phase") or "",
+                               sv.get("context") or "Sample.Periodic", value))
+    return connector_id, transaction_id, out
+
+
 def readings_2(meter_values: list[dict[str, Any]] | None) -> list[Reading]:
     out: list[Reading] = []
     for mv in meter_values or []:

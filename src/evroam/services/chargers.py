@@ -5,9 +5,13 @@ connector statuses, going offline), turned into OCPI EVSE statuses pushed to par
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
+import secrets
+import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from evroam.events import Bus
@@ -29,6 +33,13 @@ _ID = re.compile(r"^[\x21-\x2e\x30-\x39\x3b-\x7e]{1,48}$")
 # When one EVSE has several connectors, the EVSE shows the busiest of their statuses.
 _PRECEDENCE = [Status.CHARGING, Status.RESERVED, Status.BLOCKED, Status.AVAILABLE, Status.INOPERATIVE,
                Status.OUTOFORDER, Status.UNKNOWN]
+
+# A verified (charger, password) pair is remembered this long, so a charger that reconnects (or
+# thousands reconnecting at once after a network outage) does not pay scrypt again; a refused
+# one for a shorter while. Pairs are kept only as a keyed hash, never as the password itself.
+VERIFIED_SECONDS = 3600.0
+REFUSED_SECONDS = 30.0
+_VERIFIED_MAX = 50_000
 
 
 @dataclass(frozen=True)
@@ -84,8 +95,12 @@ class ChargerService:
         self.bus = bus
         self.settings = settings
         self.locations = locations
-        self._verified: dict[tuple[str, str], str] = {}  # (charger, password) -> hash it matched
+        # keyed hash of (charger, password) -> (stored hash it was checked against, matched, until)
+        self._verified: dict[bytes, tuple[str, bool, float]] = {}
+        self._pair_key = secrets.token_bytes(32)
         self._locks: dict[str, asyncio.Lock] = {}
+        # Heartbeats and other signs of life: charger id -> when, written in batches (flush_seen)
+        self._seen: dict[str, datetime] = {}
 
     def _lock(self, charger_id: str) -> asyncio.Lock:
         return self._locks.setdefault(charger_id, asyncio.Lock())
@@ -132,7 +147,6 @@ class ChargerService:
         async with self.store.begin() as conn:
             await self.store.chargers.update(conn, charger_id, **values)
             charger = await self.store.chargers.get(conn, charger_id)
-        self._verified = {k: v for k, v in self._verified.items() if k[0] != charger_id}
         self.bus.publish("charger.changed", charger_id=charger_id)
         return view(charger)
 
@@ -219,14 +233,17 @@ class ChargerService:
         return Admission(True, status=charger.status)
 
     async def _password_ok(self, charger_id: str, password: str, stored: str) -> bool:
-        key = (charger_id, password)
-        if self._verified.get(key) == stored:
-            return True
+        key = hashlib.blake2b(f"{charger_id}\x00{password}".encode(), key=self._pair_key, digest_size=32).digest()
+        now = time.monotonic()
+        known = self._verified.get(key)
+        if known is not None and known[0] == stored and now < known[2]:
+            return known[1]
         ok = await asyncio.to_thread(verify_password, password, stored)
-        if ok:
-            if len(self._verified) > 10_000:
+        if len(self._verified) >= _VERIFIED_MAX:
+            self._verified = {k: v for k, v in self._verified.items() if now < v[2]}
+            if len(self._verified) >= _VERIFIED_MAX:
                 self._verified.clear()
-            self._verified[key] = stored
+        self._verified[key] = (stored, ok, now + (VERIFIED_SECONDS if ok else REFUSED_SECONDS))
         return ok
 
     async def connected(self, charger_id: str, version: str) -> None:
@@ -259,9 +276,23 @@ class ChargerService:
             return PENDING  # approved but not mapped to a location yet: nothing to charge on
         return charger.status
 
-    async def seen(self, charger_id: str) -> None:
-        async with self.store.begin() as conn:
-            await self.store.chargers.update(conn, charger_id, last_seen_at=utcnow())
+    def seen(self, charger_id: str) -> None:
+        """A sign of life (a Heartbeat): remembered in memory, stored by the next `flush_seen`."""
+        self._seen[charger_id] = utcnow()
+
+    async def flush_seen(self) -> int:
+        """Store the last-seen times noted since the last flush, all in one statement."""
+        if not self._seen:
+            return 0
+        batch, self._seen = self._seen, {}
+        try:
+            async with self.store.begin() as conn:
+                await self.store.chargers.set_last_seen(conn, batch)
+        except Exception:
+            for charger_id, at in batch.items():  # kept for the next attempt, unless newer ones came
+                self._seen.setdefault(charger_id, at)
+            raise
+        return len(batch)
 
     async def is_accepted(self, charger_id: str) -> bool:
         charger = await self._get(charger_id)

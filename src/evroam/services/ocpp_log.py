@@ -46,16 +46,19 @@ class OcppLog:
         self._task: asyncio.Task | None = None
         self._flush_lock = asyncio.Lock()
 
-    def record(self, charger_id: str, direction: str, frame: str, at: datetime | None = None) -> None:
-        """Queue one frame ("in": from the charger, "out": to it). Never blocks, never raises."""
-        message_type, unique_id, action = describe(frame)
+    def record(self, charger_id: str, direction: str, frame: str, at: datetime | None = None, *,
+               kind: tuple[int, str, str | None] | None = None) -> None:
+        """Queue one frame ("in": from the charger, "out": to it). Never blocks, never raises.
+        `kind`: (message type, unique id, action) when the caller has read the frame already."""
+        message_type, unique_id, action = kind if kind is not None else describe(frame)
         if unique_id is not None:
             if message_type == 2 and action:
                 self._actions[(charger_id, direction, unique_id)] = action
                 if len(self._actions) > 20_000:
                     self._actions.popitem(last=False)
             elif message_type in (3, 4):  # a result answers the other side's CALL
-                action = self._actions.pop((charger_id, "out" if direction == "in" else "in", unique_id), None)
+                found = self._actions.pop((charger_id, "out" if direction == "in" else "in", unique_id), None)
+                action = action or found
         self._queue.append(LogEntry(charger_id, at or utcnow(), direction, message_type, unique_id, action, frame))
         if len(self._queue) >= BATCH:
             self._wake.set()

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evroam.model.common import utcnow
@@ -68,6 +68,13 @@ class ChargerRepository:
                 row[key] = value
         result = await conn.execute(update(chargers).where(chargers.c.id == charger_id).values(**row))
         return bool(result.rowcount)
+
+    async def set_last_seen(self, conn: AsyncConnection, seen: dict[str, datetime]) -> None:
+        """Set the last-seen time of many chargers in one statement (charger id -> time)."""
+        if seen:
+            await conn.execute(update(chargers).where(chargers.c.id == bindparam("charger_id"))
+                               .values(last_seen_at=bindparam("seen_at")),
+                               [{"charger_id": k, "seen_at": v} for k, v in seen.items()])
 
     async def delete(self, conn: AsyncConnection, charger_id: str) -> bool:
         return bool((await conn.execute(delete(chargers).where(chargers.c.id == charger_id))).rowcount)

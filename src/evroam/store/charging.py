@@ -14,9 +14,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evroam.model.common import utcnow
+from evroam.store.bulk import insert_many
 from evroam.store.tables import ocpp_meter_values, ocpp_transactions
 
 Owner = tuple[str, str]
+_READING_COLUMNS = ("transaction_pk", "timestamp", "measurand", "phase", "context", "value")
+_READING_KEY = ("transaction_pk", "measurand", "phase", "timestamp")
 
 
 @dataclass
@@ -123,12 +126,10 @@ class TransactionRepository:
         """Readings of many transactions in one statement (those already stored are ignored, as in
         `add_readings`, but not counted), and the given transactions' new states (None: the state
         did not change, only the time of the update is set)."""
-        rows = [{"transaction_pk": pk, "timestamp": r.timestamp, "measurand": r.measurand, "phase": r.phase,
-                 "context": r.context, "value": r.value} for pk, readings in items for r in readings]
-        if rows:
-            insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(ocpp_meter_values)
-            await conn.execute(insert.on_conflict_do_nothing(
-                index_elements=["transaction_pk", "measurand", "phase", "timestamp"]), rows)
+        await insert_many(conn, ocpp_meter_values, _READING_COLUMNS,
+                          [(pk, r.timestamp, r.measurand, r.phase, r.context, r.value)
+                           for pk, readings in items for r in readings],
+                          ignore_conflicts_on=_READING_KEY)
         now = utcnow()
         t = ocpp_transactions.c
         changed = [{"tx_pk": pk, "tx_state": orjson.dumps(state).decode()} for pk, state in states if state is not None]

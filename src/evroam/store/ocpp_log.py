@@ -10,7 +10,10 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from evroam.store.bulk import insert_many
 from evroam.store.tables import ocpp_log
+
+_COLUMNS = ("charger_id", "at", "direction", "message_type", "unique_id", "action", "frame")
 
 
 @dataclass(frozen=True)
@@ -26,12 +29,10 @@ class LogEntry:
 
 class OcppLogRepository:
     async def append(self, conn: AsyncConnection, entries: Sequence[LogEntry]) -> None:
-        if entries:
-            await conn.execute(ocpp_log.insert(), [
-                {"charger_id": e.charger_id, "at": e.at, "direction": e.direction, "message_type": e.message_type,
-                 "unique_id": (e.unique_id or "")[:64] or None, "action": (e.action or "")[:64] or None,
-                 "frame": e.frame} for e in entries
-            ])
+        """Add entries, all in one statement."""
+        await insert_many(conn, ocpp_log, _COLUMNS, [
+            (e.charger_id, e.at, e.direction, e.message_type, (e.unique_id or "")[:64] or None,
+             (e.action or "")[:64] or None, e.frame) for e in entries])
 
     async def query(self, conn: AsyncConnection, *, charger_id: str | None = None, since: datetime | None = None,
                     until: datetime | None = None, limit: int = 1000) -> list[LogEntry]:

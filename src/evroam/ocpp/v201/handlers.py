@@ -46,7 +46,7 @@ class Handlers2(ChargerConnection):
 
     @on(Action.heartbeat)
     async def on_heartbeat(self, **_):
-        await self.platform.chargers.seen(self.id)
+        self.platform.chargers.seen(self.id)
         return self.result.Heartbeat(current_time=now())
 
     @on(Action.status_notification)

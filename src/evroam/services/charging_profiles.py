@@ -77,6 +77,7 @@ class ChargingProfileService:
         self.smart = SmartSessionRepository()
         self.requests = ProfileRequestRepository()
         self._tasks: set[asyncio.Task] = set()
+        self._push_lock = asyncio.Lock()
         bus.subscribe("load.limit", self._on_limit)
 
     @property
@@ -160,6 +161,12 @@ class ChargingProfileService:
         self.bus.publish("smart_session.changed", session_id=session_id)
         self.bus.publish("chargingprofile.result", session_id=session_id, kind="SET", result=result.value)
         self.bus.publish("outbox.enqueued")
+        if accepted:  # from now on the eMSP hears of every change, starting with this one
+            async with self.store.connect() as conn:
+                tx = await self.store.transactions.by_session(conn, session_id)
+            current = self.load.in_force(tx.charger_id, tx.evse_number, tx.transaction_id) if tx else None
+            if current is not None:
+                await self._push_active(session_id, current.unit, current.limit)
 
     async def get_active(self, partner: Partner, session_id: str, duration: int, response_url: str) -> dict[str, Any]:
         self._check_url(response_url)
@@ -255,8 +262,14 @@ class ChargingProfileService:
         """The limit in force of a session changed: PUT the new ActiveChargingProfile to the eMSP
         that set a profile on it (only once it has done so successfully)."""
         session_id = event.data.get("session_id")
-        if not session_id:
-            return
+        if session_id:
+            await self._push_active(session_id, event.data["unit"], event.data["limit"])
+
+    async def _push_active(self, session_id: str, unit: str, limit: float) -> None:
+        async with self._push_lock:  # one compare-and-push at a time: no duplicate pushes
+            await self._push_active_locked(session_id, unit, limit)
+
+    async def _push_active_locked(self, session_id: str, unit: str, limit: float) -> None:
         async with self.store.connect() as conn:
             smart = await self.smart.get(conn, session_id)
             if smart is None or smart.partner_pk is None or smart.profile_set_at is None:
@@ -267,8 +280,7 @@ class ChargingProfileService:
             log.info("session %s: the eMSP has no chargingprofiles Sender endpoint for ActiveChargingProfile",
                      session_id)
             return
-        shape = {"charging_rate_unit": event.data["unit"],
-                 "charging_profile_period": [{"start_period": 0, "limit": event.data["limit"]}]}
+        shape = {"charging_rate_unit": unit, "charging_profile_period": [{"start_period": 0, "limit": limit}]}
         if smart.active_pushed and smart.active_pushed.get("charging_profile") == shape:
             return
         active = {"start_date_time": format_datetime(utcnow()), "charging_profile": shape}

@@ -4,8 +4,10 @@ transaction with meter values, the stop, and the priced CDR at the eMSP."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
+import orjson
 from charge_points import (
     DRIVER_TAG,
     cdr_at,
@@ -20,6 +22,7 @@ from charge_points import (
 )
 from ocpp.v16 import call
 
+from evroam.model.common import parse_datetime
 from harness import wait_for
 
 
@@ -95,3 +98,116 @@ async def _is(value, expected):
 async def _has(value, predicate):
     found = await value
     return found if found is not None and predicate(found) else None
+
+
+async def _session_pushes(cpo, session_id: str) -> list[dict]:
+    async with cpo.platform.store.connect() as conn:
+        rows = await cpo.platform.store.outbox.messages(conn, limit=1000)
+    return sorted((r for r in rows if r["object_key"] == f"sessions:{session_id}"), key=lambda r: r["pk"])
+
+
+def _energy_volume(periods: list[dict]) -> float:
+    return round(sum(d["volume"] for p in periods for d in p["dimensions"] if d["type"] == "ENERGY"), 4)
+
+
+async def test_session_pushed_at_the_interval_as_patches_then_completed_with_the_cdr(make_instance):
+    cpo, emsp = await roaming_pair(make_instance, cpo_extra={"session_push_interval": 0.3})
+    events: list[tuple[str, dict]] = []
+    for topic in ("session.started", "session.updated", "session.completed", "session.meter"):
+        cpo.platform.bus.subscribe(topic, lambda e: events.append((e.topic, e.data)))
+    t0 = past(60)
+    async with charge_point(cpo, "CP-1") as cp:
+        await cp.call(call.BootNotification(charge_point_model="DC-150", charge_point_vendor="Acme"))
+        start = await cp.call(call.StartTransaction(connector_id=1, id_tag=DRIVER_TAG, meter_start=0,
+                                                    timestamp=iso(t0)))
+        tx_id = start.transaction_id
+        session_id = (await cpo.platform.charging.get_transaction("CP-1", str(tx_id))).session_id
+        # eight readings back to back (1 kWh a minute, 11 kW, 16 A on three phases): coalesced
+        for minute in range(1, 9):
+            at = iso(t0 + timedelta(minutes=minute))
+            await cp.call(call.MeterValues(connector_id=1, transaction_id=tx_id, meter_value=[{
+                "timestamp": at, "sampledValue": [
+                    {"value": str(minute * 1000), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                    {"value": "11", "measurand": "Power.Active.Import", "unit": "kW"},
+                    *({"value": "16", "measurand": "Current.Import", "unit": "A", "phase": p} for p in ("L1", "L2")),
+                    {"value": "15.5", "measurand": "Current.Import", "unit": "A", "phase": "L3"}]}]))
+        await wait_for(lambda: _has(session_at(emsp, session_id), lambda s: s["kwh"] == 8.0))
+        pushes = await _session_pushes(cpo, session_id)
+        assert pushes[0]["method"] == "PUT" and all(p["method"] == "PATCH" for p in pushes[1:])
+        assert 2 <= len(pushes) <= 4  # the start, then at most one per 0.3 s, not one per reading
+        gaps = [(b["created_at"] - a["created_at"]).total_seconds() for a, b in zip(pushes[1:], pushes[2:], strict=False)]
+        assert all(gap >= 0.25 for gap in gaps), gaps
+        for p in pushes[1:]:  # only what changed, with last_updated; periods appended
+            body = orjson.loads(p["body"])
+            assert "last_updated" in body and set(body) <= {"kwh", "total_cost", "status", "charging_periods",
+                                                             "last_updated"}
+            assert "cdr_token" not in body and "location_id" not in body
+        at_emsp = await session_at(emsp, session_id)
+        assert at_emsp["status"] == "ACTIVE" and _energy_volume(at_emsp["charging_periods"]) == 8.0
+        assert at_emsp == await cpo.platform.charging.get_session(session_id)  # the same copy on both sides
+
+        # later readings (the first one due at once, the interval having passed): appended periods
+        # hold only the energy since the push before
+        await asyncio.sleep(0.35)
+        for minute in (9, 10):
+            await cp.call(call.MeterValues(connector_id=1, transaction_id=tx_id, meter_value=[
+                energy(t0 + timedelta(minutes=minute), minute * 1000)]))
+        await wait_for(lambda: _has(session_at(emsp, session_id), lambda s: s["kwh"] == 10.0))
+        later = [orjson.loads(p["body"]) for p in (await _session_pushes(cpo, session_id))[len(pushes):]]
+        assert 1 <= len(later) <= 2 and later[-1]["kwh"] == 10.0
+        assert later[-1]["total_cost"] == {"excl_vat": 3.0, "incl_vat": 3.35}
+        assert sum(_energy_volume(p["charging_periods"]) for p in later) == 2.0
+        assert _energy_volume((await session_at(emsp, session_id))["charging_periods"]) == 10.0
+
+        await cp.call(call.StopTransaction(meter_stop=12000, timestamp=iso(t0 + timedelta(minutes=12)),
+                                           transaction_id=tx_id, reason="Local"))
+        cdr = await wait_cdr(emsp, session_id)
+    final = await wait_for(lambda: _has(session_at(emsp, session_id), lambda s: s["status"] == "COMPLETED"))
+    pushes = await _session_pushes(cpo, session_id)
+    assert pushes[-1]["method"] == "PUT"  # the whole COMPLETED Session: the engine's own periods
+    assert final["kwh"] == 12.0 == cdr["total_energy"] and final["charging_periods"] == cdr["charging_periods"]
+    assert final["total_cost"] == cdr["total_cost"] == {"excl_vat": 3.5, "incl_vat": 3.9}
+
+    await cpo.platform.bus.drain()
+    started = next(d for t, d in events if t == "session.started")
+    assert started == {"session_id": session_id, "charger_id": "CP-1", "transaction_id": str(tx_id),
+                       "evse_number": 1, "connector_number": 1}
+    assert any(t == "session.updated" for t, _ in events) and events[-1][0] == "session.completed"
+    meters = [d for t, d in events if t == "session.meter"]
+    assert len(meters) == 8  # one per MeterValues with power or current; none for energy alone
+    assert meters[0]["power_w"] == 11000.0 and meters[0]["current_a"] == 16.0
+    assert meters[-1]["energy_wh"] == 8000.0 and meters[-1]["evse_number"] == 1
+    assert meters[-1]["at"] == iso(t0 + timedelta(minutes=8)) and meters[-1]["transaction_id"] == str(tx_id)
+
+
+def test_a_session_patch_appends_only_what_is_new_else_a_put_is_needed():
+    from evroam.services.charging import _patch, _pushed
+
+    def period(start: str, kwh: float, hours: float) -> dict:
+        return {"start_date_time": start, "tariff_id": "DC-1",
+                "dimensions": [{"type": "ENERGY", "volume": kwh}, {"type": "TIME", "volume": hours}]}
+
+    def session(periods: list[dict], kwh: float) -> dict:
+        return {"status": "ACTIVE", "kwh": kwh, "total_cost": {"excl_vat": kwh / 4}, "charging_periods": periods,
+                "last_updated": "2024-05-06T09:00:00Z"}
+
+    first = session([period("2024-05-06T08:00:00Z", 5.0, 0.5)], 5.0)
+    pushed = _pushed(first, first["charging_periods"], parse_datetime("2024-05-06T08:30:00Z"))
+    assert _patch(pushed, first) == {}  # nothing new: no push at all
+    # the current period grew and a new one began (a tariff boundary at 08:45)
+    grown = session([period("2024-05-06T08:00:00Z", 7.0, 0.75), period("2024-05-06T08:45:00Z", 1.5, 0.25)], 8.5)
+    assert _patch(pushed, grown) == {
+        "kwh": 8.5, "total_cost": {"excl_vat": 2.125}, "last_updated": "2024-05-06T09:00:00Z",
+        "charging_periods": [
+            {"start_date_time": "2024-05-06T08:30:00Z", "tariff_id": "DC-1",
+             "dimensions": [{"type": "ENERGY", "volume": 2.0}, {"type": "TIME", "volume": 0.25}]},
+            {"start_date_time": "2024-05-06T08:45:00Z", "tariff_id": "DC-1",
+             "dimensions": [{"type": "ENERGY", "volume": 1.5}, {"type": "TIME", "volume": 0.25}]}]}
+    assert _patch(None, grown) is None  # never pushed: PUT
+    two = _pushed(grown, grown["charging_periods"], parse_datetime("2024-05-06T09:00:00Z"))
+    # a late reading moved energy into the earlier period: appending cannot say that
+    late = session([period("2024-05-06T08:00:00Z", 7.5, 0.75), period("2024-05-06T08:45:00Z", 1.5, 0.25)], 9.0)
+    assert _patch(two, late) is None
+    # a period that began before the last push and was never told
+    missed = session([*grown["charging_periods"], period("2024-05-06T08:50:00Z", 0.1, 0.1)], 8.6)
+    assert _patch(two, missed) is None

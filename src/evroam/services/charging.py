@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from evroam.events import Bus
 from evroam.model.cdrs import CDR
@@ -281,7 +282,7 @@ class ChargingService:
         if tx.session_id is not None and tx.status == ACTIVE and (readings or changed):
             key = (tx.charger_id, tx.transaction_id)
             self._dirty.add(key)
-            self._schedule_push(key, tx, now=changed and tx.state.get("charging") and not tx.state.get("active"))
+            self._schedule_push(key, tx, now=_starts_charging(tx))
 
     # ------------------------------------------------------------------ session pushes on a timer
 
@@ -316,7 +317,7 @@ class ChargingService:
                     self._dirty.discard(key)
                     return
                 due = tx.state.get("pushed_at", 0.0) + self.settings.session_push_interval - time.time()
-                if due > 0.001 and not (tx.state.get("charging") and not tx.state.get("active")):
+                if due > 0.001 and not _starts_charging(tx):
                     self._schedule_push(key, tx)  # pushed meanwhile: the next one at the interval
                     self._open[key] = tx
                     return
@@ -376,6 +377,7 @@ class ChargingService:
         stop sent again changes nothing."""
         async with self._lock(charger_id):
             self._forget(charger_id, transaction_id)
+            self._cancel_push(charger_id, transaction_id)
             tx = await self.get_transaction(charger_id, transaction_id)
             if tx is None:
                 log.warning("charger %s stopped transaction %s, which we never saw", charger_id, transaction_id)
@@ -463,7 +465,9 @@ class ChargingService:
         await self._refresh(conn, tx, final=False, force_push=True)
 
     async def _refresh(self, conn, tx: TransactionRecord, *, final: bool, force_push: bool = False) -> None:
-        """Recompute the Session from every reading; on the final refresh also make the CDR."""
+        """Recompute the Session from every reading, store it and push it to the eMSP of its
+        token: the whole Session (PUT) at the start (`force_push`) and at the end (`final`, then
+        also the CDR), in between a PATCH of what changed since the last push (`_patch`)."""
         readings = await self.store.transactions.readings(conn, tx.pk)
         end = tx.stopped_at if final else max([tx.started_at, *(r.timestamp for r in readings)])
         priced = price(tx.state.get("tariff"), tx.state.get("time_zone") or "UTC", readings, tx.started_at, end,
@@ -492,12 +496,24 @@ class ChargingService:
             session["total_cost"] = priced.total_cost
         session = validated(Session, session, where="session").to_dict()
         emsp = tuple(tx.state.get("emsp") or ()) or None
-        await self.store.sessions.put(conn, cc, pid, tx.session_id, session, now, emsp)
         partner_pk = tx.state.get("partner_pk")
-        due = time.time() - tx.state.get("pushed_at", 0) >= self.settings.session_push_interval
-        if partner_pk is not None and (final or force_push or due):
-            await self.pushes.session_put(conn, partner_pk, session)
+        tx.state["session_status"] = status.value
+        patch = None if final or force_push or partner_pk is None else _patch(tx.state.get("pushed"), session)
+        engine_periods = session["charging_periods"]
+        if patch is not None:
+            if patch:  # the eMSP's copy is the last one plus this PATCH: so is ours
+                stored = await self.store.sessions.get(conn, cc, pid, tx.session_id) or {}
+                session["charging_periods"] = (stored.get("charging_periods") or []) + patch.get("charging_periods", [])
+                await self.store.sessions.put(conn, cc, pid, tx.session_id, session, now, emsp)
+                await self.pushes.to_partner(conn, partner_pk, "sessions", f"sessions:{tx.session_id}", "PATCH",
+                                             _session_path(self.owner, tx.session_id), patch)
+        else:
+            await self.store.sessions.put(conn, cc, pid, tx.session_id, session, now, emsp)
+            if partner_pk is not None:
+                await self.pushes.session_put(conn, partner_pk, session)
+        if partner_pk is not None and (patch is None or patch):
             tx.state["pushed_at"] = time.time()
+            tx.state["pushed"] = _pushed(session, engine_periods, end)
         if final:
             await self._make_cdr(conn, tx, session, priced, now, emsp)
 
@@ -532,7 +548,8 @@ class ChargingService:
     def _published(self, tx: TransactionRecord, topic: str) -> None:
         if tx.session_id:
             self.bus.publish(topic, session_id=tx.session_id, charger_id=tx.charger_id,
-                             transaction_id=tx.transaction_id)
+                             transaction_id=tx.transaction_id, evse_number=tx.evse_number,
+                             connector_number=tx.connector_number)
         self.bus.publish("outbox.enqueued")
 
     # ------------------------------------------------------------------ reading
@@ -568,3 +585,85 @@ def _decision_of(tx: TransactionRecord) -> Authorization | None:
         return None
     return Authorization(tx.state["auth_status"], tx.state.get("token"),
                          AuthMethod(tx.state.get("auth_method", "WHITELIST")), tx.state.get("authorization_reference"))
+
+
+def _starts_charging(tx: TransactionRecord) -> bool:
+    """True when energy started to flow and the Session still shows PENDING: pushed at once."""
+    return bool(tx.state.get("charging")) and tx.state.get("session_status") == SessionStatus.PENDING.value
+
+
+def _session_path(owner: tuple[str, str], session_id: str) -> str:
+    """The Session's path below the eMSP's sessions endpoint: /{country_code}/{party_id}/{id}."""
+    return "/" + "/".join(quote(p, safe="") for p in (*owner, session_id))
+
+
+def _volumes(period: dict[str, Any]) -> dict[str, float]:
+    return {d["type"]: float(d["volume"]) for d in period.get("dimensions") or []}
+
+
+def _pushed(session: dict[str, Any], periods: list[dict[str, Any]], until: datetime) -> dict[str, Any]:
+    """What the eMSP holds after a push: the fields a PATCH compares, and per charging period of
+    the tariff engine (by start and tariff) the volumes it has been told so far."""
+    return {"status": session["status"], "kwh": session["kwh"], "total_cost": session.get("total_cost"),
+            "until": format_datetime(until),
+            "periods": [[p["start_date_time"], p.get("tariff_id"), _volumes(p)] for p in periods]}
+
+
+def _patch(pushed: dict[str, Any] | None, session: dict[str, Any]) -> dict[str, Any] | None:
+    """The PATCH that brings the eMSP's copy of a Session (as `pushed` describes it) to `session`:
+    only the fields that changed, with `last_updated` (required in a Session PATCH); {} when
+    nothing changed; None when only a PUT can (nothing pushed yet, or periods changed in a way
+    appending cannot express).
+
+    A PATCH's `charging_periods` are appended to the eMSP's list (OCPI 2.2.1 sessions module),
+    so the new ones cover only the time since the last push: the growth of the engine's current
+    period (starting at the end of the last push) and the periods that began since. The volumes
+    of the eMSP's periods add up to the engine's; the final PUT at the stop replaces them with
+    the engine's own periods."""
+    if pushed is None:
+        return None
+    until_before = pushed["until"]
+    until_at = parse_datetime(until_before)
+    told = {(start, tariff): vols for start, tariff, vols in pushed["periods"]}
+    last_told = (pushed["periods"][-1][0], pushed["periods"][-1][1]) if pushed["periods"] else None
+    appended: list[dict[str, Any]] = []
+    seen: set[tuple[str, str | None]] = set()
+    for period in session.get("charging_periods") or []:
+        key = (period["start_date_time"], period.get("tariff_id"))
+        seen.add(key)
+        volumes = _volumes(period)
+        before = told.get(key)
+        if before is None:
+            if last_told is not None and parse_datetime(period["start_date_time"]) < until_at:
+                return None  # a period that began before the last push, which the eMSP never saw
+            delta, start = volumes, period["start_date_time"]
+        else:
+            if set(before) - set(volumes):
+                return None
+            delta = {t: round(v - before.get(t, 0.0), 4) for t, v in volumes.items()}
+            if any(v < 0 for v in delta.values()):
+                return None
+            if any(delta.values()) and key != last_told:
+                return None  # an earlier period changed (a late reading): appending cannot say it
+            start = until_before
+        dims = [{"type": t, "volume": v} for t, v in delta.items() if v > 0]
+        if dims:
+            if appended and parse_datetime(start) < parse_datetime(appended[-1]["start_date_time"]):
+                return None
+            entry = {"start_date_time": start, "dimensions": dims}
+            if period.get("tariff_id"):
+                entry["tariff_id"] = period["tariff_id"]
+            appended.append(entry)
+    if set(told) - seen:
+        return None
+    patch: dict[str, Any] = {}
+    for field in ("status", "kwh", "total_cost"):
+        if session.get(field) != pushed.get(field):
+            if session.get(field) is None:
+                return None  # a field that went away: PATCH cannot remove it
+            patch[field] = session[field]
+    if appended:
+        patch["charging_periods"] = appended
+    if patch:
+        patch["last_updated"] = session["last_updated"]
+    return patch

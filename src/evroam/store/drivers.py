@@ -195,7 +195,7 @@ class DriverRecordRepository:
     async def of_driver(self, conn: AsyncConnection, driver_pk: int, kind: str, *, offset: int = 0, limit: int = 100,
                         ended_from: datetime | None = None, ended_before: datetime | None = None,
                         newest_first: bool = True) -> list[dict]:
-        """The driver's sessions or CDRs (their OCPI JSON), newest first unless told otherwise;
+        """The driver's sessions or CDRs (their OCPI JSON), the latest started first unless told otherwise;
         optionally only those that ended in [ended_from, ended_before)."""
         table = RECORD_TABLES[kind]
         r = driver_records.c
@@ -205,7 +205,8 @@ class DriverRecordRepository:
             query = query.where(r.ended_at >= ended_from)
         if ended_before is not None:
             query = query.where(r.ended_at < ended_before)
-        query = query.order_by(r.record_pk.desc() if newest_first else r.record_pk).offset(offset).limit(limit)
+        order = (r.started_at.desc(), r.record_pk.desc()) if newest_first else (r.started_at, r.record_pk)
+        query = query.order_by(*order).offset(offset).limit(limit)
         return [orjson.loads(d) for d in (await conn.execute(query)).scalars().all()]
 
     async def owner_of(self, conn: AsyncConnection, kind: str, cc: str, pid: str, object_id: str) -> int | None:

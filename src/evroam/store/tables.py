@@ -452,7 +452,7 @@ driver_records = Table(
     Column("started_at", UTCDateTime),
     Column("ended_at", UTCDateTime),
     UniqueConstraint("kind", "record_pk", name="uq_driver_records_kind_record"),
-    Index("ix_driver_records_driver", "driver_pk", "kind", "record_pk"),
+    Index("ix_driver_records_driver", "driver_pk", "kind", "started_at"),
     Index("ix_driver_records_driver_ended", "driver_pk", "kind", "ended_at"),
     Index("ix_driver_records_object", "kind", "country_code", "party_id", "object_id"),
 )

@@ -58,7 +58,7 @@ def upgrade() -> None:
         sa.Column("ended_at", UTCDateTime),
         sa.UniqueConstraint("kind", "record_pk", name="uq_driver_records_kind_record"),
     )
-    op.create_index("ix_driver_records_driver", "driver_records", ["driver_pk", "kind", "record_pk"])
+    op.create_index("ix_driver_records_driver", "driver_records", ["driver_pk", "kind", "started_at"])
     op.create_index("ix_driver_records_driver_ended", "driver_records", ["driver_pk", "kind", "ended_at"])
     op.create_index("ix_driver_records_object", "driver_records", ["kind", "country_code", "party_id", "object_id"])
     op.create_table(

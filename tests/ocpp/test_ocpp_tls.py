@@ -22,11 +22,13 @@ def _openssl(*args: str, cwd) -> None:
 
 @pytest.fixture
 def pki(tmp_path):
-    """A CA, a server certificate for 127.0.0.1 and a client certificate for CP-1, all signed by it."""
+    """A CA, a server certificate for 127.0.0.1 and client certificates for CP-1 and CP-2, all
+    signed by it."""
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=evroam test CA",
              "-keyout", "ca.key", "-out", "ca.pem", cwd=tmp_path)
     for name, subject, ext in [("server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1"),
-                               ("client", "/CN=CP-1", "extendedKeyUsage=clientAuth")]:
+                               ("client", "/CN=CP-1", "extendedKeyUsage=clientAuth"),
+                               ("client2", "/O=Acme/CN=CP-2", "extendedKeyUsage=clientAuth")]:
         _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{name}.key",
                  "-out", f"{name}.csr", cwd=tmp_path)
         (tmp_path / f"{name}.ext").write_text(ext + "\n")
@@ -45,10 +47,11 @@ async def _cpo(make_instance, pki, *, mutual: bool):
     return cpo
 
 
-def _client_context(pki, *, certificate: bool) -> ssl.SSLContext:
+def _client_context(pki, *, certificate: bool | str) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
     if certificate:
-        context.load_cert_chain(str(pki / "client.pem"), str(pki / "client.key"))
+        name = certificate if isinstance(certificate, str) else "client"
+        context.load_cert_chain(str(pki / f"{name}.pem"), str(pki / f"{name}.key"))
     return context
 
 
@@ -76,3 +79,24 @@ async def test_profile_3_mutual_tls(make_instance, pki):
         async with connect(url, subprotocols=["ocpp1.6"], ssl=_client_context(pki, certificate=False),
                            additional_headers=basic("CP-1", PASSWORD)) as ws:
             await ws.recv()
+
+
+async def test_profile_3_certificate_cn_must_be_the_charge_point_id(make_instance, pki):
+    cpo = await _cpo(make_instance, pki, mutual=True)
+    await cpo.platform.chargers.add("CP-2", password=PASSWORD, location_id="EVR-GENT-1", evses={1: "EVR-GENT-1-E1"})
+    base = f"wss://127.0.0.1:{cpo.ocpp_port}/ocpp/"
+    # CP-2's certificate (signed by our CA) does not open CP-1's URL, not even with CP-1's password
+    for headers in ({}, basic("CP-1", PASSWORD)):
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(base + "CP-1", subprotocols=["ocpp1.6"], ssl=_client_context(pki, certificate="client2"),
+                          additional_headers=headers)
+        assert refused.value.response.status_code == 403
+        assert b"CN is not this charge point id" in refused.value.response.body
+    assert not cpo.platform.gateway.is_connected("CP-1")
+    # it opens its own
+    async with connect(base + "CP-2", subprotocols=["ocpp1.6"], ssl=_client_context(pki, certificate="client2")) as ws:
+        await ws.send('[2, "1", "Heartbeat", {}]')
+        assert (await ws.recv()).startswith('[3,"1"')
+        assert cpo.platform.gateway.is_connected("CP-2")
+    log = await cpo.platform.ocpp_log.query(charger_id="CP-1")
+    assert log == []  # nothing was let in for CP-1

@@ -5,7 +5,8 @@
 - Security profile 1: HTTP Basic with the charger id as user name and its password (stored
   hashed). Profile 2: the same over TLS (`ocpp_tls_cert` + `ocpp_tls_key`). Profile 3: mutual
   TLS (`ocpp_client_ca`): a client certificate signed by that CA is required, and proves the
-  charger's identity without a password.
+  charger's identity without a password; its subject CN must be the charge point id of the URL
+  (else HTTP 403).
 - Unknown charger ids are refused, or (`ocpp_unknown_chargers = "pending"`) let in as Pending.
 - One connection per charger (a new one replaces the old), a registry of who is connected with
   which OCPP version, and `call()` for services to send a CALL and await its answer.
@@ -67,6 +68,12 @@ def charger_id_of(path: str) -> str | None:
         return None
     charger_id = unquote(path[len(PATH_PREFIX):])
     return charger_id if charger_id and "/" not in charger_id else None
+
+
+def common_names(peercert: dict[str, Any]) -> list[str]:
+    """The subject CNs of a certificate as `ssl` gives it (`getpeercert()`): OCPP security profile 3
+    puts the charge point identity (its serial) there."""
+    return [value for rdn in peercert.get("subject", ()) for key, value in rdn if key == "commonName"]
 
 
 def _basic(headers: Headers) -> tuple[str, str] | None:
@@ -190,8 +197,16 @@ class Gateway:
         credentials = _basic(request.headers)
         if credentials is not None and credentials[0] != charger_id:
             return self._unauthorized(connection, "the Basic user name must be the charge point id")
-        certificate = connection.transport.get_extra_info("peercert") is not None \
-            if self.platform.settings.ocpp_client_ca else False
+        certificate = False
+        if self.platform.settings.ocpp_client_ca:
+            peer = connection.transport.get_extra_info("peercert")
+            if peer:  # verified by the TLS layer against ocpp_client_ca; now: is it this charger's?
+                if charger_id not in common_names(peer):
+                    log.warning("charger %s refused: client certificate for %s", charger_id,
+                                ", ".join(common_names(peer)) or "no CN")
+                    return connection.respond(http.HTTPStatus.FORBIDDEN,
+                                              "the client certificate's CN is not this charge point id\n")
+                certificate = True
         admission = await self.platform.chargers.admit(charger_id, credentials[1] if credentials else None,
                                                        certificate=certificate)
         if not admission.allowed:

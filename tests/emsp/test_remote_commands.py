@@ -320,3 +320,28 @@ def _dt(value: str):
 
 async def _is(value, expected):
     return (await value) == expected
+
+
+async def test_reserve_cancel_and_unlock_bodies(emsp, stub):
+    service = emsp.platform.remote_commands
+    expiry = utcnow().replace(microsecond=0) + timedelta(minutes=30)
+    reserved = await service.reserve_now(token=await our_token(emsp), country_code=STUB[0], party_id=STUB[1],
+                                         location_id="LOC1", evse_uid="e1", expiry_date=expiry,
+                                         reservation_id="R-1")
+    assert reserved["state"] == "ACCEPTED" and reserved["reservation_id"] == "R-1"
+    await service.cancel_reservation(country_code=STUB[0], party_id=STUB[1], reservation_id="R-1")
+    await service.unlock_connector(country_code=STUB[0], party_id=STUB[1], location_id="LOC1", evse_uid="E1",
+                                   connector_id="1")
+    (c1, reserve), (c2, cancel), (c3, unlock) = stub.commands
+    assert (c1, c2, c3) == ("RESERVE_NOW", "CANCEL_RESERVATION", "UNLOCK_CONNECTOR")
+    assert reserve["reservation_id"] == "R-1" and reserve["evse_uid"] == "E1"  # as the CPO spells it
+    assert _dt(reserve["expiry_date"]) == expiry and reserve["token"]["uid"] == DRIVER_TAG
+    assert reserve["response_url"].endswith(f"/RESERVE_NOW/{reserved['id']}")
+    assert cancel["reservation_id"] == "R-1" and set(cancel) == {"response_url", "reservation_id"}
+    assert (unlock["location_id"], unlock["evse_uid"], unlock["connector_id"]) == ("LOC1", "E1", "1")
+    # A CPO may cancel a reservation itself later, at the same response_url (CANCELED_RESERVATION).
+    async with httpx.AsyncClient(headers=auth("stub-token-c")) as http:
+        for result in ("ACCEPTED", "CANCELED_RESERVATION"):
+            r = await http.post(reserve["response_url"], json={"result": result})
+            assert r.status_code == 200
+    assert (await service.get(reserved["id"]))["state"] == "CANCELED_RESERVATION"

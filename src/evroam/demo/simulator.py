@@ -7,7 +7,13 @@ charges (`charge()`); on RemoteStopTransaction it answers Accepted, stops the tr
 its final meter reading and reports the connector Available again.
 
 Time on the charger is simulated: the transaction starts `minutes` minutes in the past, so a
-session of real seconds has realistic timestamps, energy and power."""
+session of real seconds has realistic timestamps, energy and power (`minutes=0`: real time).
+
+Run on its own, it is a charger to try remote commands with (real time, `--kwh` more on the
+meter every `--interval` seconds while charging), until Ctrl-C:
+
+    python -m evroam.demo.simulator --url ws://127.0.0.1:9000/ocpp/ --id CP-DEMO-1 --password demo-charger-pw
+"""
 
 from __future__ import annotations
 
@@ -115,7 +121,7 @@ class SimulatedCharger(ChargePoint):
         for value in kwh:
             tx.meter_wh = value * 1000
             tx.readings.append(tx.meter_wh)
-            at = tx.started + step * len(tx.readings)
+            at = tx.started + step * len(tx.readings) if self.minutes else datetime.now(UTC)
             await self.call(call.MeterValues(connector_id=tx.connector_id, transaction_id=tx.transaction_id,
                                              meter_value=[_energy(at, tx.meter_wh)]))
             if pace:
@@ -124,7 +130,7 @@ class SimulatedCharger(ChargePoint):
     async def _stop(self) -> None:
         tx = self.transaction
         assert tx is not None
-        ended = tx.started + timedelta(minutes=self.minutes)
+        ended = tx.started + timedelta(minutes=self.minutes) if self.minutes else datetime.now(UTC)
         await self.call(call.StopTransaction(meter_stop=round(tx.meter_wh), timestamp=iso(ended),
                                              transaction_id=tx.transaction_id, id_tag=tx.id_tag, reason="Remote",
                                              transaction_data=[_energy(ended, tx.meter_wh, "Transaction.End")]))
@@ -151,3 +157,42 @@ async def connected(url: str, charger_id: str, password: str, **kwargs: Any):
         for pending in list(charger._tasks):
             pending.cancel()
         await ws.close()
+
+
+async def run(url: str, charger_id: str, password: str, *, connectors: int = 1, kwh: float = 1.0,
+              interval: float = 5.0) -> None:
+    """Connect and follow remote starts and stops in real time, printing what happens."""
+    async with connected(url, charger_id, password, connectors=connectors, minutes=0) as charger:
+        await charger.boot()
+        shown = 0
+        while True:
+            for line in charger.log[shown:]:
+                print(f"{charger_id}: {line}", flush=True)
+            shown = len(charger.log)
+            tx = charger.transaction
+            if tx is not None:
+                await charger.charge([tx.meter_wh / 1000 + kwh], of=1)
+                print(f"{charger_id}: MeterValues {tx.meter_wh / 1000:g} kWh", flush=True)
+            await asyncio.sleep(interval)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(description="A simulated OCPP 1.6 charger that follows remote start and stop.")
+    p.add_argument("--url", default="ws://127.0.0.1:9000/ocpp/", help="the OCPP server, without the charger id")
+    p.add_argument("--id", default="CP-DEMO-1", help="charge point id (Basic-auth user)")
+    p.add_argument("--password", default="demo-charger-pw")
+    p.add_argument("--connectors", type=int, default=1)
+    p.add_argument("--kwh", type=float, default=1.0, help="kWh added per meter value while charging")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between meter values")
+    args = p.parse_args(argv)
+    try:
+        asyncio.run(run(args.url, args.id, args.password, connectors=args.connectors, kwh=args.kwh,
+                        interval=args.interval))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -74,6 +74,17 @@ MALFORMED = [
     ('[2, "m6", "Heartbeat", {"unexpected": 1}]', "m6", "FormationViolation"),
     ('[2, "m7", "Heartbeat", []]', "m7", "FormationViolation"),
     ('[9, "m8", "Heartbeat", {}]', "m8", "NotSupported"),  # no such message type
+    # MeterValues and Heartbeat take a fast path; what it does not plainly accept still gets the
+    # library's judgement
+    ('[2, "m9", "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": "2024-05-06T08:00:00Z", '
+     '"sampledValue": [{"value": "1", "unit": "Parsec"}]}]}]', "m9", "FormationViolation"),  # not in the enum
+    ('[2, "m10", "MeterValues", {"connectorId": 1, "transactionId": "7", "meterValue": []}]', "m10",
+     "TypeConstraintViolation"),
+    ('[2, "m11", "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": "2024-05-06T08:00:00Z", '
+     '"sampledValue": [{"value": "1"}], "extra": 1}]}]', "m11", "FormationViolation"),
+    ('[2, "m12", "MeterValues", {"connectorId": 1}]', "m12", "ProtocolError"),  # meterValue missing
+    ('[2, "m13", "MeterValues", {"connectorId": true, "meterValue": [{"timestamp": "2024-05-06T08:00:00Z", '
+     '"sampledValue": [{"value": "1"}]}]}]', "m13", "TypeConstraintViolation"),
 ]
 
 
@@ -169,3 +180,55 @@ async def test_services_send_calls_to_a_charger_of_its_version(make_instance):
 
 async def _is(value, expected):
     return (await value) == expected
+
+
+async def test_heartbeats_are_stored_in_batches(make_instance):
+    cpo = await _cpo(make_instance)
+    chargers = cpo.platform.chargers
+    async with connect(cpo.ocpp_url + "CP-1", subprotocols=["ocpp1.6"],
+                       additional_headers=basic("CP-1", PASSWORD)) as ws:
+        await wait_for(lambda: cpo.platform.gateway.is_connected("CP-1"))
+        await chargers.flush_seen()
+        connected_at = await wait_for(lambda: _last_seen(chargers))
+        await asyncio.sleep(0.01)
+        for n in range(3):
+            await ws.send(f'[2, "hb-{n}", "Heartbeat", {{}}]')
+            answer = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert answer[:2] == [3, f"hb-{n}"] and set(answer[2]) == {"currentTime"}
+        assert await _last_seen(chargers) == connected_at  # not one write per heartbeat
+        assert await chargers.flush_seen() == 1  # three heartbeats: one row, in one statement for all
+        assert await _last_seen(chargers) > connected_at
+        assert await chargers.flush_seen() == 0
+
+
+async def _last_seen(chargers):
+    return (await chargers.get_record("CP-1")).last_seen_at
+
+
+async def test_verified_passwords_are_remembered_not_verified_again(make_instance, monkeypatch):
+    import evroam.services.chargers as chargers_module
+
+    cpo = await _cpo(make_instance)
+    checks: list[str] = []
+    real = chargers_module.verify_password
+
+    def counting(password, stored):
+        checks.append(password)
+        return real(password, stored)
+
+    monkeypatch.setattr(chargers_module, "verify_password", counting)
+    for _ in range(3):  # a charger reconnecting: scrypt once
+        async with connect(cpo.ocpp_url + "CP-1", subprotocols=["ocpp1.6"],
+                           additional_headers=basic("CP-1", PASSWORD)):
+            pass
+    assert len(checks) == 1
+    for _ in range(2):  # a wrong password stays refused (and is not hashed again for a while)
+        assert await _refused(cpo, "CP-1", headers=basic("CP-1", "wrong-password")) == 401
+    assert len(checks) == 2
+    await cpo.platform.chargers.update("CP-1", password="a-new-password")
+    assert await _refused(cpo, "CP-1", headers=basic("CP-1", PASSWORD)) == 401  # the old one no longer opens
+    async with connect(cpo.ocpp_url + "CP-1", subprotocols=["ocpp1.6"],
+                       additional_headers=basic("CP-1", "a-new-password")):
+        pass
+    assert len(checks) == 4
+    assert not any(PASSWORD in repr(k) or PASSWORD in repr(v) for k, v in cpo.platform.chargers._verified.items())

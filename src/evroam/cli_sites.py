@@ -87,8 +87,9 @@ def sites_set(
     data = read_json_file(schedule) if schedule is not None else None
     kw, amps = _number(capacity_kw, "--capacity-kw"), _number(capacity_a, "--capacity-a")
     volts, fallback = _number(voltage, "--voltage"), _number(fallback_a, "--fallback-a")
+    count = _phases(phases)
     site = run_service(settings_for(db), lambda p: p.sites.set_site(
-        site_id, capacity_kw=kw, capacity_a=amps, schedule=data, clear_schedule=no_schedule, phases=_phases(phases),
+        site_id, capacity_kw=kw, capacity_a=amps, schedule=data, clear_schedule=no_schedule, phases=count,
         voltage_v=volts, fallback_a=fallback, chargers=_ids(chargers)))
     if as_json:
         print(json.dumps(site, indent=2))
@@ -110,9 +111,9 @@ def sites_circuit(
 ) -> None:
     """Create or change a circuit of a site (site -> circuit -> charger, each with its limit)."""
     amps, kw = _number(limit_a, "--limit-a"), _number(limit_kw, "--limit-kw")
+    count = _phases(phases)
     site = run_service(settings_for(db), lambda p: p.sites.set_circuit(
-        site_id, circuit_id, parent=parent, limit_a=amps, limit_kw=kw, phases=_phases(phases),
-        chargers=_ids(chargers)))
+        site_id, circuit_id, parent=parent, limit_a=amps, limit_kw=kw, phases=count, chargers=_ids(chargers)))
     if as_json:
         print(json.dumps(site, indent=2))
     else:

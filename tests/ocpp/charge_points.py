@@ -317,6 +317,10 @@ class Profiled16(Profiled, Commanded16):
     async def _clear_profile(self, id=None, connector_id=None, charging_profile_purpose=None, **kw):  # noqa: A002
         payload = {"id": id, "connector_id": connector_id, "charging_profile_purpose": charging_profile_purpose, **kw}
         self.received.append(("ClearChargingProfile", payload))
+        if connector_id == 0 and charging_profile_purpose == "ChargePointMaxProfile" and self.max_limit:
+            self.max_limit = None
+            self.profile_log.append((asyncio.get_running_loop().time(), "ClearChargingProfile", payload))
+            return result16.ClearChargingProfile(status="Accepted")
         if connector_id not in self.tx_limits:
             return result16.ClearChargingProfile(status="Unknown")
         self.tx_limits.pop(connector_id)
@@ -353,6 +357,10 @@ class Profiled2(Profiled):
         payload = {"charging_profile_id": charging_profile_id, "charging_profile_criteria": charging_profile_criteria}
         self.received.append(("ClearChargingProfile", payload))
         evse = (charging_profile_criteria or {}).get("evse_id")
+        if evse == 0 and self.max_limit:
+            self.max_limit = None
+            self.profile_log.append((asyncio.get_running_loop().time(), "ClearChargingProfile", payload))
+            return self.result.ClearChargingProfile(status="Accepted")
         if evse not in self.tx_limits:
             return self.result.ClearChargingProfile(status="Unknown")
         self.tx_limits.pop(evse)

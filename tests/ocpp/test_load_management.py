@@ -101,7 +101,8 @@ def worst_sum(cps) -> float:
             schedule = schedule[0] if isinstance(schedule, list) else schedule
             assert schedule["charging_rate_unit"] == "A"  # AC: amperes per phase
             in_force[charger_id] = float(schedule["charging_schedule_period"][0]["limit"])
-        else:
+        elif (payload.get("charging_profile_purpose")
+              or (payload.get("charging_profile_criteria") or {}).get("charging_profile_purpose")) == "TxProfile":
             in_force.pop(charger_id, None)
         worst = max(worst, sum(in_force.values()))
     return worst

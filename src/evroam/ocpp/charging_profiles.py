@@ -120,6 +120,15 @@ def clear_tx_profile(version: str, *, evse_number: int) -> Any:
         "evse_id": evse_number, "charging_profile_purpose": "TxProfile", "stack_level": STACK_LEVEL})
 
 
+def clear_max_profile(version: str) -> Any:
+    """Remove our charger maximum."""
+    if is_16(version):
+        return call16.ClearChargingProfile(id=_MAX_ID, connector_id=0, charging_profile_purpose="ChargePointMaxProfile",
+                                           stack_level=STACK_LEVEL)
+    return _calls2(version).ClearChargingProfile(charging_profile_id=_MAX_ID, charging_profile_criteria={
+        "evse_id": 0, "charging_profile_purpose": "ChargingStationMaxProfile", "stack_level": STACK_LEVEL})
+
+
 def composite_schedule(version: str, *, evse_number: int, duration: int, unit: str | None = None) -> Any:
     """Ask what the charger plans for an EVSE over the next `duration` seconds."""
     if is_16(version):

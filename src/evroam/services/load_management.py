@@ -610,23 +610,33 @@ class LoadManager:
         return Sent(charger_id, 0, profiles.MAX, "SET", status, limit_a, unit, value, None, None, sent_at, answered)
 
     async def _clear_unmanaged(self, models: list[SiteModel]) -> None:
-        """Clear the TxProfiles of transactions that ended (or whose charger left every site)."""
-        if not self._in_force:
-            return
+        """Clear the TxProfiles of transactions that ended (or whose charger left every site), and
+        the maximum of chargers that left every site."""
         managed = {cid for m in models for cid in m.charger_circuit}
-        async with self.store.connect() as conn:
-            running = {(t.charger_id, t.transaction_id)
-                       for t in await active_transactions(conn, sorted({c for c, _ in self._in_force}))}
-        gone = [(key, f) for key, f in self._in_force.items()
-                if (key[0], f.transaction_id) not in running or key[0] not in managed]
-        if not gone:
+        gone_max = [c for c in self._max_sent if c not in managed]
+        if not self._in_force and not gone_max:
             return
+        gone: list[tuple[tuple[str, int], InForce]] = []
+        if self._in_force:
+            async with self.store.connect() as conn:
+                running = {(t.charger_id, t.transaction_id)
+                           for t in await active_transactions(conn, sorted({c for c, _ in self._in_force}))}
+            gone = [(key, f) for key, f in self._in_force.items()
+                    if (key[0], f.transaction_id) not in running or key[0] not in managed]
         for key, _ in gone:
             del self._in_force[key]
-        for charger_id in [c for c in list(self._max_sent) if c not in managed]:
+        for charger_id in gone_max:
             del self._max_sent[charger_id]
-        results = await asyncio.gather(*(self._clear(key[0], key[1], f) for key, f in gone))
+        if not gone and not gone_max:
+            return
+        results = await asyncio.gather(*(self._clear(key[0], key[1], f) for key, f in gone),
+                                       *(self._clear_max(charger_id) for charger_id in gone_max))
         await self._record(results)
+
+    async def _clear_max(self, charger_id: str) -> Sent:
+        sent_at = self.clock()
+        status, answered = await self._call(charger_id, profiles.clear_max_profile)
+        return Sent(charger_id, 0, profiles.MAX, "CLEAR", status, None, None, None, None, None, sent_at, answered)
 
     async def _clear(self, charger_id: str, evse_number: int, was: InForce) -> Sent:
         sent_at = self.clock()

@@ -244,3 +244,23 @@ async def test_session_end_clears_the_profile_even_after_a_restart(make_instance
         await stop(cp1, "1.6", tx1)
         await wait_for(lambda: any(a == "ClearChargingProfile" for a, _ in cp1.received))
         assert tx_limit(cp1) is None
+
+
+async def test_a_car_drawing_less_than_its_limit_releases_current_to_the_others(make_instance):
+    cpo = await ac_site(make_instance)
+    async with charge_point(cpo, "CP-1", cls=PROFILED["1.6"]) as cp1, \
+            charge_point(cpo, "CP-2", cls=PROFILED["1.6"]) as cp2:
+        for cp in (cp1, cp2):
+            await boot(cp, "1.6")
+        tx1 = await start(cp1, "1.6")
+        await start(cp2, "1.6")
+        await wait_for(lambda: tx_limit(cp1) == 15.9 and tx_limit(cp2) == 15.9)
+        # CP-1's car takes only 6 A (nearly full): it keeps 2 A of headroom, CP-2 gets the rest
+        await cp1.call(call16.MeterValues(connector_id=1, transaction_id=int(tx1), meter_value=[{
+            "timestamp": iso(past(0)), "sampled_value": [
+                {"value": str(a), "measurand": "Current.Import", "phase": phase, "unit": "A"}
+                for phase, a in (("L1", 6.0), ("L2", 5.9), ("L3", 6.0))]}]))
+        await wait_for(lambda: tx_limit(cp1) == 8.0 and tx_limit(cp2) == 23.8)
+        assert worst_sum([cp1, cp2]) <= SITE_A
+        status = (await cpo.platform.load.status(SITE))[0]
+        assert {s["charger_id"]: s["drawn_a"] for s in status["sessions"]}["CP-1"] == 6.0

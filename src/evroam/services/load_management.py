@@ -205,7 +205,8 @@ class LoadManager:
         self._in_force: dict[tuple[str, int], InForce] = {}
         self._max_sent: dict[str, float] = {}
         self._refused: dict[tuple[str, str], float] = {}  # (charger id, TX | MAX) -> when it refused
-        self._meters: dict[tuple[str, str], tuple[float | None, float | None]] = {}  # (charger, tx) -> (A, Wh)
+        # (charger, transaction) -> (A per phase, W, Wh) of the newest "session.meter" event
+        self._meters: dict[tuple[str, str], tuple[float | None, float | None, float | None]] = {}
         self._drawn_planned: dict[tuple[str, str], float] = {}
         self._site_of: dict[str, str] = {}  # charger id -> site id, as of the last round
         self._loaded = False
@@ -261,8 +262,10 @@ class LoadManager:
         if charger_id is None or tx_id is None:
             return
         key = (charger_id, str(tx_id))
-        current = data.get("current_a")
-        self._meters[key] = (current, data.get("energy_wh"))
+        current, power = data.get("current_a"), data.get("power_w")
+        self._meters[key] = (current, power, data.get("energy_wh"))
+        if current is None and power is not None:
+            current = power / (3 * DEFAULT_VOLTAGE)  # only to decide whether to plan again
         if current is None or charger_id not in self._site_of:
             return
         planned = self._drawn_planned.get(key)
@@ -466,10 +469,10 @@ class LoadManager:
             s.in_force = current if current is not None and current.transaction_id == tx.transaction_id else None
             meter: LatestMeter | None = meters.get(tx.pk)
             live = self._meters.get((tx.charger_id, tx.transaction_id))
-            s.drawn_a = live[0] if live and live[0] is not None else (meter.current_a if meter else None)
-            if s.drawn_a is None and meter and meter.power_w is not None:
-                s.drawn_a = meter.power_w / (phases * voltage)
-            s.energy_wh = live[1] if live and live[1] is not None else (meter.energy_wh if meter else None)
+            current = live[0] if live and live[0] is not None else (meter.current_a if meter else None)
+            power = live[1] if live and live[1] is not None else (meter.power_w if meter else None)
+            s.drawn_a = current if current is not None else (power / (phases * voltage) if power is not None else None)
+            s.energy_wh = live[2] if live and live[2] is not None else (meter.energy_wh if meter else None)
             s.refused = refused(tx.charger_id)
             demands.append(self._demand(Demand, s, site, now))
             sessions.append(s)

@@ -49,14 +49,15 @@ class DriverRecords:
     async def _catch_up(self, kind: str) -> int:
         repo = self.store.driver_records
         n = 0
-        async with self.store.begin() as conn:
+        async with self.store.connect() as conn:  # the usual case: nothing new, no write transaction
             upto = await repo.max_record_pk(conn, kind)
             after = self._seen.get(kind)
             if after is None:
                 after = await repo.max_indexed(conn, kind)
-            if upto <= after:
-                self._seen[kind] = after
-                return 0
+        if upto <= after:
+            self._seen[kind] = after
+            return 0
+        async with self.store.begin() as conn:
             while True:
                 batch = await repo.unindexed(conn, kind, self.owner, after=after, upto=upto)
                 if not batch:

@@ -216,6 +216,7 @@ class LoadManager:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self.next_change: datetime | None = None
+        self._site_next: dict[str, datetime | None] = {}
         self.rounds = 0
         self._answers: dict[tuple[str, int], tuple[int, str]] = {}  # (charger, evse) -> (round, TxProfile answer)
         for topic in ("session.started", "session.completed", "site.changed", "charger.changed",
@@ -321,20 +322,20 @@ class LoadManager:
                 await self._load_in_force(models)
             wanted = None if site_ids is None else {s.casefold() for s in site_ids}
             again: set[str] = set()
-            next_changes: list[datetime] = []
             await self._clear_unmanaged(models)
             for model in models:
                 if wanted is not None and model.site.id.casefold() not in wanted:
-                    nxt = self._schedule_change(model, now)
-                    if nxt:
-                        next_changes.append(nxt)
                     continue
                 site_plan = await self.plan_site(model, now)
-                if site_plan.next_change:
-                    next_changes.append(site_plan.next_change)
+                self._site_next[model.site.id] = site_plan.next_change
                 if await self._apply(site_plan):
                     again.add(model.site.id)
-            self.next_change = min(next_changes) if next_changes else None
+            # when a site's schedule or an eMSP's profile changes next (sites not planned this
+            # round keep what their last plan said)
+            known = {m.site.id for m in models}
+            self._site_next = {k: v for k, v in self._site_next.items() if k in known}
+            upcoming = [v for v in self._site_next.values() if v is not None]
+            self.next_change = min(upcoming) if upcoming else None
             self.rounds += 1
             return again
 

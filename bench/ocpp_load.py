@@ -53,6 +53,8 @@ HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent
 PREFIX = "BENCH-"
 PASSWORD = "bench-password"
+DRIVER_TAG = "BENCH-DRIVER-TAG"  # one of our own tokens: its transactions get a Session
+PUSH_INTERVAL = 5.0  # session_push_interval of the server: Sessions recomputed during the window
 SAMPLES = 2
 TARGET_RATIO = 1.0
 TARGET_IDLE = 10_000
@@ -110,6 +112,7 @@ async def prepare_database(url: str, count: int) -> None:
     try:
         await platform.start()
         await load_demo(platform)
+        await platform.tokens.add_own({"uid": DRIVER_TAG, "whitelist": "ALWAYS"})
         s = platform.settings
         async with platform.store.connect() as conn:
             locations = await platform.store.locations.all(conn, owners=[(s.country_code, s.party_id)])
@@ -166,7 +169,8 @@ class Server:
 def evroam_server(db_url: str, tmp: Path, server_cpus, nofile: int, name: str) -> Server:
     port = free_port()
     env = {**os.environ, "EVROAM_DATABASE_URL": db_url, "EVROAM_LOG_LEVEL": "WARNING",
-           "EVROAM_OCPP_HEARTBEAT_INTERVAL": "3600", "EVROAM_ROLES": "CPO"}
+           "EVROAM_OCPP_HEARTBEAT_INTERVAL": "3600", "EVROAM_ROLES": "CPO",
+           "EVROAM_SESSION_PUSH_INTERVAL": str(PUSH_INTERVAL)}
     argv = [sys.executable, "-c", "from evroam.cli import main; main()", "serve", "--host", HOST,
             "--http-port", str(free_port()), "--ocpp-port", str(port)]
     return Server(argv, port, env, server_cpus, nofile, tmp / f"{name}.log")
@@ -178,10 +182,13 @@ def bare_server(tmp: Path, server_cpus, nofile: int) -> Server:
     return Server(argv, port, dict(os.environ), server_cpus, nofile, tmp / "bare.log")
 
 
-def generator(url: str, chargers: int, mode: str, seconds: float, gen_cpu: int | None) -> subprocess.Popen:
+def generator(url: str, chargers: int, mode: str, seconds: float, gen_cpu: int | None,
+              id_tag: str | None = None) -> subprocess.Popen:
     argv = [sys.executable, str(ROOT / "ocpp_load_client.py"), "--url", url, "--prefix", PREFIX,
             "--chargers", str(chargers), "--password", PASSWORD, "--mode", mode, "--seconds", str(seconds),
             "--samples", str(SAMPLES)]
+    if id_tag:
+        argv += ["--id-tag", id_tag]
     if gen_cpu is not None:
         argv += ["--cpu", str(gen_cpu)]
     return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
@@ -215,8 +222,9 @@ def stop_process(proc: subprocess.Popen) -> None:
 # ------------------------------------------------------------------ runs
 
 
-def load_run(name: str, server: Server, chargers: int, seconds: float, gen_cpu: int | None) -> dict[str, Any]:
-    gen = generator(f"ws://{HOST}:{server.port}/ocpp/", chargers, "load", seconds, gen_cpu)
+def load_run(name: str, server: Server, chargers: int, seconds: float, gen_cpu: int | None,
+             id_tag: str | None = None) -> dict[str, Any]:
+    gen = generator(f"ws://{HOST}:{server.port}/ocpp/", chargers, "load", seconds, gen_cpu, id_tag)
     try:
         ready = read_event(gen, timeout=300)
         rss_before = rss_mb(server.proc.pid)
@@ -274,6 +282,26 @@ def stored_readings(db_path: Path) -> int:
         return conn.execute("SELECT count(*) FROM ocpp_meter_values").fetchone()[0]
 
 
+def stored_sessions(db_path: Path) -> int:
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
+
+
+def evroam_load(name: str, db_path: Path, db_url: str, tmp: Path, server_cpus, nofile: int, chargers: int,
+                seconds: float, gen_cpu: int | None, id_tag: str | None, servers: list) -> tuple[dict, dict]:
+    """One load run on evroam; then every acknowledged meter value must be in the database."""
+    before = stored_readings(db_path)
+    server = evroam_server(db_url, tmp, server_cpus, nofile, name)
+    servers.append(server)
+    row = load_run(name, server, chargers, seconds, gen_cpu, id_tag)
+    server.stop()
+    stored = stored_readings(db_path) - before
+    expected = row["acked"] * SAMPLES
+    print(f"{name}: {stored} meter value rows for {row['acked']} acknowledged MeterValues x {SAMPLES} samples = "
+          f"{expected}: {'all stored' if stored >= expected else 'MISSING ' + str(expected - stored)}")
+    return row, {"rows": stored, "expected": expected, "ok": stored >= expected}
+
+
 # ------------------------------------------------------------------ report
 
 
@@ -293,6 +321,9 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=TARGET_IDLE, help="idle connected chargers (default 10000)")
     parser.add_argument("--skip-idle", action="store_true")
     parser.add_argument("--skip-bare", action="store_true")
+    parser.add_argument("--sessions", action="store_true",
+                        help="also a run whose transactions have Sessions (an accepted idTag; session_push_interval "
+                             f"{PUSH_INTERVAL:.0f} s)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
 
@@ -317,27 +348,32 @@ def main() -> int:
         print(f"database: {total} chargers registered in {time.perf_counter() - t:.1f} s")
 
         rows = []
-        server = evroam_server(db_url, tmp, server_cpus, nofile, "evroam")
-        servers.append(server)
-        rows.append(load_run("evroam", server, args.chargers, args.seconds, gen_cpu))
-        server.stop()
-        stored = stored_readings(db_path)
-        expected = rows[0]["acked"] * SAMPLES
-        result["persisted"] = {"rows": stored, "expected": expected, "ok": stored >= expected}
-        print(f"persisted: {stored} meter value rows for {rows[0]['acked']} acknowledged MeterValues x {SAMPLES} "
-              f"samples = {expected}: {'all stored' if stored >= expected else 'MISSING ' + str(expected - stored)}")
+        row, result["persisted"] = evroam_load("evroam", db_path, db_url, tmp, server_cpus, nofile, args.chargers,
+                                               args.seconds, gen_cpu, None, servers)
+        rows.append(row)
+        if args.sessions:
+            sessions_before = stored_sessions(db_path)
+            row, persisted = evroam_load("sessions", db_path, db_url, tmp, server_cpus, nofile, args.chargers,
+                                         args.seconds, gen_cpu, DRIVER_TAG, servers)
+            rows.append(row)
+            result["persisted_sessions"] = persisted
+            print(f"sessions: {stored_sessions(db_path) - sessions_before} Sessions for {args.chargers} transactions")
 
         if not args.skip_bare:
             bare = bare_server(tmp, server_cpus, nofile)
             servers.append(bare)
             rows.append(load_run("bare", bare, args.chargers, args.seconds, gen_cpu))
             bare.stop()
-            result["ratio"] = rows[0]["msgs_per_s"] / rows[1]["msgs_per_s"]
+            result["ratio"] = rows[0]["msgs_per_s"] / rows[-1]["msgs_per_s"]
+            if args.sessions:
+                result["ratio_sessions"] = rows[1]["msgs_per_s"] / rows[-1]["msgs_per_s"]
         result["load"] = rows
         print()
         print(table(rows))
         if "ratio" in result:
             print(f"ratio evroam/bare: {result['ratio']:.2f}")
+        if "ratio_sessions" in result:
+            print(f"ratio evroam with Sessions/bare: {result['ratio_sessions']:.2f}")
 
         if not args.skip_idle:
             server = evroam_server(db_url, tmp, server_cpus, nofile, "evroam-idle")
@@ -358,6 +394,8 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     checks = [("every acknowledged meter value stored", result["persisted"]["ok"])]
+    if "persisted_sessions" in result:
+        checks.append(("every acknowledged meter value stored (Sessions)", result["persisted_sessions"]["ok"]))
     if "ratio" in result:
         checks.append((f"evroam/bare >= {TARGET_RATIO}", result["ratio"] >= TARGET_RATIO))
     if "idle" in result:

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from websockets.asyncio.client import connect
 
-ID_TAG = "BENCH-TAG"
+ID_TAG = "BENCH-UNKNOWN-TAG"
 
 
 def emit(**event) -> None:
@@ -91,7 +91,7 @@ async def _wait_go() -> None:
         raise SystemExit("stopped by the parent")
 
 
-async def run_load(chargers: list[Charger], seconds: float, samples: int, connect_limit: int) -> None:
+async def run_load(chargers: list[Charger], seconds: float, samples: int, connect_limit: int, id_tag: str) -> None:
     t0 = time.perf_counter()
     errors = [e for e in await _gather_limited([c.open() for c in chargers], connect_limit) if e is not None]
     if errors:
@@ -102,7 +102,7 @@ async def run_load(chargers: list[Charger], seconds: float, samples: int, connec
 
     async def prepare(c: Charger) -> int:
         await c.boot()
-        frame = await c.call("StartTransaction", {"connectorId": 1, "idTag": ID_TAG, "meterStart": 0,
+        frame = await c.call("StartTransaction", {"connectorId": 1, "idTag": id_tag, "meterStart": 0,
                                                   "timestamp": iso(start)})
         return frame[2]["transactionId"]
 
@@ -174,6 +174,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2, choices=[1, 2])
     parser.add_argument("--connect-limit", type=int, default=200, help="connections opened at once")
     parser.add_argument("--cpu", type=int, default=None, help="pin this process to one CPU")
+    parser.add_argument("--id-tag", default=ID_TAG, help="idTag of the transactions (default: one nobody knows)")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, args.chargers * 2 + 1024)), hard))
@@ -181,7 +182,7 @@ def main() -> None:
         os.sched_setaffinity(0, {args.cpu})
     chargers = [Charger(f"{args.prefix}{i:05d}", args.url, args.password) for i in range(args.chargers)]
     if args.mode == "load":
-        asyncio.run(run_load(chargers, args.seconds, args.samples, args.connect_limit))
+        asyncio.run(run_load(chargers, args.seconds, args.samples, args.connect_limit, args.id_tag))
     else:
         asyncio.run(run_idle(chargers, args.connect_limit))
 

@@ -511,9 +511,10 @@ class ChargingService:
             await self.store.sessions.put(conn, cc, pid, tx.session_id, session, now, emsp)
             if partner_pk is not None:
                 await self.pushes.session_put(conn, partner_pk, session)
-        if partner_pk is not None and (patch is None or patch):
+        if patch is None or patch:  # (the time of the last recompute too, for Sessions of our own tokens)
             tx.state["pushed_at"] = time.time()
-            tx.state["pushed"] = _pushed(session, engine_periods, end)
+            if partner_pk is not None:
+                tx.state["pushed"] = _pushed(session, engine_periods, end)
         if final:
             await self._make_cdr(conn, tx, session, priced, now, emsp)
 

@@ -180,3 +180,16 @@ def test_bad_input_is_refused(circuits, demands, message):
 def test_naive_time_is_refused():
     with pytest.raises(ValueError, match="aware"):
         plan([Circuit("s", None)], [], datetime(2024, 5, 6, 12))
+
+
+def test_sessions_without_a_profile_are_safe_whichever_profile_applies_first():
+    # 30 A. new0's charger starts new sessions at 0 A (default profile), new16 has none and may
+    # draw its 16 A until its profile applies. Planned with new16 at 16 A: a and new0 share
+    # 30 - 16 = 14 A (7 A each). new16's first profile is its share as an ordinary session
+    # (30 / 3 = 10 A). Any mix of applied profiles stays within 30 A: 7 + 7 + 16 = 30.
+    site = Circuit("site", None, limit_a=30)
+    cars = [Demand("a", "site", 3, 32), Demand("new0", "site", 3, 32, profiled=False, unprofiled_a=0),
+            Demand("new16", "site", 3, 16, profiled=False)]
+    p = plan([site], cars, NOW)
+    assert p.limits_a == {"a": 7.0, "new0": 7.0, "new16": 10.0}
+    assert p.circuit_load_a == {"site": 30.0}

@@ -43,6 +43,7 @@ demand = st.fixed_dictionaries({
     "fixed": st.sampled_from([None] * 6 + [0.0, 6.0, 10.0]),
     "phase": maybe_phase,
     "circuit": st.integers(0, 5),
+    "unprofiled_a": st.sampled_from([None, None, 0.0, 6.0, 10.0]),
 })
 
 
@@ -87,6 +88,7 @@ def sites(draw):
             profiled=f["profiled"],
             fixed_a=f["fixed"],
             phase=f["phase"] if f["phases"] == 1 else None,
+            unprofiled_a=f["unprofiled_a"],
         ))
     return circuits, demands
 
@@ -135,10 +137,12 @@ def limit_at(c, now):
 
 
 def fixed_amount(d):
+    """What a session may draw whatever the plan says: a static share, or a session without a
+    profile until its profile applies (the charger's default for new sessions, else max_a)."""
     if d.fixed_a is not None:
         return min(d.fixed_a, d.max_a)
     if not d.profiled:
-        return d.max_a
+        return d.max_a if d.unprofiled_a is None else min(d.unprofiled_a, d.max_a)
     return None
 
 
@@ -149,10 +153,13 @@ def test_no_circuit_is_ever_exceeded(site, quarter):
     now = NOW + timedelta(minutes=15 * quarter)
     p = plan(circuits, demands, now)
     assert set(p.limits_a) == {d.id for d in demands}
-    # now: sessions without a profile may still draw max_a; after their profiles: their limits
+    # now: sessions without a profile may draw what their charger allows new sessions (else
+    # max_a); later, once their profiles apply: their limits
     now_amps = {d.id: (fixed_amount(d) if fixed_amount(d) is not None else p.limits_a[d.id]) for d in demands}
     later = {d.id: (min(d.fixed_a, d.max_a) if d.fixed_a is not None else p.limits_a[d.id]) for d in demands}
-    fixed_only = {d.id: (fixed_amount(d) or 0.0) for d in demands}
+    # what the plan cannot lower: static shares, sessions without a profile at the most they may
+    # draw now or once their profile applies
+    fixed_only = {d.id: max(fixed_amount(d) or 0.0, later[d.id] if not d.profiled else 0.0) for d in demands}
     base = loads(circuits, demands, fixed_only)
     for amps in (now_amps, later):
         for c in circuits:
@@ -163,9 +170,10 @@ def test_no_circuit_is_ever_exceeded(site, quarter):
                 assert load <= max(limit, base[c.id][k]) + EPS, (c.id, k, load, limit)
                 if base[c.id][k] > limit + EPS:
                     assert c.id in p.overloaded
+    planned = loads(circuits, demands, {d.id: fixed_only[d.id] if fixed_amount(d) is not None else later[d.id]
+                                        for d in demands})
     for c in circuits:
-        assert p.circuit_load_a[c.id] == max(loads(circuits, demands, now_amps)[c.id].values()) or math.isclose(
-            p.circuit_load_a[c.id], max(loads(circuits, demands, now_amps)[c.id].values()), abs_tol=EPS)
+        assert math.isclose(p.circuit_load_a[c.id], max(planned[c.id].values()), abs_tol=EPS)
 
 
 @SETTINGS
@@ -190,8 +198,15 @@ def test_limits_within_max_and_never_between_zero_and_the_minimum(site):
 @given(sites())
 def test_everyone_gets_the_minimum_when_the_minimums_fit(site):
     circuits, demands = site
-    want = {d.id: (fixed_amount(d) if fixed_amount(d) is not None else (d.min_a if d.max_a >= d.min_a else 0.0))
-            for d in demands}
+    # a session's minimum: its static share; its minimum, or for one without a profile yet
+    # what it may draw until that applies if more
+    want = {}
+    for d in demands:
+        if d.fixed_a is not None:
+            want[d.id] = fixed_amount(d)
+        else:
+            minimum = d.min_a if d.max_a >= d.min_a else 0.0
+            want[d.id] = max(minimum, fixed_amount(d) or 0.0)
     fits = all(load <= limit_at(c, NOW) + EPS
                for c in circuits for load in loads(circuits, demands, want)[c.id].values())
     p = plan(circuits, demands, NOW)
@@ -208,7 +223,7 @@ def test_no_current_left_unused_that_a_session_could_take(site):
     everyone on it); a paused one could not have had its minimum."""
     circuits, demands = site
     p = plan(circuits, demands, NOW)
-    amps = {d.id: (fixed_amount(d) if fixed_amount(d) is not None else p.limits_a[d.id]) for d in demands}
+    amps = {d.id: max(fixed_amount(d) or 0.0, p.limits_a[d.id]) for d in demands}
     rows = loads(circuits, demands, amps)
     count = loads(circuits, demands, dict.fromkeys(amps, 1.0))
     for d in demands:

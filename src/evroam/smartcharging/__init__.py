@@ -15,7 +15,7 @@ periods replace those limits by time of day and weekday; `CapacitySchedule.next_
 says when to plan again. A `Demand` is one active session; see `allocator` for the rules.
 
 Guarantees of `plan`: no circuit's per-phase load exceeds its effective limit, unless loads the
-plan cannot lower (sessions without a profile yet, counted at `max_a`; chargers that reject
+plan cannot lower (sessions without a profile yet, counted at `max_a` or `unprofiled_a`; chargers that reject
 profiles, counted at `fixed_a`) already exceed it, in which case every controllable session
 under it is paused and the circuit is named in `Plan.overloaded`; each session gets at least
 `min_a` when capacity allows, otherwise some are paused (0) rather than all going below it; no
@@ -29,6 +29,9 @@ Changes to the first agreed interface (all additions with defaults, nothing rena
   car's connector or a 1-phase circuit is wired to (OCPP 1.6 ConnectorPhaseRotation, OCPP 2.0.1
   EVSE PhaseRotation). Unknown: a 1-phase car is counted on every phase (safe, but it takes
   three times its share of the site's capacity). 3-phase cars always load all three.
+- `Demand.unprofiled_a`: what a session without a profile yet may draw when the charger has a
+  default profile for new transactions (OCPP TxDefaultProfile); None keeps the rule "counted at
+  max_a". Others are planned with it at max(unprofiled_a, its own new limit).
 - `Plan.overloaded`: circuits whose fixed loads alone exceed their limit.
 - `CapacitySchedule.limit_a_at(at, default_a)` and `overrides_at(at)` beside `limit_kw_at`;
   `Circuit.limit_a_at(now)`: the effective per-phase limit.

@@ -10,7 +10,8 @@ draws on that one phase.
 Steps of `plan` (all in one pass, no clock, no I/O):
 
 1. Loads the plan cannot lower are counted first: a charger that rejects profiles at its static
-   share (`fixed_a`), a session without a profile yet at its full `max_a`.
+   share (`fixed_a`), a session without a profile yet at its full `max_a` (or at what the
+   charger's default profile allows new sessions, `unprofiled_a`).
 2. Admission: sessions in order (priority, then the tightest schedule: least slack between the
    time left and the time needed at full power, then sessions without preferences, then cars
    that need nothing more; ties by arrival) each get `min_a` if it fits on every row, else they
@@ -24,9 +25,11 @@ Steps of `plan` (all in one pass, no clock, no I/O):
    still ramp back (at the next plan it is no longer clearly below and gets its cap back).
 5. Limits are rounded down to 0.1 A (the resolution OCPP and OCPI profiles carry).
 
-A session without a profile yet also gets a limit to send: computed as if it were controllable,
-while every other session's limit is computed with it at full power, so the site stays within
-its limits both before and after its profile is applied.
+A session without a profile yet is planned at least at what it may draw until its profile
+applies (`max_a`, or `unprofiled_a` when the charger has a default profile for new sessions);
+the limit sent to it is the lower of that plan and what it would get as an ordinary session.
+The others are then planned again with it at the most it may draw, before or after its
+profile applies: every limit is safe whichever profiles have applied, in any order.
 """
 
 from __future__ import annotations
@@ -130,24 +133,35 @@ class _Session:
     rows: tuple[int, ...]
     n_phases: int
     voltage: float
-    fixed: float | None  # counted at this, not planned
+    fixed: bool  # counted at `floor`, not planned
+    floor: float  # counted at least at this (a static share; a session without a profile yet)
     cap: float  # most it may be given
     minimum: float
     need_a: float  # current that finishes by departure (0: no preference / nothing needed)
     order: tuple  # admission order
     x: float = 0.0
+    admitted: bool = False
 
 
-def _sessions(grid: _Grid, demands: Sequence[Demand], now: datetime, unprofiled_fixed: bool) -> list[_Session]:
+def _start_a(d: Demand) -> float:
+    """What a session without a profile yet may draw."""
+    max_a = max(0.0, d.max_a)
+    return max_a if d.unprofiled_a is None else min(max_a, max(0.0, d.unprofiled_a))
+
+
+def _sessions(grid: _Grid, demands: Sequence[Demand], now: datetime, floors: bool) -> list[_Session]:
+    """Sessions for the allocation; with `floors`, those without a profile yet are counted at
+    least at what they may draw before it applies."""
     out = []
     for d in demands:
         rows, n_phases, voltage = grid.placement(d)
         max_a = max(0.0, d.max_a)
-        fixed = None
-        if d.fixed_a is not None:
-            fixed = min(max(0.0, d.fixed_a), max_a)
-        elif not d.profiled and unprofiled_fixed:
-            fixed = max_a
+        fixed = d.fixed_a is not None
+        floor = 0.0
+        if fixed:
+            floor = min(max(0.0, d.fixed_a), max_a)  # type: ignore[arg-type]
+        elif not d.profiled and floors:
+            floor = _start_a(d)
         cap = max_a
         if (
             d.drawn_a is not None
@@ -168,7 +182,7 @@ def _sessions(grid: _Grid, demands: Sequence[Demand], now: datetime, unprofiled_
             slack = hours - (d.energy_need_kwh / full_kw if full_kw > 0 else math.inf)
         arrived = d.arrived_at.timestamp() if d.arrived_at is not None else math.inf
         order = (-d.priority, group, slack, arrived, d.id)
-        out.append(_Session(d, rows, n_phases, voltage, fixed, cap, max(0.0, d.min_a), need_a, order))
+        out.append(_Session(d, rows, n_phases, voltage, fixed, floor, cap, max(0.0, d.min_a), need_a, order))
     return out
 
 
@@ -260,17 +274,19 @@ def _admit(sessions: list[_Session], load: list[float], cap: list[float], first_
             continue
         if first_come:
             headroom = min((cap[r] - load[r] for r in rows), default=math.inf)
-            x = min(s.cap, headroom)
-            if x < s.minimum - EPS or x <= 0:
+            target = min(s.cap, s.x + max(0.0, headroom))
+            if target < s.minimum - EPS or target <= 0:
                 continue
         else:
-            x = s.minimum
-            if any(load[r] + x > cap[r] + EPS for r in rows):
-                continue
-        s.x = x
+            target = max(s.x, s.minimum)
+            if target > s.x + EPS and any(load[r] + target - s.x > cap[r] + EPS for r in rows):
+                continue  # (a session counted at least at its minimum already is admitted)
+        extra = target - s.x
+        s.x = target
+        s.admitted = True
         admitted.append(s)
         for r in rows:
-            load[r] += x
+            load[r] += extra
     return admitted
 
 
@@ -280,12 +296,11 @@ def _allocate(grid: _Grid, sessions: list[_Session], first_come: bool) -> list[f
     load = [0.0] * len(cap)
     controllable = []
     for s in sessions:
-        if s.fixed is not None:
-            s.x = s.fixed
+        s.x = s.floor
+        if s.floor:
             for r in s.rows:
-                load[r] += s.fixed
-        else:
-            s.x = 0.0
+                load[r] += s.floor
+        if not s.fixed:
             controllable.append(s)
     if first_come:
         for s in controllable:
@@ -301,13 +316,14 @@ def _allocate(grid: _Grid, sessions: list[_Session], first_come: bool) -> list[f
     return load
 
 
-def _round(s: _Session) -> float:
-    x = s.x
-    if s.fixed is not None or x <= 0:
-        return x
-    q = math.floor(x / RESOLUTION_A + 1e-6) * RESOLUTION_A
-    q = round(q, 6)
-    return q if q >= s.minimum - EPS else x
+def _limit(s: _Session) -> float:
+    """The limit to send: rounded down to RESOLUTION_A; 0 for a session not admitted."""
+    if s.fixed:
+        return s.x
+    if not s.admitted or s.x <= 0:
+        return 0.0
+    q = round(math.floor(s.x / RESOLUTION_A + 1e-6) * RESOLUTION_A, 6)
+    return q if q >= s.minimum - EPS else s.x
 
 
 def _plan(circuits: Sequence[Circuit], demands: Sequence[Demand], now: datetime, first_come: bool) -> Plan:
@@ -325,32 +341,45 @@ def _plan(circuits: Sequence[Circuit], demands: Sequence[Demand], now: datetime,
             raise ValueError(f"demand {d.id!r}: phase must be 1, 2 or 3, got {d.phase!r}")
         if not d.max_a >= 0 or not d.min_a >= 0:
             raise ValueError(f"demand {d.id!r}: max_a and min_a must be >= 0")
-    sessions = _sessions(grid, demands, now, unprofiled_fixed=True)
+    # Sessions without a profile yet are planned at least at what they may draw before it
+    # applies (y >= start); the limit sent to them is at most y, so every other session's limit
+    # is safe whichever profiles have applied.
+    sessions = _sessions(grid, demands, now, floors=True)
     _allocate(grid, sessions, first_come)
-    limits = {s.demand.id: _round(s) for s in sessions}
-    unprofiled = [d for d in demands if not d.profiled and d.fixed_a is None]
+    limits = {s.demand.id: _limit(s) for s in sessions}
+    unprofiled = [s for s in sessions if not s.demand.profiled and not s.fixed]
     if unprofiled:
-        # their own limits: computed as if every session were controllable
-        trial = _sessions(grid, demands, now, unprofiled_fixed=False)
+        # what they would get as ordinary sessions: their first profile, when lower
+        trial = _sessions(grid, demands, now, floors=False)
         _allocate(grid, trial, first_come)
-        wanted = {d.id for d in unprofiled}
-        for s in trial:
-            if s.demand.id in wanted:
-                limits[s.demand.id] = _round(s)
-    # planned loads: the others at their limits, sessions without a profile at max_a
+        own = {s.demand.id: _limit(s) for s in trial}
+        first = {s.demand.id: min(limits[s.demand.id], own[s.demand.id]) for s in unprofiled}
+        # the others again, with those sessions at the most they may draw now or after their
+        # first profile (no more than the first pass counted them at: nothing that fitted is lost)
+        sessions = _sessions(grid, demands, now, floors=True)
+        for s in sessions:
+            if s.demand.id in first:
+                s.fixed = True
+                s.floor = max(s.floor, first[s.demand.id])
+        _allocate(grid, sessions, first_come)
+        limits = {s.demand.id: _limit(s) for s in sessions}
+        limits.update(first)
+    # planned loads: every session at its limit, those without a profile yet at least at what
+    # they may draw before it applies
     load = [0.0] * len(grid.row_cap)
-    fixed_load = [0.0] * len(grid.row_cap)
+    floor_load = [0.0] * len(grid.row_cap)
     for s in sessions:
-        x = s.fixed if s.fixed is not None else limits[s.demand.id]
+        if not s.demand.profiled and s.demand.fixed_a is None:
+            s.floor = _start_a(s.demand)
+        x = max(s.floor, limits[s.demand.id])
         for r in s.rows:
             load[r] += x
-            if s.fixed is not None:
-                fixed_load[r] += x
+            floor_load[r] += s.floor
     circuit_load = {}
     overloaded = []
     for cid, rows in grid.rows_of_circuit.items():
         circuit_load[cid] = max(load[r] for r in rows)
-        if any(fixed_load[r] > grid.row_cap[r] + EPS for r in rows):
+        if any(floor_load[r] > grid.row_cap[r] + EPS for r in rows):
             overloaded.append(cid)
     limits_w = {s.demand.id: round(limits[s.demand.id] * s.n_phases * s.voltage, 1) for s in sessions}
     return Plan(limits, limits_w, circuit_load, dict(grid.limit), tuple(overloaded))

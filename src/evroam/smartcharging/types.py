@@ -63,6 +63,9 @@ class Demand:  # one active charging session
     # A 1-phase car: the phase (1-3, numbered as at the grid connection) its connector is wired
     # to (OCPP ConnectorPhaseRotation / PhaseRotation); None: unknown, counted on every phase.
     phase: int | None = None
+    # What a session without a profile yet (profiled=False) may draw: the limit of the charger's
+    # default profile for new transactions (OCPP TxDefaultProfile); None: max_a.
+    unprofiled_a: float | None = None
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,19 @@ async def pull(platform: Platform, partner: Partner, *, full: bool = False,
     pulling every module it could) when a module failed."""
     if not partner.registered or not partner.outgoing_token:
         raise ValueError(f"partner {partner.name!r} is not registered")
+    async with _lock(platform, partner.pk):  # one pull of a partner at a time (periodic, CLI, registration)
+        return await _pull(platform, partner, full=full, progress=progress)
+
+
+def _lock(platform: Platform, partner_pk: int) -> asyncio.Lock:
+    locks = platform.__dict__.setdefault("_pull_locks", {})
+    return locks.setdefault(partner_pk, asyncio.Lock())
+
+
+async def _pull(platform: Platform, partner: Partner, *, full: bool,
+                progress: Callable[[str, int], None] | None) -> dict[str, int]:
+    async with platform.store.connect() as conn:
+        partner = await platform.store.partners.get(conn, partner.pk) or partner  # the latest sync state
     allowed = partner.parties("CPO")
     counts: dict[str, int] = {}
     errors: dict[str, str] = {}
@@ -85,8 +98,10 @@ async def pull(platform: Platform, partner: Partner, *, full: bool = False,
             continue
         counts[module] = stored
         state[module] = started
-        async with platform.store.begin() as conn:
-            await platform.store.partners.update(conn, partner.pk, sync_state=state)
+        async with platform.store.begin() as conn:  # merged with what another process may have pulled
+            current = await platform.store.partners.get(conn, partner.pk)
+            merged = {**(current.sync_state if current else {}), module: started}
+            await platform.store.partners.update(conn, partner.pk, sync_state=merged)
     await _record(platform, partner, errors, problems)
     log.info("pulled from %s: %s", partner.name, counts)
     if errors:
@@ -114,14 +129,14 @@ async def _record(platform: Platform, partner: Partner, errors: dict[str, str], 
             more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
             parts.append(f"{len(problems)} objects skipped: " + "; ".join(problems[:3]) + more)
         message = f"{_ERROR_PREFIX}{partner.name} failed at {format_datetime(utcnow())}: " + " | ".join(parts)
-    async with platform.store.begin() as conn:
+    async with platform.store.connect() as conn:
         current = await platform.store.partners.get(conn, partner.pk)
-        if current is None:
-            return
-        if message is not None:
-            await platform.store.partners.update(conn, partner.pk, last_error=message[:2000])
-        elif current.last_error and current.last_error.startswith(_ERROR_PREFIX):
-            await platform.store.partners.update(conn, partner.pk, last_error=None)
+    if current is None:
+        return
+    if message is None and not (current.last_error and current.last_error.startswith(_ERROR_PREFIX)):
+        return  # nothing to record, nothing to clear
+    async with platform.store.begin() as conn:
+        await platform.store.partners.update(conn, partner.pk, last_error=message[:2000] if message else None)
 
 
 async def pull_all(platform: Platform, *, full: bool = False) -> dict[str, dict[str, int] | str]:

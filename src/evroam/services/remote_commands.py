@@ -216,8 +216,8 @@ class RemoteCommandService:
         return int(changed)
 
     def start(self) -> None:
-        """Watch the deadlines of ACCEPTED commands while the server runs."""
-        if self._sweeper is None:
+        """Watch the deadlines of ACCEPTED commands while the server runs (eMSP role)."""
+        if self._sweeper is None and "EMSP" in self.settings.roles:
             self._stop.clear()
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="remote-command-timeouts")
 
@@ -417,11 +417,12 @@ class RemoteCommandService:
         reference = event.data.get("authorization_reference")
         if not reference:
             return
-        async with self.store.begin() as conn:
+        async with self.store.connect() as conn:  # most session updates find nothing to link
             record = await self.store.remote_commands.by_authorization_reference(
                 conn, event.data["country_code"], event.data["party_id"], reference)
-            if record is None or record.session_id is not None or record.command != CommandType.START_SESSION.value:
-                return
+        if record is None or record.session_id is not None or record.command != CommandType.START_SESSION.value:
+            return
+        async with self.store.begin() as conn:
             await self.store.remote_commands.update(conn, record.id, session_id=event.data["session_id"])
         self._changed(record.id, record.state)
 

@@ -114,7 +114,7 @@ async def test_extrawest_registers_with_evroam_and_is_pulled(make_instance, extr
     assert result["credentials_url"] == f"{emsp.url}/ocpi/2.2.1/credentials"
     assert {(e["identifier"], e["role"]) for e in result["endpoints"]} == {
         ("credentials", "SENDER"), ("locations", "RECEIVER"), ("tariffs", "RECEIVER"), ("sessions", "RECEIVER"),
-        ("cdrs", "RECEIVER"), ("tokens", "SENDER")}
+        ("cdrs", "RECEIVER"), ("tokens", "SENDER"), ("commands", "SENDER"), ("chargingprofiles", "SENDER")}
 
     # What evroam stored about extrawest (its callback used extrawest's token B).
     partner = await _partner(emsp.platform, "extrawest")

@@ -25,9 +25,9 @@ from evroam.services.load_management import LoadManager
 from evroam.services.locations import LocationService
 from evroam.services.ocpp_log import OcppLog
 from evroam.services.received import ReceivedRecords
-from evroam.services.sites import SiteService
-from evroam.services.remote_commands import RemoteCommandService
 from evroam.services.reconciliation import ReconciliationService
+from evroam.services.remote_commands import RemoteCommandService
+from evroam.services.sites import SiteService
 from evroam.services.tariffs import TariffService
 from evroam.services.tokens import TokenService
 from evroam.settings import Settings
@@ -64,9 +64,9 @@ class Platform:
         self.ocpp_log = OcppLog(self.store, settings)
         self.commands = CommandService(self.store, self.bus, settings, self.pushes, self.charging, self.locations,
                                        lambda: self.gateway)
+        self.remote_commands = RemoteCommandService(self.store, self.bus, settings, self.ocpi, lambda: self.commands)
         self.outbox_worker = OutboxWorker(self)
         self.sites = SiteService(self.store, self.bus, settings)  # load management
-        self.remote_commands = RemoteCommandService(self.store, self.bus, settings, self.ocpi, lambda: self.commands)
         self.load = LoadManager(self.store, self.bus, settings, self.sites, lambda: self.gateway)
         self.charging_profiles = ChargingProfileService(self.store, self.bus, settings, self.pushes, self.ocpi,
                                                         self.load, lambda: self.gateway)
@@ -120,10 +120,10 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     from evroam.ocpi.chargingprofiles import receiver as chargingprofiles_receiver
     from evroam.ocpi.chargingprofiles import sender as chargingprofiles_sender
     from evroam.ocpi.commands import receiver as commands_receiver
+    from evroam.ocpi.commands import results as commands_results
     from evroam.ocpi.credentials import routes as credentials_routes
     from evroam.ocpi.locations import receiver as locations_receiver
     from evroam.ocpi.locations import sender as locations_sender
-    from evroam.ocpi.commands import results as commands_results
     from evroam.ocpi.server import install_error_handlers
     from evroam.ocpi.sessions import receiver as sessions_receiver
     from evroam.ocpi.sessions import sender as sessions_sender
@@ -139,20 +139,20 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
         if run_workers:
             platform.outbox_worker.start()
             platform.puller.start()
+            platform.remote_commands.start()
             await platform.commands.resume()  # results still owed from before a restart
             if "CPO" in platform.settings.roles:
                 platform.load.start()  # load management: sites planned on events, timers, periodically
-            platform.remote_commands.start()
         try:
             yield
         finally:
             if run_workers:
                 await platform.load.stop()
                 await platform.puller.stop()
+                await platform.remote_commands.stop()
                 await platform.outbox_worker.stop()
             await platform.bus.drain()
 
-                await platform.remote_commands.stop()
     app = FastAPI(
         title="evroam",
         version=evroam.__version__,
@@ -180,10 +180,10 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
         app.include_router(sessions_receiver.router)
         app.include_router(cdrs_receiver.router)
         app.include_router(tokens_sender.router)
+        app.include_router(commands_results.router)
         app.include_router(chargingprofiles_sender.router)
     app.include_router(admin_api.router)
     app.include_router(admin_sites.router)
-        app.include_router(commands_results.router)
     if "EMSP" in roles:
         driver_api.install(app)
 

@@ -30,6 +30,10 @@ def _number(value: str | None, option: str) -> float | None:
     return number
 
 
+def _number_or_zero(value: str, option: str) -> float:
+    return 0.0 if value.strip() in ("0", "0.0") else _number(value, option)
+
+
 def _phases(value: str | None) -> int | None:
     if value is None:
         return None
@@ -56,6 +60,8 @@ def _print_site(site: dict) -> None:
     limits = " / ".join(x for x in (f"{site['capacity_kw']:g} kW" if site["capacity_kw"] else "",
                                     f"{site['capacity_a']:g} A" if site["capacity_a"] else "") if x)
     schedule = f", schedule ({len(site['schedule'].get('periods') or [])} periods)" if site.get("schedule") else ""
+    if site.get("start_a") is not None:
+        schedule += f", new sessions start at {site['start_a']:g} A"
     out.print(f"site [bold]{site['id']}[/]: {limits}, {site['phases']} phases{schedule}; "
               f"chargers: {', '.join(site.get('members') or []) or 'none yet'}")
     for c in site["circuits"]:
@@ -77,6 +83,9 @@ def sites_set(
     fallback_a: str | None = typer.Option(None, "--fallback-a",
                                           help="count a charger that refuses profiles at this current (default: "
                                                "its maximum)"),
+    start_a: str | None = typer.Option(None, "--start-a",
+                                       help="a new session's limit until it gets its own, e.g. 0 (sent to the "
+                                            "chargers as TxDefaultProfile); 'none': not sent"),
     chargers: str | None = typer.Option(None, "--chargers", help="CP-1,CP-2: the chargers of a group of chargers"),
     as_json: bool = typer.Option(False, "--json"),
     db: str | None = DB,
@@ -88,9 +97,11 @@ def sites_set(
     kw, amps = _number(capacity_kw, "--capacity-kw"), _number(capacity_a, "--capacity-a")
     volts, fallback = _number(voltage, "--voltage"), _number(fallback_a, "--fallback-a")
     count = _phases(phases)
+    start = None if start_a in (None, "none") else _number_or_zero(start_a, "--start-a")
     site = run_service(settings_for(db), lambda p: p.sites.set_site(
         site_id, capacity_kw=kw, capacity_a=amps, schedule=data, clear_schedule=no_schedule, phases=count,
-        voltage_v=volts, fallback_a=fallback, chargers=_ids(chargers)))
+        voltage_v=volts, fallback_a=fallback, start_a=start, clear_start_a=start_a == "none",
+        chargers=_ids(chargers)))
     if as_json:
         print(json.dumps(site, indent=2))
     else:

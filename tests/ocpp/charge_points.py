@@ -281,6 +281,7 @@ class Profiled:
         self.profile_log: list[tuple[float, str, dict]] = []
         self.tx_limits: dict[int, tuple[str, float, str]] = {}
         self.max_limit: tuple[float, str] | None = None
+        self.default_limit: tuple[float, str] | None = None  # TxDefaultProfile: new transactions' limit
         self.unsupported = False
 
     def _refuse(self, action: str) -> str | None:
@@ -296,6 +297,8 @@ class Profiled:
         if purpose == "TxProfile":
             self.tx_limits[number] = (str(profile.get("transaction_id")), float(period["limit"]),
                                       schedule["charging_rate_unit"])
+        elif purpose == "TxDefaultProfile":
+            self.default_limit = (float(period["limit"]), schedule["charging_rate_unit"])
         else:
             self.max_limit = (float(period["limit"]), schedule["charging_rate_unit"])
 
@@ -319,6 +322,10 @@ class Profiled16(Profiled, Commanded16):
         self.received.append(("ClearChargingProfile", payload))
         if connector_id == 0 and charging_profile_purpose == "ChargePointMaxProfile" and self.max_limit:
             self.max_limit = None
+            self.profile_log.append((asyncio.get_running_loop().time(), "ClearChargingProfile", payload))
+            return result16.ClearChargingProfile(status="Accepted")
+        if connector_id == 0 and charging_profile_purpose == "TxDefaultProfile" and self.default_limit:
+            self.default_limit = None
             self.profile_log.append((asyncio.get_running_loop().time(), "ClearChargingProfile", payload))
             return result16.ClearChargingProfile(status="Accepted")
         if connector_id not in self.tx_limits:
@@ -357,6 +364,11 @@ class Profiled2(Profiled):
         payload = {"charging_profile_id": charging_profile_id, "charging_profile_criteria": charging_profile_criteria}
         self.received.append(("ClearChargingProfile", payload))
         evse = (charging_profile_criteria or {}).get("evse_id")
+        purpose = (charging_profile_criteria or {}).get("charging_profile_purpose")
+        if evse == 0 and purpose == "TxDefaultProfile" and self.default_limit:
+            self.default_limit = None
+            self.profile_log.append((asyncio.get_running_loop().time(), "ClearChargingProfile", payload))
+            return self.result.ClearChargingProfile(status="Accepted")
         if evse == 0 and self.max_limit:
             self.max_limit = None
             self.profile_log.append((asyncio.get_running_loop().time(), "ClearChargingProfile", payload))

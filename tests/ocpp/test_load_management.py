@@ -108,9 +108,28 @@ def worst_sum(cps) -> float:
     return worst
 
 
+def tx_limits_sent(cp) -> list[float]:
+    """Every TxProfile limit the charge point accepted, in order."""
+    out = []
+    for _, action, payload in cp.profile_log:
+        profile = payload.get("cs_charging_profiles") or payload.get("charging_profile")
+        if action == "SetChargingProfile" and profile["charging_profile_purpose"] == "TxProfile":
+            schedule = profile["charging_schedule"]
+            schedule = schedule[0] if isinstance(schedule, list) else schedule
+            out.append(float(schedule["charging_schedule_period"][0]["limit"]))
+    return out
+
+
+@pytest.mark.parametrize("start_a", [None, 0.0], ids=["no-start-limit", "start-at-0A"])
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
-async def test_third_car_lowers_the_first_two_and_the_site_never_exceeds_22_kw(make_instance, version):
+async def test_third_car_lowers_the_first_two_and_the_site_never_exceeds_22_kw(make_instance, version, start_a):
+    """Without a start limit a new session counts at full power until its profile applies (the
+    others are paused for that moment); with a 0 A start limit (TxDefaultProfile) it waits at 0 A
+    instead and the others go straight to their new share. Either way the limits in force never
+    sum above the site's 22 kW (a start limit of 0 A counts as 0)."""
     cpo = await ac_site(make_instance)
+    if start_a is not None:
+        await cpo.platform.sites.set_site(SITE, start_a=start_a)
     cls = PROFILED[version]
     async with charge_point(cpo, "CP-1", version=version, cls=cls) as cp1, \
             charge_point(cpo, "CP-2", version=version, cls=cls) as cp2, \
@@ -134,7 +153,12 @@ async def test_third_car_lowers_the_first_two_and_the_site_never_exceeds_22_kw(m
         # every charger also gets its maximum: the site's limit (1.6 connector 0, 2.x EVSE 0)
         await wait_for(lambda: all(cp.max_limit is not None for cp in cps))
         assert all(cp.max_limit == (31.8, "A") for cp in cps)
-        maximum = next(p for a, p in cp2.received if a == "SetChargingProfile")
+        if start_a is not None:  # and the limit new transactions start at
+            await wait_for(lambda: all(cp.default_limit is not None for cp in cps))
+            assert all(cp.default_limit == (start_a, "A") for cp in cps)
+        maximum = next(p for a, p in cp2.received if a == "SetChargingProfile"
+                       and (p.get("cs_charging_profiles") or p.get("charging_profile"))["charging_profile_purpose"]
+                       in ("ChargePointMaxProfile", "ChargingStationMaxProfile"))
         assert (maximum.get("connector_id"), maximum.get("evse_id")) in ((0, None), (None, 0))
 
         tx2 = await start(cp2, version)
@@ -143,6 +167,8 @@ async def test_third_car_lowers_the_first_two_and_the_site_never_exceeds_22_kw(m
         tx3 = await start(cp3, version)
         await wait_for(lambda: [tx_limit(cp) for cp in cps] == [10.6, 10.6, 10.6])
         assert worst_sum(cps) <= SITE_A
+        if start_a is not None:  # never paused: each limit sent to CP-1 was a share of the site
+            assert tx_limits_sent(cp1) == [31.8, 15.9, 10.6]
 
         # the records of what was sent, with the chargers' answers
         sent = await cpo.platform.load.profiles_sent(limit=100)

@@ -38,7 +38,8 @@ async def store(request, tmp_path):
 
 async def _drop_all(s: Store) -> None:
     async with s.engine.begin() as conn:
-        for table in ("received_commands", "remote_starts", "cdr_checks", "driver_records", "driver_tokens", "drivers", "remote_commands", "cdr_credits", "reservations", "ocpp_log", "ocpp_meter_values", "ocpp_transactions", "chargers", "tokens", "cdrs", "sessions",
+        for table in ("sites", "circuits", "charging_profiles_sent", "smart_sessions", "charging_profile_requests",
+                      "received_commands", "remote_starts", "cdr_checks", "driver_records", "driver_tokens", "drivers", "remote_commands", "cdr_credits", "reservations", "ocpp_log", "ocpp_meter_values", "ocpp_transactions", "chargers", "tokens", "cdrs", "sessions",
                       "outbox", "tariffs", "locations", "partners", "alembic_version"):
             await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
 

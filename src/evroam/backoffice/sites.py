@@ -22,6 +22,9 @@ class SiteIn(BaseModel):
     phases: int | None = Field(None, description="1 or 3 (default 3)")
     voltage_v: float | None = Field(None, description="phase-to-neutral voltage (default 230)")
     fallback_a: float | None = Field(None, description="what a charger refusing profiles is counted at (A)")
+    start_a: float | None = Field(None, description="a new session's limit until it has its own (A; sent to the "
+                                  "site's chargers as TxDefaultProfile)")
+    clear_start_a: bool = Field(False, description="send no start limit (new sessions count at full power)")
     chargers: list[str] | None = Field(None, description="charger ids of a group of chargers (beside a location's)")
 
 
@@ -48,7 +51,7 @@ async def put_site(site_id: str, body: SiteIn, request: Request):
     return await request.app.state.platform.sites.set_site(
         site_id, capacity_kw=body.capacity_kw, capacity_a=body.capacity_a, schedule=body.schedule,
         clear_schedule=body.clear_schedule, phases=body.phases, voltage_v=body.voltage_v,
-        fallback_a=body.fallback_a, chargers=body.chargers)
+        fallback_a=body.fallback_a, start_a=body.start_a, clear_start_a=body.clear_start_a, chargers=body.chargers)
 
 
 @router.delete("/sites/{site_id}", summary="Stop managing a site (its profiles are cleared)")

@@ -26,9 +26,10 @@ from ocpp.v201 import call as call201
 from evroam.model.common import format_datetime, parse_datetime, utcnow
 
 STACK_LEVEL = 1
-TX, MAX = "TX", "MAX"
+TX, MAX, DEFAULT = "TX", "MAX", "DEFAULT"
 _TX_ID_BASE = 7_100_000  # + EVSE number: our TxProfile of that EVSE
 _MAX_ID = 7_000_000  # our charger maximum profile
+_DEFAULT_ID = 7_050_000  # our limit of new transactions (TxDefaultProfile)
 #: a charger's answer meaning "I do not take charging profiles"
 REFUSALS = ("Rejected", "NotSupported", "NotImplemented")
 
@@ -118,6 +119,32 @@ def clear_tx_profile(version: str, *, evse_number: int) -> Any:
                                            stack_level=STACK_LEVEL)
     return _calls2(version).ClearChargingProfile(charging_profile_id=pid, charging_profile_criteria={
         "evse_id": evse_number, "charging_profile_purpose": "TxProfile", "stack_level": STACK_LEVEL})
+
+
+def set_default_profile(version: str, *, unit: str, limit: float) -> Any:
+    """The limit of every new transaction of the charger until it gets its own TxProfile (1.6
+    TxDefaultProfile on connector 0, 2.x on EVSE 0), relative to each transaction's start."""
+    limit = round_limit(limit)
+    if is_16(version):
+        return call16.SetChargingProfile(connector_id=0, cs_charging_profiles={
+            "charging_profile_id": _DEFAULT_ID, "stack_level": STACK_LEVEL,
+            "charging_profile_purpose": "TxDefaultProfile", "charging_profile_kind": "Relative",
+            "charging_schedule": {"charging_rate_unit": unit, "charging_schedule_period": _periods(limit, None)},
+        })
+    return _calls2(version).SetChargingProfile(evse_id=0, charging_profile={
+        "id": _DEFAULT_ID, "stack_level": STACK_LEVEL, "charging_profile_purpose": "TxDefaultProfile",
+        "charging_profile_kind": "Relative",
+        "charging_schedule": [{"id": _DEFAULT_ID, "charging_rate_unit": unit,
+                               "charging_schedule_period": _periods(limit, None)}],
+    })
+
+
+def clear_default_profile(version: str) -> Any:
+    if is_16(version):
+        return call16.ClearChargingProfile(id=_DEFAULT_ID, connector_id=0, charging_profile_purpose="TxDefaultProfile",
+                                           stack_level=STACK_LEVEL)
+    return _calls2(version).ClearChargingProfile(charging_profile_id=_DEFAULT_ID, charging_profile_criteria={
+        "evse_id": 0, "charging_profile_purpose": "TxDefaultProfile", "stack_level": STACK_LEVEL})
 
 
 def clear_max_profile(version: str) -> Any:

@@ -27,6 +27,10 @@ Rules of sending:
   hour, then tried again; the other sessions share what is left.
 - Each charger of a site also gets a charger maximum (1.6 ChargePointMaxProfile on connector 0,
   2.x ChargingStationMaxProfile on EVSE 0): the tightest limit of the circuits that feed it.
+- With a site's start limit (`start_a`), its chargers also get a TxDefaultProfile at that limit
+  (connector / EVSE 0): a new session then draws at most that until its own limit arrives, and is
+  planned at it instead of at full power (with 0 A, the limits in force never exceed the site,
+  not even while a new session waits for its first profile; the others are not paused).
 - When a session ends its TxProfile is cleared (ClearChargingProfile); when a charger leaves
   every site, its profiles are cleared too.
 - An eMSP's ChargingProfile (OCPI chargingprofiles) is an upper bound of its session inside the
@@ -203,7 +207,8 @@ class LoadManager:
         self.smart = SmartSessionRepository()
         self.clock: Callable[[], datetime] = utcnow  # tests move time
         self._in_force: dict[tuple[str, int], InForce] = {}
-        self._max_sent: dict[str, float] = {}
+        self._max_sent: dict[str, float] = {}  # charger id -> its maximum (A per phase) in force
+        self._default_sent: dict[str, float] = {}  # charger id -> limit of new transactions in force
         self._refused: dict[tuple[str, str], float] = {}  # (charger id, TX | MAX) -> when it refused
         # (charger, transaction) -> (A per phase, W, Wh) of the newest "session.meter" event
         self._meters: dict[tuple[str, str], tuple[float | None, float | None, float | None]] = {}
@@ -424,7 +429,8 @@ class LoadManager:
 
     async def plan_site(self, model: SiteModel, now: datetime, *,
                         in_force: dict[tuple[str, int], InForce] | None = None,
-                        refused: Callable[[str], bool] | None = None) -> SitePlan:
+                        refused: Callable[[str], bool] | None = None,
+                        defaults: dict[str, float] | None = None) -> SitePlan:
         """The allocator's plan for a site at `now`, from the running transactions, their EVSEs,
         meters, preferences and eMSP profiles, and the limits in force (this process's, unless
         given)."""
@@ -432,6 +438,7 @@ class LoadManager:
 
         in_force = self._in_force if in_force is None else in_force
         refused = refused or self._refused_now
+        defaults = self._default_sent if defaults is None else defaults
         site = model.site
         voltage = site.voltage_v or DEFAULT_VOLTAGE
         async with self.store.connect() as conn:
@@ -475,7 +482,7 @@ class LoadManager:
             s.drawn_a = current if current is not None else (power / (phases * voltage) if power is not None else None)
             s.energy_wh = live[2] if live and live[2] is not None else (meter.energy_wh if meter else None)
             s.refused = refused(tx.charger_id)
-            demands.append(self._demand(Demand, s, site, now))
+            demands.append(self._demand(Demand, s, site, now, defaults.get(tx.charger_id)))
             sessions.append(s)
         result = plan(model.circuits, demands, now)
         charger_max = {}
@@ -486,7 +493,7 @@ class LoadManager:
         return SitePlan(model=model, now=now, sessions=sessions, plan=result, charger_max_a=charger_max,
                         next_change=min(next_changes) if next_changes else None)
 
-    def _demand(self, demand_class, s: Session, site: SiteRecord, now: datetime):
+    def _demand(self, demand_class, s: Session, site: SiteRecord, now: datetime, start_a: float | None):
         prefs = (s.smart.preferences if s.smart else None) or {}
         departure = parse_datetime(prefs["departure_time"]) if prefs.get("departure_time") else None
         need = prefs.get("energy_need")
@@ -500,7 +507,8 @@ class LoadManager:
             priority=PRIORITY.get(prefs.get("profile_type") or "", 0), arrived_at=s.tx.started_at,
             departure=departure, energy_need_kwh=need, drawn_a=s.drawn_a,
             profiled=s.in_force is not None or s.refused, fixed_a=fixed,
-            allocated_a=s.in_force.limit_a if s.in_force else None)
+            allocated_a=s.in_force.limit_a if s.in_force else None,
+            unprofiled_a=start_a)  # the charger's TxDefaultProfile holds a new session at this
 
     # ------------------------------------------------------------------ sending
 
@@ -536,19 +544,36 @@ class LoadManager:
                 max_then.append((charger_id, limit))
             elif limit < old - 1e-9:
                 max_first.append((charger_id, limit))
+        # the limit new transactions start at (TxDefaultProfile): set before, cleared after the rest
+        start = site_plan.model.site.start_a
+        default_set: list[tuple[str, float]] = []
+        default_clear: list[str] = []
+        for charger_id in site_plan.model.charger_circuit:
+            if not gateway.is_connected(charger_id) or self._refused_now(charger_id, profiles.DEFAULT):
+                continue
+            old = self._default_sent.get(charger_id)
+            if start is not None and (old is None or abs(old - start) > 1e-9):
+                default_set.append((charger_id, start))
+            elif start is None and old is not None:
+                default_clear.append(charger_id)
         again = False
-        for tx_batch, max_batch in ((first, max_first), (then, max_then)):
-            if not tx_batch and not max_batch:
+        for tx_batch, max_batch, defaults, clears in ((first, max_first, default_set, []),
+                                                      (then, max_then, [], default_clear)):
+            if not tx_batch and not max_batch and not defaults and not clears:
                 continue
             results = await asyncio.gather(
                 *(self._send_tx(s, limit) for s, limit in tx_batch),
-                *(self._send_max(site_plan.model, cid, limit) for cid, limit in max_batch))
+                *(self._send_charger(site_plan.model, cid, profiles.MAX, limit) for cid, limit in max_batch),
+                *(self._send_charger(site_plan.model, cid, profiles.DEFAULT, limit) for cid, limit in defaults),
+                *(self._clear_charger(cid, profiles.DEFAULT) for cid in clears))
             await self._record(results)
             for (s, _), sent in zip(tx_batch, results, strict=False):
                 if sent.status == ACCEPTED and s.in_force is None:
                     again = True  # it no longer counts at full power: the others may get more
                 if sent.status in profiles.REFUSALS:
                     again = True
+            if any(r.purpose == profiles.DEFAULT and r.status in (ACCEPTED, *profiles.REFUSALS) for r in results):
+                again = True  # sessions not profiled yet count differently now
         return again
 
     async def _call(self, charger_id: str, build: Callable[[str], Any], purpose: str | None = None
@@ -596,7 +621,8 @@ class LoadManager:
         return Sent(tx.charger_id, tx.evse_number, profiles.TX, "SET", status, limit_a, s.unit, value,
                     tx.transaction_id, tx.session_id, sent_at, answered)
 
-    async def _send_max(self, model: SiteModel, charger_id: str, limit_a: float) -> Sent:
+    async def _send_charger(self, model: SiteModel, charger_id: str, purpose: str, limit_a: float) -> Sent:
+        """A charger-wide profile: its maximum (MAX) or the limit of new transactions (DEFAULT)."""
         charger = model.chargers.get(charger_id)
         dc = False
         if charger is not None and charger.location_id:
@@ -607,18 +633,19 @@ class LoadManager:
         unit = "W" if dc else "A"
         value = profiles.round_limit(limit_a * 3 * model.site.voltage_v if dc else limit_a)
         sent_at = self.clock()
-        status, answered = await self._call(charger_id, lambda v: profiles.set_max_profile(v, unit=unit, limit=value),
-                                            profiles.MAX)
+        build = profiles.set_max_profile if purpose == profiles.MAX else profiles.set_default_profile
+        status, answered = await self._call(charger_id, lambda v: build(v, unit=unit, limit=value), purpose)
         if status == ACCEPTED:
-            self._max_sent[charger_id] = limit_a
-        return Sent(charger_id, 0, profiles.MAX, "SET", status, limit_a, unit, value, None, None, sent_at, answered)
+            (self._max_sent if purpose == profiles.MAX else self._default_sent)[charger_id] = limit_a
+        return Sent(charger_id, 0, purpose, "SET", status, limit_a, unit, value, None, None, sent_at, answered)
 
     async def _clear_unmanaged(self, models: list[SiteModel]) -> None:
         """Clear the TxProfiles of transactions that ended (or whose charger left every site), and
         the maximum of chargers that left every site."""
         managed = {cid for m in models for cid in m.charger_circuit}
         gone_max = [c for c in self._max_sent if c not in managed]
-        if not self._in_force and not gone_max:
+        gone_default = [c for c in self._default_sent if c not in managed]
+        if not self._in_force and not gone_max and not gone_default:
             return
         gone: list[tuple[tuple[str, int], InForce]] = []
         if self._in_force:
@@ -631,16 +658,20 @@ class LoadManager:
             del self._in_force[key]
         for charger_id in gone_max:
             del self._max_sent[charger_id]
-        if not gone and not gone_max:
+        if not gone and not gone_max and not gone_default:
             return
         results = await asyncio.gather(*(self._clear(key[0], key[1], f) for key, f in gone),
-                                       *(self._clear_max(charger_id) for charger_id in gone_max))
+                                       *(self._clear_charger(cid, profiles.MAX) for cid in gone_max),
+                                       *(self._clear_charger(cid, profiles.DEFAULT) for cid in gone_default))
         await self._record(results)
 
-    async def _clear_max(self, charger_id: str) -> Sent:
+    async def _clear_charger(self, charger_id: str, purpose: str) -> Sent:
+        """Remove a charger-wide profile of ours (its maximum, or the limit of new transactions)."""
+        (self._max_sent if purpose == profiles.MAX else self._default_sent).pop(charger_id, None)
         sent_at = self.clock()
-        status, answered = await self._call(charger_id, profiles.clear_max_profile)
-        return Sent(charger_id, 0, profiles.MAX, "CLEAR", status, None, None, None, None, None, sent_at, answered)
+        build = profiles.clear_max_profile if purpose == profiles.MAX else profiles.clear_default_profile
+        status, answered = await self._call(charger_id, build)
+        return Sent(charger_id, 0, purpose, "CLEAR", status, None, None, None, None, None, sent_at, answered)
 
     async def _clear(self, charger_id: str, evse_number: int, was: InForce) -> Sent:
         sent_at = self.clock()
@@ -683,13 +714,20 @@ class LoadManager:
         in_force = {(t.charger_id, t.evse_number): InForce(t.transaction_id, t.session_id, s.limit_a or 0.0,
                                                            s.unit or "A", s.limit or 0.0)
                     for t in txs if (s := found.get((t.charger_id, t.transaction_id))) is not None}
+        defaults: dict[str, float] = {}
+        for r in reversed(recent):  # oldest first: the last word on each charger's start limit
+            if r.purpose == profiles.DEFAULT and r.action == "SET" and r.status == ACCEPTED:
+                defaults[r.charger_id] = r.limit_a or 0.0
+            elif r.purpose == profiles.DEFAULT and r.action == "CLEAR":
+                defaults.pop(r.charger_id, None)
         cutoff = utcnow() - timedelta(seconds=REFUSAL_HOLD_SECONDS)
         refusing = {r.charger_id for r in _latest_per_charger(recent) if r.status in profiles.REFUSALS
                     and r.sent_at >= cutoff}
         now = self.clock()
         out = []
         for model in models:
-            sp = await self.plan_site(model, now, in_force=in_force, refused=lambda c: c in refusing)
+            sp = await self.plan_site(model, now, in_force=in_force, refused=lambda c: c in refusing,
+                                      defaults=defaults)
             out.append(_status_view(sp))
         return out
 

@@ -69,7 +69,7 @@ def site_view(site: SiteRecord, members: list[str] | None = None) -> dict[str, A
     return {
         "id": site.id, "location_id": site.location_id, "capacity_kw": site.capacity_kw,
         "capacity_a": site.capacity_a, "phases": site.phases, "voltage_v": site.voltage_v,
-        "schedule": site.schedule, "fallback_a": site.fallback_a, "chargers": site.chargers,
+        "schedule": site.schedule, "fallback_a": site.fallback_a, "start_a": site.start_a, "chargers": site.chargers,
         **({"members": members} if members is not None else {}),
         "circuits": [{"id": c.id, "parent_id": c.parent_id, "limit_a": c.limit_a, "limit_kw": c.limit_kw,
                       "phases": c.phases, "chargers": c.chargers} for c in site.circuits],
@@ -147,6 +147,7 @@ class SiteService:
     async def set_site(self, site_id: str, *, capacity_kw: float | None = None, capacity_a: float | None = None,
                        schedule: dict[str, Any] | None = None, clear_schedule: bool = False,
                        phases: int | None = None, voltage_v: float | None = None, fallback_a: float | None = None,
+                       start_a: float | None = None, clear_start_a: bool = False,
                        chargers: list[str] | None = None) -> dict[str, Any]:
         """Create a site or change it (options not given keep their value). The id is one of our
         locations, or any name for a group of chargers (then `chargers` is required)."""
@@ -157,6 +158,8 @@ class SiteService:
         capacity_a = _positive("capacity_a", capacity_a)
         voltage_v = _positive("voltage_v", voltage_v)
         fallback_a = _positive("fallback_a", fallback_a)
+        if start_a is not None and (not isinstance(start_a, int | float) or not 0 <= start_a < math.inf):
+            raise Invalid(f"start_a: a current of 0 A or more, got {start_a!r}")
         _phases(phases)
         if schedule is not None:
             parse_schedule(schedule)
@@ -182,6 +185,7 @@ class SiteService:
             schedule=None if clear_schedule else (schedule if schedule is not None else current.schedule),
             phases=phases or current.phases, voltage_v=voltage_v or current.voltage_v,
             fallback_a=fallback_a if fallback_a is not None else current.fallback_a,
+            start_a=None if clear_start_a else (float(start_a) if start_a is not None else current.start_a),
             chargers=_charger_list(chargers, known) if chargers is not None else current.chargers,
         )
         self._check_membership(site, [s for s in all_sites if s.id != site.id], known)

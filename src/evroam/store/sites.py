@@ -60,6 +60,7 @@ class SiteRecord:
     chargers: list[str] = field(default_factory=list)
     circuits: list[CircuitRecord] = field(default_factory=list)
     updated_at: datetime | None = None
+    start_a: float | None = None  # a new session's limit until it has its own (sent as TxDefaultProfile)
 
 
 def _circuit(row: Any) -> CircuitRecord:
@@ -72,7 +73,7 @@ def _site(row: Any, site_circuits: list[CircuitRecord]) -> SiteRecord:
                       capacity_a=row.capacity_a, phases=row.phases, voltage_v=row.voltage_v,
                       schedule=_load(row.schedule), fallback_a=row.fallback_a,
                       chargers=orjson.loads(row.chargers or "[]"), circuits=site_circuits,
-                      updated_at=row.updated_at)
+                      updated_at=row.updated_at, start_a=row.start_a)
 
 
 class SiteRepository:
@@ -96,7 +97,8 @@ class SiteRepository:
         now = utcnow()
         values = dict(location_id=site.location_id, capacity_kw=site.capacity_kw, capacity_a=site.capacity_a,
                       phases=site.phases, voltage_v=site.voltage_v, schedule=_json(site.schedule),
-                      fallback_a=site.fallback_a, chargers=_json(list(site.chargers)), updated_at=now)
+                      fallback_a=site.fallback_a, start_a=site.start_a, chargers=_json(list(site.chargers)),
+                      updated_at=now)
         result = await conn.execute(update(sites).where(sites.c.id == site.id).values(**values))
         if result.rowcount:
             return False

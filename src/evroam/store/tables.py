@@ -276,6 +276,7 @@ sites = Table(
     Column("voltage_v", Float, nullable=False),  # phase to neutral
     Column("schedule", Text),  # JSON capacity schedule (None: the base capacity all the time)
     Column("fallback_a", Float),  # what a charger that refuses profiles is counted at (None: its maximum)
+    Column("start_a", Float),  # a new session's limit until it has its own (TxDefaultProfile); None: not sent
     Column("chargers", Text, nullable=False, default="[]"),  # JSON list of charger ids on the grid connection
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

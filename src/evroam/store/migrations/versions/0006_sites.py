@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("voltage_v", sa.Float, nullable=False),
         sa.Column("schedule", sa.Text),
         sa.Column("fallback_a", sa.Float),
+        sa.Column("start_a", sa.Float),
         sa.Column("chargers", sa.Text, nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("updated_at", UTCDateTime, nullable=False),

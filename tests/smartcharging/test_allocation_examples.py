@@ -193,3 +193,24 @@ def test_sessions_without_a_profile_are_safe_whichever_profile_applies_first():
     p = plan([site], cars, NOW)
     assert p.limits_a == {"a": 7.0, "new0": 7.0, "new16": 10.0}
     assert p.circuit_load_a == {"site": 30.0}
+
+
+def test_idle_car_is_planned_last_and_a_car_whose_need_is_met_gets_nothing():
+    site = Circuit("site", None, limit_a=20)
+    full = Demand("full", "site", 3, 32, allocated_a=10, drawn_a=0.2)  # took nothing of its 10 A
+    a = Demand("a", "site", 3, 32, allocated_a=10, drawn_a=10)
+    # a takes all 20 A; nothing is left for the idle car's minimum
+    assert plan([site], [full, a], NOW).limits_a == {"full": 0.0, "a": 20.0}
+    # with a capped at 16 A by its car, the idle car gets its 6 A minimum from what is left... only 4 A
+    a16 = Demand("a", "site", 3, 16, allocated_a=10, drawn_a=10)
+    assert plan([site], [full, a16], NOW).limits_a == {"full": 0.0, "a": 16.0}
+    site30 = Circuit("site", None, limit_a=30)
+    assert plan([site30], [full, a16], NOW).limits_a == {"full": 6.0, "a": 16.0}
+    # paused and still drawing nothing: offered its minimum again, not a fair share
+    paused = Demand("full", "site", 3, 32, allocated_a=0, drawn_a=0)
+    assert plan([site30], [paused, a16], NOW).limits_a == {"full": 6.0, "a": 16.0}
+    assert plan([site30], [paused, a], NOW).limits_a == {"full": 6.0, "a": 24.0}
+    # its driver's need is met and it draws nothing: no reservation at all
+    done = Demand("full", "site", 3, 32, allocated_a=0, drawn_a=0, departure=NOW + timedelta(hours=3),
+                  energy_need_kwh=0)
+    assert plan([site30], [done, a], NOW).limits_a == {"full": 0.0, "a": 30.0}

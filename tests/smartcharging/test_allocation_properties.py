@@ -136,6 +136,25 @@ def limit_at(c, now):
     return min(values, default=math.inf)
 
 
+def idle(d):
+    """Takes (almost) nothing of a limit of at least its minimum: planned last, minimum only."""
+    return d.drawn_a is not None and d.allocated_a is not None and d.drawn_a < 1 and d.allocated_a >= max(d.min_a, 1)
+
+
+def cap_of(d):
+    """The most the rules allow a session (see the allocator's docstring)."""
+    cap = d.max_a
+    if d.drawn_a is not None and d.allocated_a is not None and d.drawn_a < d.allocated_a - 2:
+        cap = min(d.max_a, max(d.min_a, d.drawn_a + 2))  # releases what it does not take
+    if d.drawn_a is not None and d.drawn_a < 1 and d.allocated_a is not None and d.allocated_a < d.min_a:
+        cap = min(cap, d.min_a)  # paused: its minimum first
+    if idle(d):
+        cap = min(cap, d.min_a)
+    if d.energy_need_kwh is not None and d.energy_need_kwh <= 0 and d.drawn_a is not None and d.drawn_a < 1:
+        cap = 0.0  # has what its driver asked for
+    return cap
+
+
 def fixed_amount(d):
     """What a session may draw whatever the plan says: a static share, or a session without a
     profile until its profile applies (the charger's default for new sessions, else max_a)."""
@@ -184,6 +203,8 @@ def test_limits_within_max_and_never_between_zero_and_the_minimum(site):
     for d in demands:
         x = p.limits_a[d.id]
         assert 0 <= x <= d.max_a + EPS
+        if d.fixed_a is None:
+            assert x <= cap_of(d) + EPS
         if d.fixed_a is not None:
             assert x == min(d.fixed_a, d.max_a)
         elif x > 0:
@@ -212,7 +233,7 @@ def test_everyone_gets_the_minimum_when_the_minimums_fit(site):
     p = plan(circuits, demands, NOW)
     if fits:
         for d in demands:
-            if d.fixed_a is None and d.max_a >= d.min_a:
+            if d.fixed_a is None and cap_of(d) >= d.min_a and cap_of(d) > 0 and not idle(d):
                 assert p.limits_a[d.id] >= d.min_a - EPS, d
 
 
@@ -229,9 +250,7 @@ def test_no_current_left_unused_that_a_session_could_take(site):
     for d in demands:
         if fixed_amount(d) is not None or d.max_a < d.min_a:
             continue
-        cap = d.max_a
-        if d.drawn_a is not None and d.allocated_a is not None and d.drawn_a < d.allocated_a - 2:
-            cap = min(d.max_a, max(d.min_a, d.drawn_a + 2))
+        cap = cap_of(d)
         x = p.limits_a[d.id]
         assert x <= cap + EPS
         phases, _ = wiring(circuits, d)

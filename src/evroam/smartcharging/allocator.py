@@ -23,6 +23,13 @@ Steps of `plan` (all in one pass, no clock, no I/O):
 4. A session's cap is its `max_a`, lowered to `drawn_a + RELEASE_MARGIN_A` when it draws clearly
    less than the limit in force (`allocated_a`), so that current goes to others while it can
    still ramp back (at the next plan it is no longer clearly below and gets its cap back).
+   An idle session (drawing less than IDLE_A of a limit of at least its minimum: a full car,
+   a car that paused itself) is planned last: it gets its minimum only from what is left after
+   every other session, else 0; paused, it is no longer idle at the next plan and is planned as
+   usual (but offered no more than its minimum until it draws), so a car that wants to resume
+   gets its minimum again within two plans. A session
+   whose driver's energy need is met (energy_need_kwh <= 0) and that draws less than IDLE_A gets
+   0 and no reservation.
 5. Limits are rounded down to 0.1 A (the resolution OCPP and OCPI profiles carry).
 
 A session without a profile yet is planned at least at what it may draw until its profile
@@ -46,6 +53,7 @@ __all__ = ["MIN_HOURS_LEFT", "RELEASE_MARGIN_A", "RESOLUTION_A", "first_come", "
 
 RESOLUTION_A = 0.1  # limits are rounded down to this
 RELEASE_MARGIN_A = 2.0  # headroom kept above a car's measured draw when its unused part is released
+IDLE_A = 1.0  # a car drawing less than this of a limit of at least its minimum is idle
 MIN_HOURS_LEFT = 0.25  # a departure sooner than this (or past) counts as this far away
 EPS = 1e-9
 
@@ -139,6 +147,7 @@ class _Session:
     minimum: float
     need_a: float  # current that finishes by departure (0: no preference / nothing needed)
     order: tuple  # admission order
+    idle: bool = False  # takes (almost) nothing of at least its minimum: planned last
     x: float = 0.0
     admitted: bool = False
 
@@ -182,7 +191,22 @@ def _sessions(grid: _Grid, demands: Sequence[Demand], now: datetime, floors: boo
             slack = hours - (d.energy_need_kwh / full_kw if full_kw > 0 else math.inf)
         arrived = d.arrived_at.timestamp() if d.arrived_at is not None else math.inf
         order = (-d.priority, group, slack, arrived, d.id)
-        out.append(_Session(d, rows, n_phases, voltage, fixed, floor, cap, max(0.0, d.min_a), need_a, order))
+        idle = (
+            d.drawn_a is not None
+            and d.allocated_a is not None
+            and d.drawn_a < IDLE_A
+            and d.allocated_a >= max(d.min_a, IDLE_A) - EPS
+        )
+        if (
+            d.allocated_a is not None
+            and d.allocated_a < d.min_a - EPS
+            and d.drawn_a is not None
+            and d.drawn_a < IDLE_A
+        ):
+            cap = min(cap, d.min_a)  # paused: offered its minimum again, more once it draws
+        if group == 2 and d.drawn_a is not None and d.drawn_a < IDLE_A:
+            cap = 0.0  # has what its driver asked for and takes no more: nothing reserved for it
+        out.append(_Session(d, rows, n_phases, voltage, fixed, floor, cap, max(0.0, d.min_a), need_a, order, idle))
     return out
 
 
@@ -302,17 +326,22 @@ def _allocate(grid: _Grid, sessions: list[_Session], first_come: bool) -> list[f
                 load[r] += s.floor
         if not s.fixed:
             controllable.append(s)
+    active = [s for s in controllable if not s.idle]
+    idle = [s for s in controllable if s.idle]
     if first_come:
         for s in controllable:
             s.order = ((s.demand.arrived_at.timestamp() if s.demand.arrived_at else math.inf), s.demand.id)
-    admitted = _admit(controllable, load, cap, first_come)
-    if first_come:
+        _admit(active, load, cap, first_come)
+        _admit(idle, load, cap, first_come)
         return load
+    admitted = _admit(active, load, cap, first_come)
     for priority in sorted({s.demand.priority for s in admitted}, reverse=True):
         level = [s for s in admitted if s.demand.priority == priority]
         _fill([(s, min(s.cap, s.need_a) - s.x, 0.0, min(s.cap, s.need_a)) for s in level
                if min(s.cap, s.need_a) > s.x + EPS], load, cap)
         _fill([(s, 1.0, s.x, s.cap) for s in level if s.cap > s.x + EPS], load, cap)
+    # idle sessions: their minimum from what is left (so that they can resume), no more
+    _admit(idle, load, cap, first_come)
     return load
 
 

@@ -36,6 +36,7 @@ lint: $(STAMP)
 bench: $(COMPILED)
 	$(BIN)/python bench/ocpi_locations.py
 	$(BIN)/python bench/tariffs.py
+	$(BIN)/python bench/load_management.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

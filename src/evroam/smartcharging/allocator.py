@@ -148,6 +148,7 @@ class _Session:
     need_a: float  # current that finishes by departure (0: no preference / nothing needed)
     order: tuple  # admission order
     idle: bool = False  # takes (almost) nothing of at least its minimum: planned last
+    start: float = 0.0  # without a profile yet: what it may draw before it applies
     x: float = 0.0
     admitted: bool = False
 
@@ -158,56 +159,67 @@ def _start_a(d: Demand) -> float:
     return max_a if d.unprofiled_a is None else min(max_a, max(0.0, d.unprofiled_a))
 
 
-def _sessions(grid: _Grid, demands: Sequence[Demand], now: datetime, floors: bool) -> list[_Session]:
-    """Sessions for the allocation; with `floors`, those without a profile yet are counted at
-    least at what they may draw before it applies."""
+def _prepare(grid: _Grid, demands: Sequence[Demand], now: datetime) -> list[_Session]:
+    """The sessions, with what every pass of the allocation shares (`_set_floors` sets the rest)."""
     out = []
+    now_ts = now.timestamp()
+    inf = math.inf
     for d in demands:
         rows, n_phases, voltage = grid.placement(d)
-        max_a = max(0.0, d.max_a)
+        max_a = d.max_a if d.max_a > 0 else 0.0
+        min_a = d.min_a if d.min_a > 0 else 0.0
         fixed = d.fixed_a is not None
-        floor = 0.0
-        if fixed:
-            floor = min(max(0.0, d.fixed_a), max_a)  # type: ignore[arg-type]
-        elif not d.profiled and floors:
-            floor = _start_a(d)
+        floor = min(max(0.0, d.fixed_a), max_a) if fixed else 0.0  # type: ignore[arg-type]
         cap = max_a
-        if (
-            d.drawn_a is not None
-            and d.allocated_a is not None
-            and d.drawn_a < d.allocated_a - RELEASE_MARGIN_A
-        ):
-            cap = min(max_a, max(d.min_a, d.drawn_a + RELEASE_MARGIN_A))
+        drawn, allocated, need = d.drawn_a, d.allocated_a, d.energy_need_kwh
+        idle = False
+        if drawn is not None and allocated is not None:
+            if drawn < allocated - RELEASE_MARGIN_A:
+                # takes clearly less than it is given: the rest to others, a margin to ramp back
+                cap = min(max_a, max(min_a, drawn + RELEASE_MARGIN_A))
+            if drawn < IDLE_A:
+                if allocated >= max(min_a, IDLE_A) - EPS:
+                    idle = True  # takes (almost) nothing of at least its minimum
+                elif allocated < min_a - EPS and cap > min_a:
+                    cap = min_a  # paused: offered its minimum again, more once it draws
         watts_per_a = n_phases * voltage
         need_a = 0.0
         group, slack = 1, 0.0
-        if d.energy_need_kwh is not None and d.energy_need_kwh <= 0:
+        if need is not None and need <= 0:
             group = 2
-        elif d.energy_need_kwh is not None and d.departure is not None:
-            hours = max((d.departure - now).total_seconds() / 3600.0, MIN_HOURS_LEFT)
-            need_a = d.energy_need_kwh * 1000.0 / (hours * watts_per_a)
+            if drawn is not None and drawn < IDLE_A:
+                cap = 0.0  # has what its driver asked for and takes no more: nothing reserved
+        elif need is not None and d.departure is not None:
+            hours = (d.departure.timestamp() - now_ts) / 3600.0
+            if hours < MIN_HOURS_LEFT:
+                hours = MIN_HOURS_LEFT
+            need_a = need * 1000.0 / (hours * watts_per_a)
             full_kw = max_a * watts_per_a / 1000.0
             group = 0
-            slack = hours - (d.energy_need_kwh / full_kw if full_kw > 0 else math.inf)
-        arrived = d.arrived_at.timestamp() if d.arrived_at is not None else math.inf
-        order = (-d.priority, group, slack, arrived, d.id)
-        idle = (
-            d.drawn_a is not None
-            and d.allocated_a is not None
-            and d.drawn_a < IDLE_A
-            and d.allocated_a >= max(d.min_a, IDLE_A) - EPS
-        )
-        if (
-            d.allocated_a is not None
-            and d.allocated_a < d.min_a - EPS
-            and d.drawn_a is not None
-            and d.drawn_a < IDLE_A
-        ):
-            cap = min(cap, d.min_a)  # paused: offered its minimum again, more once it draws
-        if group == 2 and d.drawn_a is not None and d.drawn_a < IDLE_A:
-            cap = 0.0  # has what its driver asked for and takes no more: nothing reserved for it
-        out.append(_Session(d, rows, n_phases, voltage, fixed, floor, cap, max(0.0, d.min_a), need_a, order, idle))
+            slack = hours - (need / full_kw if full_kw > 0 else inf)
+        arrived = d.arrived_at.timestamp() if d.arrived_at is not None else inf
+        start = _start_a(d) if not d.profiled and not fixed else 0.0
+        out.append(_Session(
+            d, rows, n_phases, voltage, fixed, floor, cap, min_a, need_a,
+            (-d.priority, group, slack, arrived, d.id), idle, start,
+        ))
     return out
+
+
+def _set_floors(sessions: list[_Session], unprofiled: str, first: dict[int, float] | None = None) -> None:
+    """How sessions without a profile yet are counted in the next pass: "floor" at least at what
+    they may draw before it applies, "free" like any session, "fixed" at the most they may draw
+    now or after their first profile (`first`, by position)."""
+    for i, s in enumerate(sessions):
+        d = s.demand
+        if d.profiled or d.fixed_a is not None:
+            continue
+        if unprofiled == "floor":
+            s.fixed, s.floor = False, s.start
+        elif unprofiled == "free":
+            s.fixed, s.floor = False, 0.0
+        else:
+            s.fixed, s.floor = True, max(s.start, first[i])  # type: ignore[index]
 
 
 # ------------------------------------------------------------- progressive filling
@@ -219,121 +231,158 @@ def _fill(parts: list[tuple[_Session, float, float, float]], load: list[float], 
     of every row is kept in `load` (updated in place), each session's x in `session.x`."""
     if not parts:
         return
-    n = len(parts)
-    members: dict[int, list[int]] = {}
-    for k, (s, _w, _a, _c) in enumerate(parts):
-        for r in s.rows:
-            lst = members.get(r)
+    n_rows = len(cap)
+    members: list[list[int] | None] = [None] * n_rows
+    for k, p in enumerate(parts):
+        for r in p[0].rows:
+            lst = members[r]
             if lst is None:
                 members[r] = [k]
             else:
                 lst.append(k)
-    saturated = {r for r in members if load[r] >= cap[r] - EPS}
-    rate = dict.fromkeys(members, 0.0)
-    count = dict.fromkeys(members, 0)
-    tref = dict.fromkeys(members, 0.0)
-    version = dict.fromkeys(members, 0)
+    saturated = [False] * n_rows
+    for r in range(n_rows):
+        if members[r] is not None and load[r] >= cap[r] - EPS:
+            saturated[r] = True
+    rate = [0.0] * n_rows
+    count = [0] * n_rows
+    tref = [0.0] * n_rows
+    version = [0] * n_rows
+    d_rate = [0.0] * n_rows
+    d_count = [0] * n_rows
     start = [p[0].x for p in parts]
-    state = [0] * n  # 0 waiting, 1 growing, 2 frozen
-    # events: (time, kind, key, version); kinds at one time: row full, ceiling reached, start
-    heap: list[tuple[float, int, int, int]] = [(a, 2, k, 0) for k, (_s, _w, a, _c) in enumerate(parts)]
-    heapq.heapify(heap)
+    state = [0] * len(parts)  # 0 waiting, 1 growing, 2 frozen
+    # activations in order of their start level; other events on a heap:
+    # (time, kind, key, version), kind 0 a row is full, 1 a session reaches its ceiling
+    pending = sorted(range(len(parts)), key=lambda k: parts[k][2])
+    next_start = 0
+    heap: list[tuple[float, int, int, int]] = []
+    inf = math.inf
+    heappush, heappop = heapq.heappush, heapq.heappop
 
-    while heap:
-        t = heap[0][0]
+    while heap or next_start < len(pending):
+        t = heap[0][0] if heap else inf
+        if next_start < len(pending) and parts[pending[next_start]][2] < t:
+            t = parts[pending[next_start]][2]
+        touched: list[int] = []
         batch = []
         while heap and heap[0][0] <= t + EPS:
-            batch.append(heapq.heappop(heap))
-        d_rate: dict[int, float] = {}
-        d_count: dict[int, int] = {}
-
-        def freeze(k: int, t: float = t, d_rate=d_rate, d_count=d_count) -> None:
-            s, w, a, c = parts[k]
-            state[k] = 2
-            s.x = min(c, start[k] + w * (t - a))
-            for r in s.rows:
-                d_rate[r] = d_rate.get(r, 0.0) - w
-                d_count[r] = d_count.get(r, 0) - 1
-
-        for _time, kind, key, ver in batch:
-            if kind == 0 and ver == version[key] and key not in saturated:
-                saturated.add(key)
-                for k in members[key]:
+            batch.append(heappop(heap))
+        for _time, kind, key, ver in batch:  # rows full: their growing sessions stop
+            if kind == 0 and ver == version[key] and not saturated[key]:
+                saturated[key] = True
+                for k in members[key]:  # type: ignore[union-attr]
                     if state[k] == 1:
-                        freeze(k)
-        for _time, kind, key, _ver in batch:
+                        sess, w, a, c = parts[k]
+                        state[k] = 2
+                        x = start[k] + w * (t - a)
+                        sess.x = c if x > c else x
+                        for r in sess.rows:
+                            if not d_count[r] and d_rate[r] == 0.0:
+                                touched.append(r)
+                            d_rate[r] -= w
+                            d_count[r] -= 1
+        for _time, kind, key, _ver in batch:  # sessions at their ceiling
             if kind == 1 and state[key] == 1:
-                freeze(key)
-        for _time, kind, key, _ver in batch:
-            if kind == 2 and state[key] == 0:
-                s, w, a, c = parts[key]
-                if c <= start[key] + EPS or w <= 0 or any(r in saturated for r in s.rows):
-                    state[key] = 2
-                    continue
-                state[key] = 1
-                for r in s.rows:
-                    d_rate[r] = d_rate.get(r, 0.0) + w
-                    d_count[r] = d_count.get(r, 0) + 1
-                heapq.heappush(heap, (a + (c - start[key]) / w, 1, key, 0))
-        for r, dc in d_count.items():
+                sess, w, a, c = parts[key]
+                state[key] = 2
+                sess.x = c
+                for r in sess.rows:
+                    if not d_count[r] and d_rate[r] == 0.0:
+                        touched.append(r)
+                    d_rate[r] -= w
+                    d_count[r] -= 1
+        while next_start < len(pending) and parts[pending[next_start]][2] <= t + EPS:
+            k = pending[next_start]
+            next_start += 1
+            sess, w, a, c = parts[k]
+            rows = sess.rows
+            if c <= start[k] + EPS or w <= 0 or any(saturated[r] for r in rows):
+                state[k] = 2
+                continue
+            state[k] = 1
+            for r in rows:
+                if not d_count[r] and d_rate[r] == 0.0:
+                    touched.append(r)
+                d_rate[r] += w
+                d_count[r] += 1
+            heappush(heap, (a + (c - start[k]) / w, 1, k, 0))
+        for r in touched:
+            dc = d_count[r]
+            if not dc:
+                d_rate[r] = 0.0
+                continue
             load[r] += rate[r] * (t - tref[r])
             tref[r] = t
             count[r] += dc
             rate[r] = rate[r] + d_rate[r] if count[r] else 0.0
+            d_rate[r] = 0.0
+            d_count[r] = 0
             version[r] += 1
-            if count[r] and r not in saturated and cap[r] != math.inf:
-                heapq.heappush(heap, (t + max(0.0, cap[r] - load[r]) / rate[r], 0, r, version[r]))
+            if count[r] and not saturated[r] and cap[r] != inf:
+                room = cap[r] - load[r]
+                heappush(heap, (t + (room if room > 0 else 0.0) / rate[r], 0, r, version[r]))
 
 
 # ------------------------------------------------------------------------- policies
 
 
-def _admit(sessions: list[_Session], load: list[float], cap: list[float], first_come: bool) -> list[_Session]:
-    """Sessions in admission order each get their minimum if it fits (or, first come, all they
+def _admit(ordered: list[_Session], load: list[float], cap: list[float], first_come: bool) -> list[_Session]:
+    """Sessions in the given order each get their minimum if it fits (or, first come, all they
     can take); returns the admitted ones."""
     admitted = []
-    for s in sorted(sessions, key=lambda s: s.order):
-        rows = s.rows
-        if s.cap <= 0 or s.cap < s.minimum - EPS:
+    for s in ordered:
+        if s.fixed or s.cap <= 0 or s.cap < s.minimum - EPS:
             continue
+        rows = s.rows
+        x = s.x
         if first_come:
-            headroom = min((cap[r] - load[r] for r in rows), default=math.inf)
-            target = min(s.cap, s.x + max(0.0, headroom))
+            headroom = math.inf
+            for r in rows:
+                room = cap[r] - load[r]
+                if room < headroom:
+                    headroom = room
+            target = min(s.cap, x + max(0.0, headroom))
             if target < s.minimum - EPS or target <= 0:
                 continue
         else:
-            target = max(s.x, s.minimum)
-            if target > s.x + EPS and any(load[r] + target - s.x > cap[r] + EPS for r in rows):
-                continue  # (a session counted at least at its minimum already is admitted)
-        extra = target - s.x
+            target = x if x > s.minimum else s.minimum
+            extra = target - x
+            if extra > EPS:  # (a session counted at least at its minimum already is admitted)
+                fits = True
+                for r in rows:
+                    if load[r] + extra > cap[r] + EPS:
+                        fits = False
+                        break
+                if not fits:
+                    continue
+        extra = target - x
         s.x = target
         s.admitted = True
         admitted.append(s)
-        for r in rows:
-            load[r] += extra
+        if extra:
+            for r in rows:
+                load[r] += extra
     return admitted
 
 
-def _allocate(grid: _Grid, sessions: list[_Session], first_come: bool) -> list[float]:
-    """Sets session.x for every session; returns the row loads."""
+def _allocate(grid: _Grid, sessions: list[_Session], order: tuple[list[_Session], list[_Session]],
+              first_come: bool) -> None:
+    """Sets session.x and session.admitted for every session. `order`: the active and the idle
+    sessions, each in admission order."""
     cap = grid.row_cap
     load = [0.0] * len(cap)
-    controllable = []
     for s in sessions:
         s.x = s.floor
+        s.admitted = False
         if s.floor:
             for r in s.rows:
                 load[r] += s.floor
-        if not s.fixed:
-            controllable.append(s)
-    active = [s for s in controllable if not s.idle]
-    idle = [s for s in controllable if s.idle]
+    active, idle = order
     if first_come:
-        for s in controllable:
-            s.order = ((s.demand.arrived_at.timestamp() if s.demand.arrived_at else math.inf), s.demand.id)
         _admit(active, load, cap, first_come)
         _admit(idle, load, cap, first_come)
-        return load
+        return
     admitted = _admit(active, load, cap, first_come)
     for priority in sorted({s.demand.priority for s in admitted}, reverse=True):
         level = [s for s in admitted if s.demand.priority == priority]
@@ -342,17 +391,17 @@ def _allocate(grid: _Grid, sessions: list[_Session], first_come: bool) -> list[f
         _fill([(s, 1.0, s.x, s.cap) for s in level if s.cap > s.x + EPS], load, cap)
     # idle sessions: their minimum from what is left (so that they can resume), no more
     _admit(idle, load, cap, first_come)
-    return load
 
 
 def _limit(s: _Session) -> float:
     """The limit to send: rounded down to RESOLUTION_A; 0 for a session not admitted."""
-    if s.fixed:
+    if s.fixed and s.demand.fixed_a is not None:
         return s.x
-    if not s.admitted or s.x <= 0:
+    x = s.x
+    if not s.admitted or x <= 0:
         return 0.0
-    q = round(math.floor(s.x / RESOLUTION_A + 1e-6) * RESOLUTION_A, 6)
-    return q if q >= s.minimum - EPS else s.x
+    q = int(x * 10 + 1e-6) / 10  # RESOLUTION_A
+    return q if q >= s.minimum - EPS else x
 
 
 def _plan(circuits: Sequence[Circuit], demands: Sequence[Demand], now: datetime, first_come: bool) -> Plan:
@@ -370,48 +419,56 @@ def _plan(circuits: Sequence[Circuit], demands: Sequence[Demand], now: datetime,
             raise ValueError(f"demand {d.id!r}: phase must be 1, 2 or 3, got {d.phase!r}")
         if not d.max_a >= 0 or not d.min_a >= 0:
             raise ValueError(f"demand {d.id!r}: max_a and min_a must be >= 0")
+    sessions = _prepare(grid, demands, now)
+    if first_come:
+        ordered = sorted(sessions, key=lambda s: (
+            s.demand.arrived_at.timestamp() if s.demand.arrived_at else math.inf, s.demand.id))
+    else:
+        ordered = sorted(sessions, key=lambda s: s.order)
+    order = ([s for s in ordered if not s.idle], [s for s in ordered if s.idle])
     # Sessions without a profile yet are planned at least at what they may draw before it
     # applies (y >= start); the limit sent to them is at most y, so every other session's limit
     # is safe whichever profiles have applied.
-    sessions = _sessions(grid, demands, now, floors=True)
-    _allocate(grid, sessions, first_come)
-    limits = {s.demand.id: _limit(s) for s in sessions}
-    unprofiled = [s for s in sessions if not s.demand.profiled and not s.fixed]
-    if unprofiled:
-        # what they would get as ordinary sessions: their first profile, when lower
-        trial = _sessions(grid, demands, now, floors=False)
-        _allocate(grid, trial, first_come)
-        own = {s.demand.id: _limit(s) for s in trial}
-        first = {s.demand.id: min(limits[s.demand.id], own[s.demand.id]) for s in unprofiled}
-        # the others again, with those sessions at the most they may draw now or after their
-        # first profile (no more than the first pass counted them at: nothing that fitted is lost)
-        sessions = _sessions(grid, demands, now, floors=True)
-        for s in sessions:
-            if s.demand.id in first:
-                s.fixed = True
-                s.floor = max(s.floor, first[s.demand.id])
-        _allocate(grid, sessions, first_come)
-        limits = {s.demand.id: _limit(s) for s in sessions}
-        limits.update(first)
+    _set_floors(sessions, "floor")
+    _allocate(grid, sessions, order, first_come)
+    limits = [_limit(s) for s in sessions]
+    unprofiled = [i for i, s in enumerate(sessions) if not s.demand.profiled and s.demand.fixed_a is None]
+    if any(sessions[i].start > sessions[i].minimum + EPS for i in unprofiled):
+        # Some may draw more than their minimum before their profile applies: what they would
+        # get as ordinary sessions is their first limit, when lower; the others are planned again
+        # with them at the most they may draw now or after it (no more than the first pass
+        # counted them at: nothing that fitted is lost).
+        _set_floors(sessions, "free")
+        _allocate(grid, sessions, order, first_come)
+        first = {i: min(limits[i], _limit(sessions[i])) for i in unprofiled}
+        _set_floors(sessions, "fixed", first)
+        _allocate(grid, sessions, order, first_come)
+        limits = [_limit(s) for s in sessions]
+        for i, x in first.items():
+            limits[i] = x
     # planned loads: every session at its limit, those without a profile yet at least at what
     # they may draw before it applies
-    load = [0.0] * len(grid.row_cap)
-    floor_load = [0.0] * len(grid.row_cap)
-    for s in sessions:
-        if not s.demand.profiled and s.demand.fixed_a is None:
-            s.floor = _start_a(s.demand)
-        x = max(s.floor, limits[s.demand.id])
+    row_cap = grid.row_cap
+    load = [0.0] * len(row_cap)
+    floor_load = [0.0] * len(row_cap)
+    for s, x in zip(sessions, limits, strict=True):
+        floor = s.start if s.start else (s.floor if s.demand.fixed_a is not None else 0.0)
+        if floor > x:
+            x = floor
         for r in s.rows:
             load[r] += x
-            floor_load[r] += s.floor
+        if floor:
+            for r in s.rows:
+                floor_load[r] += floor
     circuit_load = {}
     overloaded = []
     for cid, rows in grid.rows_of_circuit.items():
         circuit_load[cid] = max(load[r] for r in rows)
-        if any(floor_load[r] > grid.row_cap[r] + EPS for r in rows):
+        if any(floor_load[r] > row_cap[r] + EPS for r in rows):
             overloaded.append(cid)
-    limits_w = {s.demand.id: round(limits[s.demand.id] * s.n_phases * s.voltage, 1) for s in sessions}
-    return Plan(limits, limits_w, circuit_load, dict(grid.limit), tuple(overloaded))
+    ids = [s.demand.id for s in sessions]
+    limits_w = {i: round(x * s.n_phases * s.voltage, 1) for i, x, s in zip(ids, limits, sessions, strict=True)}
+    return Plan(dict(zip(ids, limits, strict=True)), limits_w, circuit_load, dict(grid.limit), tuple(overloaded))
 
 
 def plan(circuits: Sequence[Circuit], demands: Sequence[Demand], now: datetime) -> Plan:

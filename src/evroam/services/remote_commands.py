@@ -302,7 +302,10 @@ class RemoteCommandService:
     # ------------------------------------------------------------------ checks
 
     def _our_token(self, token: Any) -> dict[str, Any]:
-        data = validated(Token, token, where="token").to_dict()
+        try:
+            data = validated(Token, token, where="token").to_dict()
+        except Invalid as exc:
+            raise CommandRefused(exc.message) from None
         ours = (self.settings.country_code, self.settings.party_id)
         if (data["country_code"].upper(), data["party_id"].upper()) != ours:
             raise CommandRefused(f"token {data['uid']!r} belongs to {data['country_code']}/{data['party_id']}, "

@@ -24,9 +24,11 @@ Policies:
 
 Reported per policy: capacity violations (must be 0; the script exits 1 otherwise), % of the
 requested energy delivered by departure, cars that got all they asked for, peak kW, profiles
-sent, plan() wall time per re-plan (p50/p99). Also plan() with 1,000 sessions active at once.
+sent, plan() wall and CPU time per re-plan (p50/p99); an upper bound of the energy any policy
+could deliver (a max flow); plan() with 1,000 sessions active at once.
 
-    .venv/bin/python bench/load_management.py [--n 50 --n 1000] [--seed 1] [--hours 30] [--json FILE]
+    .venv/bin/python bench/load_management.py [--n 50 --n 1000] [--seed 1] [--hours 30] [--kw-per-ev 2]
+        [--prefs 0.7] [--concurrent 1000] [--json FILE]
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ def site(n: int, kw_per_ev: float) -> tuple[list[Circuit], float, int]:
     return circuits, capacity, rows
 
 
-def cars(n: int, seed: int, horizon_min: int, rows: int) -> list[Car]:
+def cars(n: int, seed: int, horizon_min: int, rows: int, prefs: float = 0.7) -> list[Car]:
     rnd = random.Random(seed)
     out = []
 
@@ -125,7 +127,7 @@ def cars(n: int, seed: int, horizon_min: int, rows: int) -> list[Car]:
         need = max(1.0, min(battery * (target - soc0), possible))
         out.append(Car(
             f"ev{i}", arrive, depart, circuit, 3 if three else 1, None if three else rnd.choice([1, 2, 3]),
-            max_a, battery, soc0, need, rnd.random() < 0.5, rnd.random() < 0.7, rnd.random() < 0.03,
+            max_a, battery, soc0, need, rnd.random() < 0.5, rnd.random() < prefs, rnd.random() < 0.03,
         ))
     return out
 
@@ -411,10 +413,10 @@ class _Flow:
 POLICIES = {"smart": plan, "equal share": equal_share, "first come": first_come}
 
 
-def run(n: int, seed: int, hours: float, kw_per_ev: float) -> dict:
+def run(n: int, seed: int, hours: float, kw_per_ev: float, prefs: float = 0.7) -> dict:
     horizon = int(hours * 60)
     circuits, capacity, rows = site(n, kw_per_ev)
-    fleet = cars(n, seed, horizon, rows)
+    fleet = cars(n, seed, horizon, rows, prefs)
     results = {name: simulate(fn, circuits, fleet, horizon) for name, fn in POLICIES.items()}
     requested = sum(c.need_kwh for c in fleet)
     bound = upper_bound(circuits, fleet, horizon)
@@ -455,6 +457,8 @@ def main() -> int:
     parser.add_argument("--hours", type=float, default=30.0, help="simulated time from Monday 06:00 (default 30)")
     parser.add_argument("--kw-per-ev", type=float, default=2.0,
                         help="site capacity per EV of the population (default 2.0)")
+    parser.add_argument("--prefs", type=float, default=0.7,
+                        help="share of the cars whose eMSP sends ChargingPreferences (default 0.7)")
     parser.add_argument("--concurrent", type=int, default=1000,
                         help="sessions active at once for the plan() timing (0: skip)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
@@ -463,7 +467,7 @@ def main() -> int:
     results = []
     for n in ns:
         t0 = time.perf_counter()
-        r = run(n, args.seed, args.hours, args.kw_per_ev)
+        r = run(n, args.seed, args.hours, args.kw_per_ev, args.prefs)
         r["wall_s"] = time.perf_counter() - t0
         report(r)
         results.append(r)

@@ -8,18 +8,29 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import pytest_asyncio
 from drivers_kit import CPO, CPO_TOKEN, OCPI, cdr, emsp_with_cpo, post_cdr
 
 from evroam.model.common import utcnow
-from harness import auth, httpx
+from harness import Instance, auth, httpx
 
 TWO_PARTY_TOKEN = "hub-like-cpo"
 EMSP_PARTNER_TOKEN = "another-emsp"
 
 
-@pytest.fixture
-async def emsp(make_instance):
-    inst = await emsp_with_cpo(make_instance)
+# One eMSP for the whole module: each test uses drivers of its own.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def emsp(tmp_path_factory):
+    created: list[Instance] = []
+
+    async def make(name: str, **kwargs) -> Instance:
+        created.append(Instance(db_path=tmp_path_factory.mktemp("authorize") / f"{name}.db", **kwargs))
+        return await created[-1].start()
+
+    inst = await emsp_with_cpo(make)
     await inst.add_partner("two-parties", TWO_PARTY_TOKEN, [("CPO", "NL", "CPO"), ("CPO", "BE", "XYZ")])
     await inst.add_partner("emsp-peer", EMSP_PARTNER_TOKEN, [("EMSP", "FR", "EMS")])
     drivers = inst.platform.drivers
@@ -32,7 +43,9 @@ async def emsp(make_instance):
     await drivers.add("frank", token_uid="FRANK-1")
     await drivers.add_token("frank", "FRANK-2")
     await drivers.set_token_enabled("frank", "FRANK-1", "RFID", False)
-    return inst
+    yield inst
+    for created_instance in created:
+        await created_instance.close()
 
 
 async def ask(inst, uid: str, body=None, *, token: str = CPO_TOKEN, params: dict | None = None,

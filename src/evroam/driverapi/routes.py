@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -37,9 +38,13 @@ def _error(status: int, error: str, detail: Any = None, headers: dict[str, str] 
     return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
-async def current_driver(request: Request) -> Driver:
+API_KEY = HTTPBearer(auto_error=False, scheme_name="driver API key",
+                     description="the driver's API key (`evroam drivers add` / `evroam drivers key`)")
+
+
+async def current_driver(request: Request, _: Any = Depends(API_KEY)) -> Driver:
     """The driver whose API key the request carries (`Authorization: Bearer <key>`)."""
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    scheme, _sep, key = request.headers.get("authorization", "").partition(" ")
     challenge = {"WWW-Authenticate": 'Bearer realm="driver API"'}
     if scheme.lower() != "bearer" or not key.strip():
         raise DriverApiError(401, "unauthorized", "send 'Authorization: Bearer <driver API key>'", challenge)

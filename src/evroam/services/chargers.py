@@ -11,7 +11,6 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from evroam.events import Bus
@@ -99,8 +98,9 @@ class ChargerService:
         self._verified: dict[bytes, tuple[str, bool, float]] = {}
         self._pair_key = secrets.token_bytes(32)
         self._locks: dict[str, asyncio.Lock] = {}
-        # Heartbeats and other signs of life: charger id -> when, written in batches (flush_seen)
-        self._seen: dict[str, datetime] = {}
+        # What connecting chargers tell about themselves (last seen, OCPP version, boot info):
+        # charger id -> column values, written for all of them in one go (flush_seen)
+        self._pending: dict[str, dict[str, Any]] = {}
 
     def _lock(self, charger_id: str) -> asyncio.Lock:
         return self._locks.setdefault(charger_id, asyncio.Lock())
@@ -250,8 +250,7 @@ class ChargerService:
         """A charger opened its connection: remember its OCPP version and show its EVSEs with
         their last reported statuses again."""
         async with self._lock(charger_id):
-            async with self.store.begin() as conn:
-                await self.store.chargers.update(conn, charger_id, ocpp_version=version, last_seen_at=utcnow())
+            self._note(charger_id, ocpp_version=version, last_seen_at=utcnow())
             await self._publish_statuses(charger_id)
         self.bus.publish("charger.connected", charger_id=charger_id, version=version)
 
@@ -266,11 +265,10 @@ class ChargerService:
 
     async def boot(self, charger_id: str, info: dict[str, Any]) -> str:
         """A BootNotification: the registration status to answer (ACCEPTED, PENDING, REJECTED)."""
-        async with self.store.begin() as conn:
-            charger = await self.store.chargers.get(conn, charger_id)
-            if charger is None:
-                return REJECTED
-            await self.store.chargers.update(conn, charger_id, boot=info, last_seen_at=utcnow())
+        charger = await self._get(charger_id)
+        if charger is None:
+            return REJECTED
+        self._note(charger_id, boot=info, last_seen_at=utcnow())
         self.bus.publish("charger.booted", charger_id=charger_id, status=charger.status)
         if charger.status == ACCEPTED and not charger.location_id:
             return PENDING  # approved but not mapped to a location yet: nothing to charge on
@@ -278,19 +276,24 @@ class ChargerService:
 
     def seen(self, charger_id: str) -> None:
         """A sign of life (a Heartbeat): remembered in memory, stored by the next `flush_seen`."""
-        self._seen[charger_id] = utcnow()
+        self._note(charger_id, last_seen_at=utcnow())
+
+    def _note(self, charger_id: str, **values: Any) -> None:
+        self._pending.setdefault(charger_id, {}).update(values)
 
     async def flush_seen(self) -> int:
-        """Store the last-seen times noted since the last flush, all in one statement."""
-        if not self._seen:
+        """Store what chargers told about themselves since the last flush (last-seen times, OCPP
+        versions, boot information) in one database transaction, one statement per kind of
+        change. The number of chargers written."""
+        if not self._pending:
             return 0
-        batch, self._seen = self._seen, {}
+        batch, self._pending = self._pending, {}
         try:
             async with self.store.begin() as conn:
-                await self.store.chargers.set_last_seen(conn, batch)
+                await self.store.chargers.update_many(conn, batch)
         except Exception:
-            for charger_id, at in batch.items():  # kept for the next attempt, unless newer ones came
-                self._seen.setdefault(charger_id, at)
+            for charger_id, values in batch.items():  # kept for the next attempt, under newer values
+                self._pending[charger_id] = {**values, **self._pending.get(charger_id, {})}
             raise
         return len(batch)
 

@@ -40,6 +40,19 @@ def _record(row: Any) -> ChargerRecord:
     )
 
 
+def _columns(values: dict[str, Any]) -> dict[str, Any]:
+    """Values as the columns store them (the mapping and JSON fields as JSON text)."""
+    row: dict[str, Any] = {}
+    for key, value in values.items():
+        if key == "evses":
+            row[key] = orjson.dumps({str(k): v for k, v in value.items()}).decode()
+        elif key in ("boot", "state"):
+            row[key] = orjson.dumps(value).decode() if value is not None else None
+        else:
+            row[key] = value
+    return row
+
+
 class ChargerRepository:
     async def get(self, conn: AsyncConnection, charger_id: str) -> ChargerRecord | None:
         row = (await conn.execute(select(chargers).where(chargers.c.id == charger_id))).first()
@@ -58,23 +71,21 @@ class ChargerRepository:
         ))
 
     async def update(self, conn: AsyncConnection, charger_id: str, **values: Any) -> bool:
-        row: dict[str, Any] = {"updated_at": utcnow()}
-        for key, value in values.items():
-            if key == "evses":
-                row[key] = orjson.dumps({str(k): v for k, v in value.items()}).decode()
-            elif key in ("boot", "state"):
-                row[key] = orjson.dumps(value).decode() if value is not None else None
-            else:
-                row[key] = value
+        row: dict[str, Any] = {"updated_at": utcnow(), **_columns(values)}
         result = await conn.execute(update(chargers).where(chargers.c.id == charger_id).values(**row))
         return bool(result.rowcount)
 
-    async def set_last_seen(self, conn: AsyncConnection, seen: dict[str, datetime]) -> None:
-        """Set the last-seen time of many chargers in one statement (charger id -> time)."""
-        if seen:
+    async def update_many(self, conn: AsyncConnection, changes: dict[str, dict[str, Any]]) -> None:
+        """Update many chargers (charger id -> column values, as `update` takes them): one
+        executemany per set of columns changed together."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for charger_id, values in changes.items():
+            row = {f"v_{k}": v for k, v in _columns(values).items()}
+            row["charger_id"] = charger_id
+            groups.setdefault(tuple(sorted(values)), []).append(row)
+        for keys, rows in groups.items():
             await conn.execute(update(chargers).where(chargers.c.id == bindparam("charger_id"))
-                               .values(last_seen_at=bindparam("seen_at")),
-                               [{"charger_id": k, "seen_at": v} for k, v in seen.items()])
+                               .values({k: bindparam(f"v_{k}") for k in keys}), rows)
 
     async def delete(self, conn: AsyncConnection, charger_id: str) -> bool:
         return bool((await conn.execute(delete(chargers).where(chargers.c.id == charger_id))).rowcount)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from evroam.smartcharging import RESOLUTION_A, Circuit, Demand, load_schedule, plan
 
 NOW = datetime(2024, 3, 31, 0, 30, tzinfo=UTC)  # the night of a DST change in Amsterdam
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EPS = 1e-6
 
 limits = st.one_of(st.none(), st.integers(0, 80).map(float), st.floats(0, 80, allow_nan=False))

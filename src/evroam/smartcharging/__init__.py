@@ -15,16 +15,20 @@ periods replace those limits by time of day and weekday; `CapacitySchedule.next_
 says when to plan again. A `Demand` is one active session; see `allocator` for the rules.
 
 Guarantees of `plan`: no circuit's per-phase load exceeds its effective limit, unless loads the
-plan cannot lower (sessions without a profile yet, counted at `max_a` or `unprofiled_a`; chargers that reject
-profiles, counted at `fixed_a`) already exceed it, in which case every controllable session
-under it is paused and the circuit is named in `Plan.overloaded`; each session gets at least
-`min_a` when capacity allows, otherwise some are paused (0) rather than all going below it; no
-session gets more than its `max_a`.
+plan cannot lower (sessions without a profile yet, counted at `max_a` or `unprofiled_a`;
+chargers that reject profiles, counted at `fixed_a`) already exceed it, in which case every
+controllable session under it is paused and the circuit is named in `Plan.overloaded`; each
+session gets at least `min_a` when capacity allows (idle ones excepted, below), otherwise some
+are paused (0) rather than all going below it; no session gets more than its `max_a`.
 
 Changes to the first agreed interface (all additions with defaults, nothing renamed):
-- `Demand.allocated_a`: the limit in force (last profile accepted). Used with `drawn_a`: a car
-  drawing more than RELEASE_MARGIN_A (2 A) below it is capped at drawn_a + 2 A (at least min_a),
-  the rest going to others. Without `allocated_a`, `drawn_a` is not used.
+- `Demand.allocated_a`: the limit in force (last profile accepted). Used with `drawn_a` (pass a
+  reading taken after that limit applied): a car drawing more than RELEASE_MARGIN_A (2 A) below
+  it is capped at drawn_a + 2 A (at least min_a), the rest going to others. A car drawing under
+  IDLE_A (1 A) of a limit >= min_a is idle: planned last, it gets min_a only from what is left,
+  else 0; paused (allocated_a < min_a) and still drawing nothing, it is offered min_a again,
+  no more; with energy_need_kwh <= 0 and drawing nothing it gets 0. Without `allocated_a`,
+  `drawn_a` is not used (except for the last rule).
 - `Demand.phase` / `Circuit.phase`: the phase (1-3, numbered at the grid connection) a 1-phase
   car's connector or a 1-phase circuit is wired to (OCPP 1.6 ConnectorPhaseRotation, OCPP 2.0.1
   EVSE PhaseRotation). Unknown: a 1-phase car is counted on every phase (safe, but it takes
@@ -48,6 +52,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from evroam.smartcharging.allocator import (
+    IDLE_A,
     MIN_HOURS_LEFT,
     RELEASE_MARGIN_A,
     RESOLUTION_A,
@@ -68,6 +73,7 @@ def equal_share(circuits: Sequence[Circuit], demands: Sequence[Demand], now: dat
 
 __all__ = [
     "DAYS",
+    "IDLE_A",
     "MIN_HOURS_LEFT",
     "RELEASE_MARGIN_A",
     "RESOLUTION_A",

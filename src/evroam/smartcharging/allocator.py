@@ -49,7 +49,7 @@ from datetime import datetime
 
 from evroam.smartcharging.types import Circuit, Demand, Plan
 
-__all__ = ["MIN_HOURS_LEFT", "RELEASE_MARGIN_A", "RESOLUTION_A", "first_come", "plan"]
+__all__ = ["IDLE_A", "MIN_HOURS_LEFT", "RELEASE_MARGIN_A", "RESOLUTION_A", "first_come", "plan"]
 
 RESOLUTION_A = 0.1  # limits are rounded down to this
 RELEASE_MARGIN_A = 2.0  # headroom kept above a car's measured draw when its unused part is released
@@ -309,9 +309,8 @@ def _fill(parts: list[tuple[_Session, float, float, float]], load: list[float], 
             heappush(heap, (a + (c - start[k]) / w, 1, k, 0))
         for r in touched:
             dc = d_count[r]
-            if not dc:
-                d_rate[r] = 0.0
-                continue
+            if not dc and d_rate[r] == 0.0:
+                continue  # (listed twice, or nothing changed)
             load[r] += rate[r] * (t - tref[r])
             tref[r] = t
             count[r] += dc

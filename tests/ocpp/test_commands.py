@@ -8,6 +8,7 @@ give the results and responses the OCPI commands module defines."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -61,13 +62,21 @@ class ResultsReceiver:
         return (await wait_for(lambda: self.received.get(name), timeout=timeout))[0]
 
 
-@pytest.fixture
-async def results():
+@asynccontextmanager
+async def results_receiver():
     receiver = ResultsReceiver()
     server, task = await serve_app(receiver.app(), receiver.sock)
-    yield receiver
-    server.should_exit = True
-    await task
+    try:
+        yield receiver
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def results():
+    async with results_receiver() as receiver:
+        yield receiver
 
 
 async def cpo_with_charger(make_instance, **extra):
@@ -115,16 +124,20 @@ async def start_transaction(cp, version: str, remote_start_id: int | None, tx_id
 
 class Erring:
     """Mixin for a COMMANDED charge point: the actions in `errors` are answered with a CALLERROR
-    (the exception the handler raises: an OCPPError gives its code, anything else InternalError)."""
+    (the exception the handler raises: an OCPPError gives its code, anything else InternalError);
+    2.x answers carry `status_info[action]` when set."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.errors: dict[str, Exception] = {}
+        self.status_info: dict[str, dict] = {}
 
     async def _answer(self, action: str, payload: dict, result, **fields):
         if action in self.errors:
             self.received.append((action, payload))
             raise self.errors[action]
+        if action in self.status_info:
+            fields["status_info"] = self.status_info[action]
         return await super()._answer(action, payload, result, **fields)
 
 

@@ -1,5 +1,5 @@
-"""Operator commands through the admin API to a connected `ocpp`-library charge point, for both
-OCPP 1.6 and 2.0.1: reset, availability, trigger message, configuration / variables, cache,
+"""Operator commands through the admin API to a connected `ocpp`-library charge point, for OCPP
+1.6, 2.0.1 and 2.1: reset, availability, trigger message, configuration / variables, cache,
 local list, start, stop and unlock; offline chargers get a clear error."""
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import sys
 
 import httpx
 import pytest
-from charge_points import COMMANDED, DRIVER_TAG, charge_point, iso, past
-from ocpp.v16 import call as call16
-from test_commands import boot, cpo_with_charger
+from charge_points import COMMANDED, DRIVER_TAG, charge_point
+from test_commands import START_ACTION, boot, cpo_with_charger, pending_remote_starts, start_transaction
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
 
@@ -24,7 +23,7 @@ async def admin(cpo, method: str, path: str, **kwargs) -> httpx.Response:
         return await client.request(method, f"{cpo.url}/admin/api/chargers/CP-1{path}", headers=ADMIN, **kwargs)
 
 
-@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+@pytest.mark.parametrize("version", ["1.6", "2.0.1", "2.1"])
 async def test_operator_commands(make_instance, version):
     cpo = await cpo_with_charger(make_instance)
     assert (await admin(cpo, "POST", "/reset", json={})).status_code == 409  # not connected
@@ -82,15 +81,18 @@ async def test_operator_commands(make_instance, version):
 
         reply = await admin(cpo, "POST", "/start", json={"evse": 1, "token": DRIVER_TAG})
         assert reply.json()["answer"]["status"] == "Accepted"
-        if v16:
-            started = await cp.call(call16.StartTransaction(connector_id=1, id_tag=DRIVER_TAG, meter_start=0,
-                                                            timestamp=iso(past(1))))
-            tx = await cpo.platform.charging.get_transaction("CP-1", str(started.transaction_id))
-            session = await cpo.platform.charging.get_session(tx.session_id)
-            assert session["auth_method"] == "COMMAND"
-            reply = await admin(cpo, "POST", "/stop", json={"session_id": tx.session_id})
-            assert reply.json()["answer"]["status"] == "Accepted"
-            assert cp.received[-1] == ("RemoteStopTransaction", {"transaction_id": started.transaction_id})
+        info = await start_transaction(cp, version, cp.received[-1][1].get("remote_start_id"), tx_id="TX-OP-1")
+        tx = await cpo.platform.charging.get_transaction("CP-1", info["transaction_id"])
+        session = await cpo.platform.charging.get_session(tx.session_id)
+        assert session["auth_method"] == "COMMAND"
+        reply = await admin(cpo, "POST", "/stop", json={"session_id": tx.session_id})
+        assert reply.json()["answer"]["status"] == "Accepted"
+        assert cp.received[-1] == (("RemoteStopTransaction", {"transaction_id": int(tx.transaction_id)}) if v16 else
+                                   ("RequestStopTransaction", {"transaction_id": "TX-OP-1"}))
+        cp.answers[START_ACTION[version]] = "Rejected"
+        reply = await admin(cpo, "POST", "/start", json={"evse": 2, "token": DRIVER_TAG})
+        assert reply.json()["answer"]["status"] == "Rejected"
+        assert await pending_remote_starts(cpo) == []  # a refused start is not waited for
         assert (await admin(cpo, "POST", "/stop", json={"session_id": "nope"})).status_code == 404
 
         cp.silent.add("ClearCache")

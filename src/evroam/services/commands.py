@@ -31,7 +31,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ocpp.exceptions import OCPPError
@@ -251,11 +251,11 @@ class CommandService:
                                                     expiry_date=format_datetime(request.expiry_date),
                                                     uid=token["uid"], token_type=token.get("type"),
                                                     evse_number=evse_number)
-                pk = await self._record(conn, partner, request.response_url, CommandType.RESERVE_NOW, charger_id,
-                                        payload, data={"reservation_pk": reservation.pk})
+                recorded = await self._record(conn, partner, request.response_url, CommandType.RESERVE_NOW,
+                                              charger_id, payload, data={"reservation_pk": reservation.pk})
         except Unsupported as exc:
             return self.response(CommandResponseType.NOT_SUPPORTED, str(exc))
-        return self._sent(pk, charger_id, payload)
+        return self._sent(recorded, charger_id, payload)
 
     async def _cancel_reservation(self, request: CancelReservation, partner: Partner) -> dict[str, Any]:
         reservation = None
@@ -335,29 +335,33 @@ class CommandService:
             task.add_done_callback(lambda _t: self._awaited.discard(pk))
 
     async def _record(self, conn: AsyncConnection, partner: Partner, response_url: str, command: CommandType,
-                      charger_id: str, payload: Any, *, data: dict[str, Any] | None = None) -> int:
+                      charger_id: str, payload: Any, *, data: dict[str, Any] | None = None) -> tuple[int, datetime]:
         """Store a command about to be sent: it owes its eMSP a result from now on."""
         deadline = utcnow() + timedelta(seconds=self.settings.command_timeout)
-        return await self.store.received_commands.add(
+        pk = await self.store.received_commands.add(
             conn, partner_pk=partner.pk, command=command.value, response_url=response_url, charger_id=charger_id,
             action=type(payload).__name__, deadline=deadline, data=data)
+        return pk, deadline
 
-    def _sent(self, pk: int, charger_id: str, payload: Any) -> dict[str, Any]:
+    def _sent(self, recorded: tuple[int, datetime], charger_id: str, payload: Any) -> dict[str, Any]:
         """Ask the charger (the answer is awaited in the background) and answer ACCEPTED."""
-        self._spawn(self._await_answer(pk, charger_id, payload), pk)
+        pk, deadline = recorded
+        self._spawn(self._await_answer(pk, deadline, charger_id, payload), pk)
         return self.response(CommandResponseType.ACCEPTED)
 
     async def _send(self, partner: Partner, response_url: str, command: CommandType, charger_id: str, payload: Any,
                     *, data: dict[str, Any] | None = None) -> dict[str, Any]:
         async with self.store.begin() as conn:
-            pk = await self._record(conn, partner, response_url, command, charger_id, payload, data=data)
-        return self._sent(pk, charger_id, payload)
+            recorded = await self._record(conn, partner, response_url, command, charger_id, payload, data=data)
+        return self._sent(recorded, charger_id, payload)
 
-    async def _await_answer(self, pk: int, charger_id: str, payload: Any) -> None:
+    async def _await_answer(self, pk: int, deadline: datetime, charger_id: str, payload: Any) -> None:
         """Await the charger's answer to a command's CALL and give the CommandResult."""
         action = type(payload).__name__
         try:
-            answer = await self.gateway.call(charger_id, payload, timeout=self.settings.command_timeout)
+            # at the deadline at the latest, however long the CALL waited behind earlier ones
+            async with asyncio.timeout(max(0.0, (deadline - utcnow()).total_seconds())):
+                answer = await self.gateway.call(charger_id, payload, timeout=self.settings.command_timeout)
             result = ocpp_commands.command_result(answer)
             message = f"the charge point answered {ocpp_commands.answer_text(answer)}"
         except TimeoutError:

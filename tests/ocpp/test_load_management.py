@@ -86,6 +86,10 @@ def tx_limit(cp) -> float | None:
     return found[1] if found else None
 
 
+async def _equal(value, expected) -> bool:
+    return await value == expected
+
+
 def worst_sum(cps) -> float:
     """Replay every profile the charge points accepted, in the order they were applied, and
     return the highest sum of TxProfile limits in force at any moment (A per phase)."""
@@ -170,10 +174,14 @@ async def test_third_car_lowers_the_first_two_and_the_site_never_exceeds_22_kw(m
         if start_a is not None:  # never paused: each limit sent to CP-1 was a share of the site
             assert tx_limits_sent(cp1) == [31.8, 15.9, 10.6]
 
-        # the records of what was sent, with the chargers' answers
-        sent = await cpo.platform.load.profiles_sent(limit=100)
-        assert {(r["charger_id"], r["transaction_id"]) for r in sent if r["purpose"] == "TX"} == \
-            {("CP-1", tx1), ("CP-2", tx2), ("CP-3", tx3)}
+        # the records of what was sent, with the chargers' answers (written once a batch is answered)
+        async def recorded():
+            sent = await cpo.platform.load.profiles_sent(limit=100)
+            if {(r["charger_id"], r["transaction_id"]) for r in sent if r["purpose"] == "TX"} == \
+                    {("CP-1", tx1), ("CP-2", tx2), ("CP-3", tx3)}:
+                return sent
+
+        sent = await wait_for(recorded)
         assert all(r["status"] == "Accepted" for r in sent)
         status = (await cpo.platform.load.status(SITE))[0]
         assert status["circuits"][0]["limit_kw"] == 22.0
@@ -185,8 +193,12 @@ async def test_third_car_lowers_the_first_two_and_the_site_never_exceeds_22_kw(m
         await wait_for(lambda: tx_limit(cp3) is None and tx_limit(cp1) == 15.9 and tx_limit(cp2) == 15.9)
         assert any(a == "ClearChargingProfile" for a, _ in cp3.received)
         assert worst_sum(cps) <= SITE_A
-        cleared = [r for r in await cpo.platform.load.profiles_sent(charger_id="CP-3") if r["action"] == "CLEAR"]
-        assert cleared and cleared[0]["transaction_id"] == tx3 and cleared[0]["status"] == "Accepted"
+
+        async def cleared():
+            return [r for r in await cpo.platform.load.profiles_sent(charger_id="CP-3") if r["action"] == "CLEAR"]
+
+        done = await wait_for(cleared)
+        assert done[0]["transaction_id"] == tx3 and done[0]["status"] == "Accepted"
         await stop(cp1, version, tx1)
         await wait_for(lambda: tx_limit(cp2) == 31.8)
         assert worst_sum(cps) <= SITE_A
@@ -214,9 +226,12 @@ async def test_a_charger_refusing_profiles_is_held_to_its_fallback_share(make_in
         # CP-1 cannot be limited: it counts at the site's fallback (16 A); CP-2 gets the rest
         await wait_for(lambda: tx_limit(cp2) == 15.8)
         assert tx_limit(cp1) is None
-        status = (await cpo.platform.load.status(SITE))[0]
-        states = {s["charger_id"]: s["state"] for s in status["sessions"]}
-        assert states == {"CP-1": "fallback", "CP-2": "profiled"}
+
+        async def states():
+            status = (await cpo.platform.load.status(SITE))[0]
+            return {s["charger_id"]: s["state"] for s in status["sessions"]}
+
+        await wait_for(lambda: _equal(states(), {"CP-1": "fallback", "CP-2": "profiled"}))
         refused = [r for r in await cpo.platform.load.profiles_sent(charger_id="CP-1") if r["action"] == "SET"]
         assert refused and {r["status"] for r in refused} == {refusal}
         attempts = len([a for a, _ in cp1.received if a == "SetChargingProfile"])

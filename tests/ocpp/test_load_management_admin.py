@@ -62,7 +62,11 @@ async def test_sites_through_the_admin_api(make_instance):
                                                            timestamp=iso(past(0))))
             await wait_for(lambda: tx_limit(cp) == 20.0)  # its circuit's limit (the site allows 31.9 A)
 
-            status = (await client.get(f"{api}/sites/EVR-GENT-1/status")).json()
+            async def recorded():  # the record of a batch is written once the chargers answered it
+                status = (await client.get(f"{api}/sites/EVR-GENT-1/status")).json()
+                return status if status["sessions"] and status["sessions"][0]["in_force_a"] == 20.0 else None
+
+            status = await wait_for(recorded)
             assert [(c["id"], c["limit_a"], c["planned_a"]) for c in status["circuits"]] == \
                 [("EVR-GENT-1", 31.9, 20.0), ("C1", 20.0, 20.0)]
             [session] = status["sessions"]

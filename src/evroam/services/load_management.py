@@ -225,8 +225,9 @@ class LoadManager:
         self.rounds = 0
         self._answers: dict[tuple[str, int], tuple[int, str]] = {}  # (charger, evse) -> (round, TxProfile answer)
         for topic in ("session.started", "session.completed", "site.changed", "charger.changed",
-                      "smart_session.changed", "charger.connected"):
+                      "smart_session.changed"):
             bus.subscribe(topic, self._on_event)
+        bus.subscribe("charger.booted", self._on_boot)
         bus.subscribe("session.meter", self._on_meter)
 
     @property
@@ -259,6 +260,16 @@ class LoadManager:
         charger_id = event.data.get("charger_id")
         site_id = event.data.get("site_id") or (self._site_of.get(charger_id) if charger_id else None)
         self.wake(site_id or ALL)
+
+    def _on_boot(self, event: Event) -> None:
+        """A charger (re)booted and was accepted: its charger-wide profiles are sent again (a
+        charger that lost them must not run without its maximum), and its site is planned."""
+        charger_id = event.data.get("charger_id")
+        if charger_id is None or event.data.get("status") not in (None, "ACCEPTED", "Accepted"):
+            return
+        self._max_sent.pop(charger_id, None)
+        self._default_sent.pop(charger_id, None)
+        self.wake(self._site_of.get(charger_id) or ALL)
 
     def _on_meter(self, event: Event) -> None:
         """A car's measured draw: planned again when it moved by more than the hysteresis from
@@ -535,8 +546,10 @@ class LoadManager:
                 then.append((s, new))
         max_first: list[tuple[str, float]] = []
         max_then: list[tuple[str, float]] = []
+        accepted = {cid for cid, c in site_plan.model.chargers.items() if c.status == "ACCEPTED"}
         for charger_id, limit in site_plan.charger_max_a.items():
-            if not gateway.is_connected(charger_id) or self._refused_now(charger_id, profiles.MAX):
+            if (charger_id not in accepted or not gateway.is_connected(charger_id)
+                    or self._refused_now(charger_id, profiles.MAX)):
                 continue
             limit = profiles.round_limit(limit)
             old = self._max_sent.get(charger_id)
@@ -549,7 +562,8 @@ class LoadManager:
         default_set: list[tuple[str, float]] = []
         default_clear: list[str] = []
         for charger_id in site_plan.model.charger_circuit:
-            if not gateway.is_connected(charger_id) or self._refused_now(charger_id, profiles.DEFAULT):
+            if (charger_id not in accepted or not gateway.is_connected(charger_id)
+                    or self._refused_now(charger_id, profiles.DEFAULT)):
                 continue
             old = self._default_sent.get(charger_id)
             if start is not None and (old is None or abs(old - start) > 1e-9):

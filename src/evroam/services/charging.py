@@ -38,6 +38,7 @@ from evroam.store.charging import Reading, TransactionRecord
 log = logging.getLogger(__name__)
 
 ACTIVE, COMPLETED = "ACTIVE", "COMPLETED"
+PUSH_BATCH = 200  # Sessions recomputed and pushed in one database transaction at most
 
 
 class MeterWriter:
@@ -110,6 +111,8 @@ class ChargingService:
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._dirty: set[tuple[str, str]] = set()
         self._push_tasks: set[asyncio.Task] = set()
+        self._due: list[tuple[str, str]] = []
+        self._pusher: asyncio.Task | None = None
 
     @property
     def owner(self) -> tuple[str, str]:
@@ -300,36 +303,91 @@ class ChargingService:
         self._timers[key] = loop.call_later(delay, self._push_due, key)
 
     def _push_due(self, key: tuple[str, str]) -> None:
+        """A push timer fired: the Session joins the next batch of pushes."""
         self._timers.pop(key, None)
-        task = asyncio.get_running_loop().create_task(self._push(key), name=f"session-push-{key[0]}")
-        self._push_tasks.add(task)
-        task.add_done_callback(self._push_tasks.discard)
+        self._due.append(key)
+        if self._pusher is None or self._pusher.done():
+            self._pusher = asyncio.get_running_loop().create_task(self._push_batches(), name="session-pusher")
+            self._push_tasks.add(self._pusher)
+            self._pusher.add_done_callback(self._push_tasks.discard)
 
-    async def _push(self, key: tuple[str, str]) -> None:
-        """Recompute a Session from its readings, store it and push what changed to its eMSP."""
-        charger_id, transaction_id = key
+    async def _push_batches(self) -> None:
+        """Push the Sessions that are due, many in one database transaction (timers that fire
+        together, or while a batch is written, go together: one write instead of one each)."""
+        while self._due:
+            await asyncio.sleep(0)
+            keys = list(dict.fromkeys(self._due))
+            self._due = keys[PUSH_BATCH:]
+            try:
+                await self._push_many(keys[:PUSH_BATCH])
+            except Exception:
+                log.exception("pushing sessions failed")
+
+    async def _push_many(self, keys: list[tuple[str, str]]) -> None:
+        """Recompute Sessions from their readings, store them and push what changed to their eMSPs.
+        Each transaction's charger lock is held meanwhile; a charger busy with something else
+        (meter values being stored, a stop) is retried a moment later."""
+        loop = asyncio.get_running_loop()
+        held: list[asyncio.Lock] = []
+        batch: list[tuple[tuple[str, str], TransactionRecord]] = []
         try:
-            async with self._lock(charger_id):
-                if key not in self._dirty:
-                    return  # pushed meanwhile (e.g. by the stop)
-                tx = self._open.pop(key, None) or await self.get_transaction(charger_id, transaction_id)
+            for key in keys:
+                if key not in self._dirty or key in self._timers:
+                    continue  # pushed meanwhile (e.g. by the stop), or already waiting again
+                lock = self._lock(key[0])
+                if lock.locked():
+                    self._timers[key] = loop.call_later(0.05, self._push_due, key)
+                    continue
+                await lock.acquire()  # free: taken at once
+                held.append(lock)
+                tx = self._open.pop(key, None) or await self.get_transaction(*key)
                 if tx is None or tx.status != ACTIVE or tx.session_id is None:
                     self._dirty.discard(key)
-                    return
+                    continue
                 due = tx.state.get("pushed_at", 0.0) + self.settings.session_push_interval - time.time()
                 if due > 0.001 and not _starts_charging(tx):
-                    self._schedule_push(key, tx)  # pushed meanwhile: the next one at the interval
                     self._open[key] = tx
-                    return
-                self._dirty.discard(key)
+                    self._schedule_push(key, tx)  # pushed meanwhile: the next one at the interval
+                    continue
+                batch.append((key, tx))
+            if not batch:
+                return
+            stored = [dict(tx.state) for _, tx in batch]
+            try:
                 async with self.store.begin() as conn:
-                    await self._refresh(conn, tx, final=False)
-                    await self.store.transactions.update(conn, tx.pk, state=tx.state)
+                    for _, tx in batch:
+                        await self._push_one(conn, tx)
+                done = batch
+            except Exception:  # one bad Session must not hold the others back: one by one
+                for (_, tx), state in zip(batch, stored, strict=True):
+                    tx.state = state  # as stored: the batch was rolled back
+                done = []
+                for key, tx in batch:
+                    try:
+                        async with self.store.begin() as conn:
+                            await self._push_one(conn, tx)
+                    except Exception:
+                        self._forget(*key)
+                        self._dirty.discard(key)
+                        log.exception("charger %s: pushing the session of transaction %s failed", *key)
+                    else:
+                        done.append((key, tx))
+            for key, tx in done:
+                self._dirty.discard(key)
                 self._open[key] = tx
-            self._published(tx, "session.updated")
+                self._published(tx, "session.updated")
+        finally:
+            for lock in held:
+                lock.release()
+
+    async def _push_one(self, conn, tx: TransactionRecord) -> None:
+        state = dict(tx.state)
+        try:
+            await self._refresh(conn, tx, final=False)
+            await self.store.transactions.update(conn, tx.pk, state=tx.state)
         except Exception:
-            self._forget(charger_id, transaction_id)
-            log.exception("charger %s: pushing the session of transaction %s failed", charger_id, transaction_id)
+            tx.state = state  # as stored
+            raise
 
     def _cancel_push(self, charger_id: str, transaction_id: str) -> None:
         key = (charger_id, str(transaction_id))

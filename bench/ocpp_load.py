@@ -8,6 +8,9 @@ What it measures:
    sending the next (closed loop). Messages/s, latency p50/p99 (CALL -> CALLRESULT), the server's
    CPU (share of one core) and RSS. Then the database is checked: every acknowledged MeterValues
    must be stored (meter value rows == acknowledged x samples).
+   The idTag is one nobody knows, so the transactions have no Session.
+   With --sessions, a second run ("sessions") whose idTag is one of our own tokens: every
+   transaction has a Session, recomputed and pushed on a timer (session_push_interval 5 s).
 2. bare: the same load against a minimal server on the bare `ocpp` library (bench/ocpp_bare_server.py:
    no persistence, no authentication), and the ratio evroam / bare.
 3. idle: N chargers (default 10,000) connect, boot and send one Heartbeat, then stay connected;
@@ -20,6 +23,7 @@ generator to CPU 1 (when there are at least 2), so they do not compete for one c
     .venv/bin/python bench/ocpp_load.py                       # 1,000 chargers, 10 s, 10,000 idle
     .venv/bin/python bench/ocpp_load.py --chargers 200 --seconds 5 --skip-idle
     .venv/bin/python bench/ocpp_load.py --idle 2000 --skip-bare --json result.json
+    .venv/bin/python bench/ocpp_load.py --skip-idle --sessions     # also transactions with Sessions
 
 The chargers' passwords are hashed with a small scrypt cost (n=2^6) so that 10,000 handshakes take
 seconds: with the production cost (n=2^14) each first connection costs ~0.17 s of CPU. Everything
@@ -250,7 +254,8 @@ def load_run(name: str, server: Server, chargers: int, seconds: float, gen_cpu: 
     return {"server": name, "chargers": chargers, "connect_seconds": ready["connect_seconds"],
             "acked": done["acked"], "seconds": done["seconds"], "msgs_per_s": done["acked"] / done["seconds"],
             "p50_ms": done["p50"] * 1000, "p99_ms": done["p99"] * 1000,
-            "cpu_percent": 100 * (cpu1 - cpu0) / (t1 - t0), "rss_mb": rss_peak}
+            "cpu_percent": 100 * (cpu1 - cpu0) / (t1 - t0), "rss_mb": rss_peak,
+            "cpu_ms_per_msg": 1000 * (cpu1 - cpu0) / done["acked"] if done["acked"] else None}
 
 
 def idle_run(server: Server, chargers: int, gen_cpu: int | None, hold: float = 3.0) -> dict[str, Any]:
@@ -306,11 +311,13 @@ def evroam_load(name: str, db_path: Path, db_url: str, tmp: Path, server_cpus, n
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = f"{'server':<8} {'chargers':>8} {'msgs/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU %':>6} {'RSS MB':>7}"
+    head = (f"{'server':<8} {'chargers':>8} {'msgs/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU %':>6} {'CPU ms/msg':>10} "
+            f"{'RSS MB':>7}")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(f"{r['server']:<8} {r['chargers']:>8} {r['msgs_per_s']:>9.0f} {r['p50_ms']:>8.1f} "
-                     f"{r['p99_ms']:>8.1f} {r['cpu_percent']:>6.0f} {r['rss_mb']:>7.0f}")
+                     f"{r['p99_ms']:>8.1f} {r['cpu_percent']:>6.0f} {r['cpu_ms_per_msg'] or 0:>10.2f} "
+                     f"{r['rss_mb']:>7.0f}")
     return "\n".join(lines)
 
 

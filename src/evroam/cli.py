@@ -286,8 +286,8 @@ def _install_charging_commands() -> None:
     app.add_typer(cli_chargers.sessions_app, name="sessions")
     app.add_typer(cli_chargers.cdrs_app, name="cdrs")
     app.command("log")(cli_chargers.log_command)
-    app.add_typer(__import__("evroam.cli_sites").cli_sites.sites_app, name="sites")
     app.add_typer(__import__("evroam.cli_drivers").cli_drivers.drivers_app, name="drivers")  # + cdrs disputes
+    app.add_typer(__import__("evroam.cli_sites").cli_sites.sites_app, name="sites")
 
 
 _install_charging_commands()

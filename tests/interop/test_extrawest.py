@@ -43,7 +43,7 @@ async def test_evroam_registers_with_extrawest_and_pulls_its_locations(make_inst
     pulls the CPO's locations and tariffs."""
     emsp = await make_instance("emsp", country_code="DE", party_id="EVR", roles=("EMSP",))
     token_a = "extrawest-token-A-for-evroam"
-    party = await extrawest("--token-a", token_a, "--roles", "CPO,EMSP")
+    party = await extrawest(f"--token-a={token_a}", "--roles", "CPO,EMSP")
 
     partner = await handshake.register_with(emsp.platform, "extrawest", party.versions_url, token_a)
 
@@ -107,7 +107,7 @@ async def test_extrawest_registers_with_evroam_and_is_pulled(make_instance, extr
     emsp = await make_instance("emsp", country_code="DE", party_id="EVR", roles=("EMSP",))
     _, token_a = await handshake.invite(emsp.platform, "extrawest")
 
-    party = await extrawest("--register-with", emsp.versions_url, "--peer-token-a", token_a)
+    party = await extrawest("--register-with", emsp.versions_url, f"--peer-token-a={token_a}")
     keyword, result = await party.expect("REGISTERED", "REGISTRATION-FAILED")
     assert keyword == "REGISTERED", f"{result}\n{party.log()}"
     assert result["version"] == "2.2.1"
@@ -151,7 +151,7 @@ async def test_evroam_cpo_pushes_locations_to_extrawest_emsp(make_instance, extr
     (PATCH) through the outbox to extrawest's eMSP receiver interface."""
     cpo = await make_instance("cpo", country_code="DE", party_id="EVR", roles=("CPO",))
     token_a = "extrawest-token-A-for-the-cpo"
-    party = await extrawest("--token-a", token_a, "--roles", "CPO,EMSP")
+    party = await extrawest(f"--token-a={token_a}", "--roles", "CPO,EMSP")
     partner = await handshake.register_with(cpo.platform, "extrawest", party.versions_url, token_a)
     assert partner.endpoint("locations", "RECEIVER") == f"{party.url}/ocpi/emsp/2.2.1/locations/"
 
@@ -196,7 +196,7 @@ async def test_token_rotation_and_unregistration_at_extrawest(make_instance, ext
     unregisters (DELETE credentials); extrawest's own routes handle both."""
     emsp = await make_instance("emsp", country_code="DE", party_id="EVR", roles=("EMSP",))
     token_a = "extrawest-token-A-rotation"
-    party = await extrawest("--token-a", token_a)
+    party = await extrawest(f"--token-a={token_a}")
     partner = await handshake.register_with(emsp.platform, "extrawest", party.versions_url, token_a)
     old_c, [old_peer] = partner.outgoing_token, (await party.state())["peers"]
 
@@ -239,7 +239,7 @@ async def test_differences_documented_in_interop_md(make_instance, extrawest):
     emsp = await make_instance("emsp", country_code="DE", party_id="EVR", roles=("EMSP",))
     token_a = "extrawest-token-A-differences"
     spare_a = "extrawest-token-A-unused"
-    party = await extrawest("--token-a", token_a, "--token-a", spare_a, "--roles", "CPO,EMSP")
+    party = await extrawest(f"--token-a={token_a}", f"--token-a={spare_a}", "--roles", "CPO,EMSP")
     partner = await handshake.register_with(emsp.platform, "extrawest", party.versions_url, token_a)
     token_c = partner.outgoing_token
     locations_url = partner.endpoint("locations", "SENDER")

@@ -37,11 +37,11 @@ async def store(request, tmp_path):
 
 
 async def _drop_all(s: Store) -> None:
+    """Start from an empty schema: every table of the database, whatever revision left it."""
     async with s.engine.begin() as conn:
-        for table in ("sites", "circuits", "charging_profiles_sent", "smart_sessions", "charging_profile_requests",
-                      "received_commands", "remote_starts", "cdr_checks", "driver_records", "driver_tokens", "drivers", "remote_commands", "cdr_credits", "reservations", "ocpp_log", "ocpp_meter_values", "ocpp_transactions", "chargers", "tokens", "cdrs", "sessions",
-                      "outbox", "tariffs", "locations", "partners", "alembic_version"):
-            await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+        names = (await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))).scalars()
+        for table in list(names):
+            await conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
 
 
 async def test_migrations_are_idempotent_and_match_the_tables(store):

@@ -5,8 +5,9 @@ Sessions: PUT replaces the whole Session, its charging periods included; a PATCH
 the fields it carries, and the `charging_periods` it carries are appended (OCPI 2.2.1,
 mod_sessions: PATCH); a period already stored is not appended twice (a resent PATCH).
 
-CDRs are immutable: a CDR id that exists already is refused and nothing changes (corrections
-come as Credit CDRs). A Credit CDR (`credit: true`) names the CDR it cancels in
+CDRs are immutable: a CDR id that exists already with other content is refused and nothing
+changes (corrections come as Credit CDRs); the very same CDR posted again (a CPO retrying after
+a lost answer) is answered as the first time. A Credit CDR (`credit: true`) names the CDR it cancels in
 `credit_reference_id`; that CDR must have been received from the same CPO party, must not be
 credited already, and the credit carries its `total_cost` negated (the only negative amounts,
 as mod_cdrs says), so summing `total_cost` over CDRs nets a credited CDR out. Other totals
@@ -150,6 +151,10 @@ class ReceivedRecords:
         self._our_token(data["cdr_token"], "")
         async with self.store.begin() as conn:
             existing = await self.store.cdrs.get(conn, cdr.country_code, cdr.party_id, cdr.id)
+            if existing == data:
+                # The same CDR again: a CPO retrying a POST whose answer it lost. Answered as the
+                # first time, nothing changes and no second event is raised.
+                return existing
             if existing is not None:
                 raise Invalid(f"id: CDR {cdr.id!r} of {cdr.country_code}/{cdr.party_id} was received before; "
                               "CDRs cannot be replaced (send a Credit CDR to correct one)")

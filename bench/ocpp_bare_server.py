@@ -3,7 +3,7 @@ library (an `ocpp.v16.ChargePoint` subclass per connection on a `websockets` ser
 BootNotification, Heartbeat, StartTransaction and MeterValues with nothing stored and no
 authentication. It shows what the library and the WebSocket stack cost on this machine.
 
-    python bench/ocpp_bare_server.py --port 9100
+    python bench/ocpp_bare_server.py --port 9100 [--uvloop]
 """
 
 from __future__ import annotations
@@ -60,5 +60,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--uvloop", action="store_true", help="run on uvloop instead of asyncio's own loop")
     args = parser.parse_args()
-    asyncio.run(main(args.host, args.port))
+    if args.uvloop:
+        import uvloop
+
+        uvloop.run(main(args.host, args.port))
+    else:
+        asyncio.run(main(args.host, args.port))

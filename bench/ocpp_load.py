@@ -180,9 +180,11 @@ def evroam_server(db_url: str, tmp: Path, server_cpus, nofile: int, name: str) -
     return Server(argv, port, env, server_cpus, nofile, tmp / f"{name}.log")
 
 
-def bare_server(tmp: Path, server_cpus, nofile: int) -> Server:
+def bare_server(tmp: Path, server_cpus, nofile: int, uvloop: bool = False) -> Server:
     port = free_port()
     argv = [sys.executable, str(ROOT / "ocpp_bare_server.py"), "--host", HOST, "--port", str(port)]
+    if uvloop:
+        argv.append("--uvloop")
     return Server(argv, port, dict(os.environ), server_cpus, nofile, tmp / "bare.log")
 
 
@@ -328,6 +330,8 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=TARGET_IDLE, help="idle connected chargers (default 10000)")
     parser.add_argument("--skip-idle", action="store_true")
     parser.add_argument("--skip-bare", action="store_true")
+    parser.add_argument("--bare-uvloop", action="store_true",
+                        help="run the bare server on uvloop too (by default: the library's defaults, asyncio's loop)")
     parser.add_argument("--sessions", action="store_true",
                         help="also a run whose transactions have Sessions (an accepted idTag; session_push_interval "
                              f"{PUSH_INTERVAL:.0f} s)")
@@ -367,7 +371,7 @@ def main() -> int:
             print(f"sessions: {stored_sessions(db_path) - sessions_before} Sessions for {args.chargers} transactions")
 
         if not args.skip_bare:
-            bare = bare_server(tmp, server_cpus, nofile)
+            bare = bare_server(tmp, server_cpus, nofile, args.bare_uvloop)
             servers.append(bare)
             rows.append(load_run("bare", bare, args.chargers, args.seconds, gen_cpu))
             bare.stop()

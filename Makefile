@@ -26,9 +26,11 @@ $(COMPILED): $(STAMP) $(COMPILED_SOURCES)
 run: $(STAMP)
 	$(BIN)/evroam serve --demo-data
 
-## test: create .venv, install (with the compiled tariff engine) and run the whole suite
+## test: create .venv, install (with the compiled tariff engine) and run the whole suite, one
+## worker per core (each test file runs whole in one worker; TEST_WORKERS=0 runs in-process)
+TEST_WORKERS ?= 2
 test: $(COMPILED)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -74,6 +74,8 @@ from evroam.store.sites import (
 log = logging.getLogger(__name__)
 
 ALL = "*"
+# Events about one charger: nothing to plan when it is outside every site.
+CHARGER_ONLY_TOPICS = frozenset({"session.started", "session.completed"})
 REFUSAL_HOLD_SECONDS = 3600.0  # how long a charger that refused profiles is held to its fallback
 DEFAULT_EVSE_A = 32.0  # an EVSE we cannot find in the location data
 PRIORITY = {"FAST": 1}  # OCPI ProfileType -> allocator priority (others 0)
@@ -259,7 +261,15 @@ class LoadManager:
     def _on_event(self, event: Event) -> None:
         charger_id = event.data.get("charger_id")
         site_id = event.data.get("site_id") or (self._site_of.get(charger_id) if charger_id else None)
+        if site_id is None and event.topic in CHARGER_ONLY_TOPICS and self._unmanaged(charger_id):
+            return
         self.wake(site_id or ALL)
+
+    def _unmanaged(self, charger_id: str | None) -> bool:
+        """A charger outside every site (and without an eMSP profile), as the last round saw the
+        sites: its sessions and boots need no planning. Registry and site changes, which can
+        make it a member, still plan every site."""
+        return charger_id is not None and self.rounds > 0 and charger_id not in self._site_of
 
     def _on_boot(self, event: Event) -> None:
         """A charger (re)booted and was accepted: its charger-wide profiles are sent again (a
@@ -269,7 +279,8 @@ class LoadManager:
             return
         self._max_sent.pop(charger_id, None)
         self._default_sent.pop(charger_id, None)
-        self.wake(self._site_of.get(charger_id) or ALL)
+        if not self._unmanaged(charger_id):
+            self.wake(self._site_of.get(charger_id) or ALL)
 
     def _on_meter(self, event: Event) -> None:
         """A car's measured draw: planned again when it moved by more than the hysteresis from

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from evroam.events.tasks import cancel_and_wait
 from evroam.model.common import format_datetime, utcnow
 from evroam.model.partners import Partner
 from evroam.ocpi.transport.errors import PartnerCallError
@@ -173,13 +174,8 @@ class Puller:
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         interval = self.platform.settings.pull_interval

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import orjson
 
+from evroam.events.tasks import cancel_and_wait
 from evroam.model.common import utcnow
 from evroam.settings import Settings
 from evroam.store import Store
@@ -44,6 +45,7 @@ class OcppLog:
         self._actions: OrderedDict[tuple[str, str, str], str] = OrderedDict()  # CALL id -> action, per side
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._stopping = False
         self._flush_lock = asyncio.Lock()
 
     def record(self, charger_id: str, direction: str, frame: str, at: datetime | None = None, *,
@@ -90,22 +92,21 @@ class OcppLog:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._run(), name="ocpp-log")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            self._stopping = True
+            self._wake.set()
+            await cancel_and_wait(task)
         await self.flush()
 
     async def _run(self) -> None:
         last_prune = 0.0
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), FLUSH_SECONDS)
             except TimeoutError:

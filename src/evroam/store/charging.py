@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Table, and_, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evroam.model.common import utcnow
@@ -112,13 +111,10 @@ class TransactionRepository:
         The number of new readings."""
         if not readings:
             return 0
-        rows = [{"transaction_pk": transaction_pk, "timestamp": r.timestamp, "measurand": r.measurand,
-                 "phase": r.phase, "context": r.context, "value": r.value} for r in readings]
-        dialect = conn.dialect.name
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ocpp_meter_values)
         before = await self._count(conn, transaction_pk)
-        await conn.execute(insert.on_conflict_do_nothing(
-            index_elements=["transaction_pk", "measurand", "phase", "timestamp"]), rows)
+        await insert_many(conn, ocpp_meter_values, _READING_COLUMNS,
+                          [(transaction_pk, r.timestamp, r.measurand, r.phase, r.context, r.value) for r in readings],
+                          ignore_conflicts_on=_READING_KEY)
         return await self._count(conn, transaction_pk) - before
 
     async def add_many_readings(self, conn: AsyncConnection, items: Sequence[tuple[int, Sequence[Reading]]],

@@ -26,12 +26,12 @@ from evroam.events import Bus
 from evroam.model.common import parse_datetime, utcnow
 from evroam.services.errors import NotFound
 from evroam.services.invoices import money
+from evroam.services.pricing import MONEY
 from evroam.settings import Settings
 from evroam.store import Store
-from evroam.tariffs import ChargingSession, MeterSample, PricingError, PricingResult, Rounding, price_session
+from evroam.tariffs import ChargingSession, MeterSample, PricingError, PricingResult, price_session
 
 log = logging.getLogger(__name__)
-MONEY = Rounding(decimals=2)
 OK, DISPUTE, UNCHECKED, CREDIT = "OK", "DISPUTE", "UNCHECKED", "CREDIT"
 
 

@@ -56,6 +56,7 @@ from evroam.ocpp import charging_profiles as profiles
 from evroam.services.objects import same_id
 from evroam.services.sites import DEFAULT_VOLTAGE, SiteModel, SiteService
 from evroam.settings import Settings
+from evroam.smartcharging import changed
 from evroam.store import Store
 from evroam.store.chargers import ChargerRecord
 from evroam.store.sites import (
@@ -541,20 +542,19 @@ class LoadManager:
         gateway = self.gateway
         first: list[tuple[Session, float]] = []  # profiled sessions whose limit goes down
         then: list[tuple[Session, float]] = []  # the rest: first profiles, increases
+        sendable: list[Session] = []
         for s in site_plan.sessions:
-            key = (s.tx.charger_id, s.tx.transaction_id)
             if s.drawn_a is not None:
-                self._drawn_planned[key] = s.drawn_a
-            if s.refused or not gateway.is_connected(s.tx.charger_id):
-                continue
-            new = profiles.round_limit(site_plan.plan.limits_a.get(s.key, 0.0))
-            old = s.in_force.limit_a if s.in_force else None
-            if old is None:
-                then.append((s, new))
-            elif new < old - 1e-9:
-                first.append((s, new))
-            elif new - old > hysteresis + 1e-9 or (old <= 0 < new):
-                then.append((s, new))
+                self._drawn_planned[(s.tx.charger_id, s.tx.transaction_id)] = s.drawn_a
+            if not s.refused and gateway.is_connected(s.tx.charger_id):
+                sendable.append(s)
+        new_limits = {s.key: profiles.round_limit(site_plan.plan.limits_a.get(s.key, 0.0)) for s in sendable}
+        old_limits = {s.key: s.in_force.limit_a for s in sendable if s.in_force}
+        to_send = changed(old_limits, new_limits, hysteresis)
+        for s in sendable:
+            if s.key in to_send:
+                new, old = new_limits[s.key], old_limits.get(s.key)
+                (first if old is not None and new < old - 1e-9 else then).append((s, new))
         max_first: list[tuple[str, float]] = []
         max_then: list[tuple[str, float]] = []
         accepted = {cid for cid, c in site_plan.model.chargers.items() if c.status == "ACCEPTED"}

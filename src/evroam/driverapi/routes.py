@@ -255,9 +255,10 @@ async def cdrs(request: Request, limit: int = Query(50, ge=1, le=500), offset: i
     await platform.driver_records.catch_up()
     async with platform.store.connect() as conn:
         items = await platform.store.driver_records.of_driver(conn, driver.pk, "cdr", offset=offset, limit=limit)
-        checks = [await platform.store.cdr_checks.get(conn, c["country_code"], c["party_id"], c["id"])
-                  for c in items]
-    return {"cdrs": [cdr_view(c, k) for c, k in zip(items, checks, strict=True)]}
+        checks = await platform.store.cdr_checks.of_cdrs(
+            conn, [(c["country_code"], c["party_id"], c["id"]) for c in items])
+    return {"cdrs": [cdr_view(c, checks.get((c["country_code"].upper(), c["party_id"].upper(), c["id"])))
+                     for c in items]}
 
 
 @router.get("/invoices/{month}.csv", summary="Your invoice of a month (YYYY-MM) as CSV",

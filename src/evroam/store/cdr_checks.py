@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evroam.store.tables import cdr_checks, cdrs
@@ -35,6 +35,17 @@ class CdrCheckRepository:
         row = (await conn.execute(select(cdr_checks).where(t.country_code == cc.upper(), t.party_id == pid.upper(),
                                                            t.cdr_id == cdr_id))).first()
         return _row(row) if row else None
+
+    async def of_cdrs(self, conn: AsyncConnection, keys: list[tuple[str, str, str]]
+                      ) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """The checks of several CDRs in one query, by (COUNTRY_CODE, PARTY_ID, cdr_id) (country
+        code and party id upper case); CDRs without a check are absent."""
+        if not keys:
+            return {}
+        t = cdr_checks.c
+        wanted = {(cc.upper(), pid.upper(), cdr_id) for cc, pid, cdr_id in keys}
+        query = select(cdr_checks).where(tuple_(t.country_code, t.party_id, t.cdr_id).in_(list(wanted)))
+        return {(r.country_code, r.party_id, r.cdr_id): _row(r) for r in (await conn.execute(query)).all()}
 
     async def list(self, conn: AsyncConnection, *, status: str | None = None, limit: int = 1000) -> list[dict]:
         """Newest first."""

@@ -3,6 +3,7 @@ in normalised units: energy in Wh, power in W, current in A."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from evroam.model.common import parse_datetime
@@ -20,18 +21,26 @@ def _value(raw: Any, unit: str | None, multiplier: int = 0) -> float | None:
     return value * (10 ** multiplier) * _KILO.get(unit or "", 1.0)
 
 
+def _reading_16(at: datetime, sv: dict[str, Any]) -> Reading | None:
+    """One 1.6 SampledValue (its field names are the same in camelCase and snake_case), or None
+    when it holds no number (signed meter data)."""
+    if sv.get("format") == "SignedData":
+        return None
+    value = _value(sv.get("value"), sv.get("unit"))
+    if value is None:
+        return None
+    return Reading(at, sv.get("measurand") or DEFAULT_MEASURAND, sv.get("phase") or "",
+                   sv.get("context") or "Sample.Periodic", value)
+
+
 def readings_16(meter_values: list[dict[str, Any]] | None) -> list[Reading]:
     out: list[Reading] = []
     for mv in meter_values or []:
         at = parse_datetime(mv["timestamp"])
         for sv in mv.get("sampled_value") or []:
-            if sv.get("format") == "SignedData":
-                continue
-            value = _value(sv.get("value"), sv.get("unit"))
-            if value is None:
-                continue
-            out.append(Reading(at, sv.get("measurand") or DEFAULT_MEASURAND, sv.get("phase") or "",
-                               sv.get("context") or "Sample.Periodic", value))
+            reading = _reading_16(at, sv)
+            if reading is not None:
+                out.append(reading)
     return out
 
 
@@ -90,13 +99,9 @@ def meter_values_16(payload: dict[str, Any]) -> tuple[int, int | None, list[Read
                 allowed = _SAMPLED_16.get(key, False)
                 if allowed is False or type(value) is not str or (allowed is not None and value not in allowed):
                     return None
-            if sv.get("format") == "SignedData":
-                continue
-            value = _value(sv["value"], sv.get("unit"))
-            if value is None:
-                continue
-            out.append(Reading(at, sv.get("measurand") or DEFAULT_MEASURAND, sv.get("phase") or "",
-                               sv.get("context") or "Sample.Periodic", value))
+            reading = _reading_16(at, sv)
+            if reading is not None:
+                out.append(reading)
     return connector_id, transaction_id, out
 
 

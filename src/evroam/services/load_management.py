@@ -56,7 +56,7 @@ from evroam.ocpp import charging_profiles as profiles
 from evroam.services.objects import same_id
 from evroam.services.sites import DEFAULT_VOLTAGE, SiteModel, SiteService
 from evroam.settings import Settings
-from evroam.smartcharging import changed
+from evroam.smartcharging import Circuit, Demand, Plan, changed, plan
 from evroam.store import Store
 from evroam.store.chargers import ChargerRecord
 from evroam.store.sites import (
@@ -127,7 +127,7 @@ class SitePlan:
     model: SiteModel
     now: datetime
     sessions: list[Session]
-    plan: Any  # smartcharging.Plan
+    plan: Plan
     charger_max_a: dict[str, float] = field(default_factory=dict)
     next_change: datetime | None = None
 
@@ -393,8 +393,6 @@ class LoadManager:
         async with self.store.connect() as conn:
             alone = sorted({c for c in await active_with_profile(conn) if c not in managed})
             chargers = {c.id: c for c in await self.store.chargers.list(conn)} if alone else {}
-        from evroam.smartcharging import Circuit
-
         for charger_id in alone:  # a session with an eMSP profile at a charger outside every site
             if charger_id not in chargers:
                 continue
@@ -457,8 +455,6 @@ class LoadManager:
         """The allocator's plan for a site at `now`, from the running transactions, their EVSEs,
         meters, preferences and eMSP profiles, and the limits in force (this process's, unless
         given)."""
-        from evroam.smartcharging import Demand, plan
-
         in_force = self._in_force if in_force is None else in_force
         refused = refused or self._refused_now
         defaults = self._default_sent if defaults is None else defaults
@@ -505,7 +501,7 @@ class LoadManager:
             s.drawn_a = current if current is not None else (power / (phases * voltage) if power is not None else None)
             s.energy_wh = live[2] if live and live[2] is not None else (meter.energy_wh if meter else None)
             s.refused = refused(tx.charger_id)
-            demands.append(self._demand(Demand, s, site, now, defaults.get(tx.charger_id)))
+            demands.append(self._demand(s, site, now, defaults.get(tx.charger_id)))
             sessions.append(s)
         result = plan(model.circuits, demands, now)
         charger_max = {}
@@ -516,7 +512,7 @@ class LoadManager:
         return SitePlan(model=model, now=now, sessions=sessions, plan=result, charger_max_a=charger_max,
                         next_change=min(next_changes) if next_changes else None)
 
-    def _demand(self, demand_class, s: Session, site: SiteRecord, now: datetime, start_a: float | None):
+    def _demand(self, s: Session, site: SiteRecord, now: datetime, start_a: float | None):
         prefs = (s.smart.preferences if s.smart else None) or {}
         departure = parse_datetime(prefs["departure_time"]) if prefs.get("departure_time") else None
         need = prefs.get("energy_need")
@@ -525,7 +521,7 @@ class LoadManager:
         fixed = None
         if s.refused:
             fixed = min(site.fallback_a, s.evse_max_a) if site.fallback_a else s.evse_max_a
-        return demand_class(
+        return Demand(
             id=s.key, circuit_id=s.circuit_id, phases=s.phases, max_a=max(0.0, s.max_a),
             priority=PRIORITY.get(prefs.get("profile_type") or "", 0), arrived_at=s.tx.started_at,
             departure=departure, energy_need_kwh=need, drawn_a=s.drawn_a,

@@ -19,6 +19,7 @@ from evroam.events import Bus
 from evroam.services.errors import Invalid, NotFound
 from evroam.services.objects import same_id
 from evroam.settings import Settings
+from evroam.smartcharging import Circuit, load_schedule
 from evroam.store import Store
 from evroam.store.chargers import ChargerRecord
 from evroam.store.sites import CircuitRecord, SiteRecord, SiteRepository
@@ -33,7 +34,7 @@ class SiteModel:
     circuit feeds each of its chargers."""
 
     site: SiteRecord
-    circuits: list[Any]  # smartcharging.Circuit
+    circuits: list[Circuit]
     charger_circuit: dict[str, str] = field(default_factory=dict)  # charger id -> innermost circuit id
     chargers: dict[str, ChargerRecord] = field(default_factory=dict)
     alone: bool = False  # not a site: one charger planned alone under an eMSP's profile
@@ -55,8 +56,6 @@ def _phases(value: int | None) -> int | None:
 
 def parse_schedule(data: Any) -> Any:
     """A capacity schedule (the JSON file's content) checked by the allocator's parser."""
-    from evroam.smartcharging import load_schedule
-
     if not isinstance(data, dict):
         raise Invalid("schedule: expected a JSON object with timezone and periods")
     try:
@@ -126,8 +125,6 @@ class SiteService:
         return [self.model(s, chargers) for s in sites]
 
     def model(self, site: SiteRecord, chargers: dict[str, ChargerRecord]) -> SiteModel:
-        from evroam.smartcharging import Circuit
-
         schedule = parse_schedule(site.schedule) if site.schedule else None
         circuits = [Circuit(id=site.id, parent_id=None, limit_a=site.capacity_a, limit_kw=site.capacity_kw,
                             schedule=schedule, phases=site.phases, voltage_v=site.voltage_v)]

@@ -236,8 +236,8 @@ async def sessions(request: Request, active: bool | None = None, limit: int = Qu
         else:
             recent = await platform.store.driver_records.of_driver(conn, driver.pk, "session", limit=1000)
             items = [s for s in recent if (s.get("status") in ("ACTIVE", "PENDING")) == active][offset:offset + limit]
-    now = utcnow()
-    return {"sessions": [await session_view(platform, s, now=now) for s in items]}
+        now = utcnow()
+        return {"sessions": [await session_view(platform, conn, s, now=now) for s in items]}
 
 
 @router.get("/sessions/{country_code}/{party_id}/{session_id}", summary="One of your sessions: kWh, cost so far")
@@ -245,7 +245,8 @@ async def session(country_code: str, party_id: str, session_id: str, request: Re
                   driver: Driver = Depends(current_driver)):
     platform = _platform(request)
     data = await _own_record(platform, driver, "session", country_code, party_id, session_id)
-    return await session_view(platform, data)
+    async with platform.store.connect() as conn:
+        return await session_view(platform, conn, data)
 
 
 @router.get("/cdrs", summary="Your charge detail records with their costs, newest first")

@@ -37,24 +37,24 @@ def money_view(m: Money) -> dict[str, str]:
     return out
 
 
-async def session_view(platform, session: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+async def session_view(platform, conn, session: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
     """A session with its energy and its cost so far: the CPO's `total_cost` when it sends one,
-    otherwise our own pricing of its charging periods with its tariff (`cost_source`)."""
+    otherwise our own pricing of its charging periods with its tariff (`cost_source`). Reads its
+    location and tariff on the caller's connection."""
     cc, pid = session["country_code"], session["party_id"]
     cost, source = price_view(session.get("total_cost")), "cpo" if session.get("total_cost") else None
-    async with platform.store.connect() as conn:
-        location = await platform.store.locations.get(conn, cc, pid, session["location_id"])
-        if cost is None and session.get("charging_periods"):
-            tariff, _ = await platform.reconciliation.tariff_for(conn, cc, pid, session)
-            if tariff is not None:
-                zone = (location or {}).get("time_zone") or "UTC"
-                end = parse_datetime(session["end_date_time"]) if session.get("end_date_time") else (now or utcnow())
-                try:
-                    result = price_periods(session["charging_periods"], parse_datetime(session["start_date_time"]),
-                                           end, tariff, zone)
-                    cost, source = money_view(result.total_cost), "estimated"
-                except Unpriceable:
-                    pass
+    location = await platform.store.locations.get(conn, cc, pid, session["location_id"])
+    if cost is None and session.get("charging_periods"):
+        tariff, _ = await platform.reconciliation.tariff_for(conn, cc, pid, session)
+        if tariff is not None:
+            zone = (location or {}).get("time_zone") or "UTC"
+            end = parse_datetime(session["end_date_time"]) if session.get("end_date_time") else (now or utcnow())
+            try:
+                result = price_periods(session["charging_periods"], parse_datetime(session["start_date_time"]),
+                                       end, tariff, zone)
+                cost, source = money_view(result.total_cost), "estimated"
+            except Unpriceable:
+                pass
     return {
         "country_code": cc, "party_id": pid, "session_id": session["id"], "status": session["status"],
         "start_date_time": session["start_date_time"], "end_date_time": session.get("end_date_time"),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from ocpp.exceptions import FormatViolationError, NotSupportedError, OCPPError, ProtocolError
+from ocpp.exceptions import NotImplementedError as NotHandledError  # (not the builtin)
 from ocpp.messages import Call, CallError, MessageType, unpack
 
 if TYPE_CHECKING:
@@ -24,8 +25,6 @@ log = logging.getLogger(__name__)
 _CODES_16 = {"FormatViolation": "FormationViolation", "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
              "MessageTypeNotSupported": "NotSupported", "RpcFrameworkError": "ProtocolError"}
 _REMEMBERED = 64
-# The library's error class for an action we do not handle, found by its OCPP error code.
-NotHandledError = next(cls for cls in OCPPError.__subclasses__() if cls.code == "NotImplemented")
 
 
 class MessageTypeNotSupportedError(OCPPError):

@@ -54,7 +54,7 @@ from evroam.model.partners import Partner
 from evroam.ocpi.outbox import Pushes
 from evroam.ocpp import commands as ocpp_commands
 from evroam.ocpp.commands import Unsupported
-from evroam.services.charging import ChargingService
+from evroam.services.charging import ACTIVE, ChargingService
 from evroam.services.errors import Invalid, NotFound, ServiceError
 from evroam.services.locations import LocationService
 from evroam.services.objects import same_id
@@ -206,7 +206,7 @@ class CommandService:
         emsp = (tx.state.get("emsp") or ["", ""]) if tx is not None else ["", ""]
         if tx is None or not partner.owns(emsp[0], emsp[1], "EMSP"):
             return self.response(CommandResponseType.UNKNOWN_SESSION, f"unknown session {request.session_id!r}")
-        if tx.status != "ACTIVE":
+        if tx.status != ACTIVE:
             return self.response(CommandResponseType.REJECTED, "the session has ended")
         version = self.gateway.version(tx.charger_id)
         if version is None:
@@ -512,7 +512,7 @@ class CommandService:
         if tx is None or (charger_id and tx.charger_id != charger_id):
             raise NotFound(f"session {session_id!r} not found" + (f" at charger {charger_id!r}" if charger_id else ""),
                            kind="session")
-        if tx.status != "ACTIVE":
+        if tx.status != ACTIVE:
             raise Invalid(f"session {session_id!r} has ended")
         return await self.operate(tx.charger_id, lambda v: ocpp_commands.remote_stop(v, tx.transaction_id))
 

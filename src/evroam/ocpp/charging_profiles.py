@@ -113,12 +113,7 @@ def set_max_profile(version: str, *, unit: str, limit: float, number_phases: int
 
 def clear_tx_profile(version: str, *, evse_number: int) -> Any:
     """Remove our TxProfile of an EVSE."""
-    pid = profile_id(TX, evse_number)
-    if is_16(version):
-        return call16.ClearChargingProfile(id=pid, connector_id=evse_number, charging_profile_purpose="TxProfile",
-                                           stack_level=STACK_LEVEL)
-    return _calls2(version).ClearChargingProfile(charging_profile_id=pid, charging_profile_criteria={
-        "evse_id": evse_number, "charging_profile_purpose": "TxProfile", "stack_level": STACK_LEVEL})
+    return _clear(version, profile_id(TX, evse_number), evse_number, "TxProfile", "TxProfile")
 
 
 def set_default_profile(version: str, *, unit: str, limit: float) -> Any:
@@ -140,20 +135,23 @@ def set_default_profile(version: str, *, unit: str, limit: float) -> Any:
 
 
 def clear_default_profile(version: str) -> Any:
-    if is_16(version):
-        return call16.ClearChargingProfile(id=_DEFAULT_ID, connector_id=0, charging_profile_purpose="TxDefaultProfile",
-                                           stack_level=STACK_LEVEL)
-    return _calls2(version).ClearChargingProfile(charging_profile_id=_DEFAULT_ID, charging_profile_criteria={
-        "evse_id": 0, "charging_profile_purpose": "TxDefaultProfile", "stack_level": STACK_LEVEL})
+    """Remove our limit of new transactions."""
+    return _clear(version, _DEFAULT_ID, 0, "TxDefaultProfile", "TxDefaultProfile")
 
 
 def clear_max_profile(version: str) -> Any:
     """Remove our charger maximum."""
+    return _clear(version, _MAX_ID, 0, "ChargePointMaxProfile", "ChargingStationMaxProfile")
+
+
+def _clear(version: str, pid: int, evse_number: int, purpose16: str, purpose2: str) -> Any:
+    """ClearChargingProfile of our profile `pid` on an EVSE (0: the whole charger), with the
+    purpose's name in the charger's OCPP version."""
     if is_16(version):
-        return call16.ClearChargingProfile(id=_MAX_ID, connector_id=0, charging_profile_purpose="ChargePointMaxProfile",
+        return call16.ClearChargingProfile(id=pid, connector_id=evse_number, charging_profile_purpose=purpose16,
                                            stack_level=STACK_LEVEL)
-    return _calls2(version).ClearChargingProfile(charging_profile_id=_MAX_ID, charging_profile_criteria={
-        "evse_id": 0, "charging_profile_purpose": "ChargingStationMaxProfile", "stack_level": STACK_LEVEL})
+    return _calls2(version).ClearChargingProfile(charging_profile_id=pid, charging_profile_criteria={
+        "evse_id": evse_number, "charging_profile_purpose": purpose2, "stack_level": STACK_LEVEL})
 
 
 def composite_schedule(version: str, *, evse_number: int, duration: int, unit: str | None = None) -> Any:

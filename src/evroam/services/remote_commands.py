@@ -44,6 +44,7 @@ from evroam.model.tokens import Token
 from evroam.ocpi.commands import sender
 from evroam.ocpi.transport.client import OcpiClient
 from evroam.ocpi.transport.errors import PartnerCallError
+from evroam.services.commands import ChargerTimedOut
 from evroam.services.errors import Forbidden, Invalid, NotFound, ServiceError
 from evroam.services.objects import same_id, validated
 from evroam.settings import Settings
@@ -395,7 +396,7 @@ class RemoteCommandService:
                 result = {"result": ACCEPTED if ok else "REJECTED",
                           "message": _text(f"the charge point answered {answer.get('status')}")}
             except ServiceError as exc:
-                kind = TIMEOUT if type(exc).__name__ == "ChargerTimedOut" else FAILED
+                kind = TIMEOUT if isinstance(exc, ChargerTimedOut) else FAILED
                 result = {"result": kind, "message": _text(exc.message)}
             except Exception as exc:  # the record must not stay open
                 log.exception("local command %s failed", record.id)

@@ -147,11 +147,6 @@ class ChargingService:
                                                authorization_reference=authorization_reference,
                                                remote_start_id=remote_start_id, evse_number=evse_number)
 
-    async def _take_remote_start(self, charger_id: str, id_tag: str | None,
-                                 remote_start_id: int | None) -> RemoteStart | None:
-        """The expectation this start belongs to (marked used in the transaction that stores it)."""
-        return await self.remote_starts.find(charger_id, id_tag, remote_start_id)
-
     # ------------------------------------------------------------------ transactions
 
     async def get_transaction(self, charger_id: str, transaction_id: str) -> TransactionRecord | None:
@@ -189,7 +184,8 @@ class ChargingService:
                 if readings:
                     await self._add_readings(existing, readings, seq_no=seq_no)
                 return existing, _decision_of(existing)
-            remote = await self._take_remote_start(charger_id, id_tag, remote_start_id)
+            # the expectation this start belongs to (marked used in the transaction that stores it)
+            remote = await self.remote_starts.find(charger_id, id_tag, remote_start_id)
             if remote is not None:
                 authorization = Authorization(ACCEPTED, remote.token, AuthMethod.COMMAND,
                                               authorization_reference or remote.authorization_reference,

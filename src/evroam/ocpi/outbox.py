@@ -88,12 +88,6 @@ class Pushes:
         return await self._enqueue(conn, "tariffs", f"tariffs:{tariff_id}", "DELETE",
                                    self._owner_path(tariff_id), None)
 
-    async def token_put(self, conn: AsyncConnection, token: dict[str, Any]) -> int:
-        """One of our tokens (we are the eMSP) to every CPO partner with a tokens receiver."""
-        path = self._owner_path(token["uid"]) + f"?type={_seg(token.get('type', 'RFID'))}"
-        return await self._enqueue(conn, "tokens", f"tokens:{token.get('type', 'RFID')}:{token['uid']}", "PUT",
-                                   path, token)
-
     # ------------------------------------------------------------------ one partner
 
     async def to_partner(self, conn: AsyncConnection, partner_pk: int, module: str, object_key: str, method: str,

@@ -55,13 +55,8 @@ async def pull(platform: Platform, partner: Partner, *, full: bool = False,
     pulling every module it could) when a module failed."""
     if not partner.registered or not partner.outgoing_token:
         raise ValueError(f"partner {partner.name!r} is not registered")
-    async with _lock(platform, partner.pk):  # one pull of a partner at a time (periodic, CLI, registration)
+    async with platform.puller.lock(partner.pk):  # one pull of a partner at a time (periodic, CLI, registration)
         return await _pull(platform, partner, full=full, progress=progress)
-
-
-def _lock(platform: Platform, partner_pk: int) -> asyncio.Lock:
-    locks = platform.__dict__.setdefault("_pull_locks", {})
-    return locks.setdefault(partner_pk, asyncio.Lock())
 
 
 async def _pull(platform: Platform, partner: Partner, *, full: bool,
@@ -160,7 +155,12 @@ class Puller:
         self.platform = platform
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._locks: dict[int, asyncio.Lock] = {}
         self.rounds = 0
+
+    def lock(self, partner_pk: int) -> asyncio.Lock:
+        """Held while one partner is pulled: its periodic, CLI and first pulls run one at a time."""
+        return self._locks.setdefault(partner_pk, asyncio.Lock())
 
     @property
     def enabled(self) -> bool:

@@ -189,8 +189,7 @@ class ChargerService:
         self.bus.publish("charger.changed", charger_id=charger_id)
 
     async def get_record(self, charger_id: str) -> ChargerRecord:
-        async with self.store.connect() as conn:
-            charger = await self.store.chargers.get(conn, charger_id)
+        charger = await self._get(charger_id)
         if charger is None:
             raise NotFound(f"charger {charger_id!r} not found (see `evroam chargers list`)", kind="charger")
         return charger

@@ -167,7 +167,7 @@ class ReceivedRecords:
         if data.get("credit"):
             original = await self.store.cdrs.get(conn, cc, pid, data["credit_reference_id"])
             _check_credit(data, original)
-            credited = await self.store.remote_commands.credit_of(conn, cc, pid, original["id"])
+            credited = await self.store.cdr_credits.credit_of(conn, cc, pid, original["id"])
             if credited is not None:
                 raise Invalid(f"credit_reference_id: CDR {original['id']!r} was already credited by CDR {credited!r}")
         else:
@@ -177,7 +177,7 @@ class ReceivedRecords:
                 raise Invalid(f"id: {cdr_id!r} is longer than 36 characters, which only a Credit CDR may be")
         await self.store.cdrs.insert(conn, cc, pid, cdr_id, data, parse_datetime(data["last_updated"]), _emsp(data))
         if data.get("credit"):
-            await self.store.remote_commands.link_credit(conn, cc, pid, data["credit_reference_id"], cdr_id)
+            await self.store.cdr_credits.link_credit(conn, cc, pid, data["credit_reference_id"], cdr_id)
 
     def _cdr_event(self, data: dict[str, Any]) -> None:
         self.bus.publish("cdr.received", country_code=data["country_code"].upper(), party_id=data["party_id"].upper(),
@@ -220,7 +220,7 @@ class ReceivedRecords:
     async def credit_of(self, cc: str, pid: str, cdr_id: str) -> str | None:
         """The id of the Credit CDR that cancelled a received CDR, if any."""
         async with self.store.connect() as conn:
-            return await self.store.remote_commands.credit_of(conn, cc, pid, cdr_id)
+            return await self.store.cdr_credits.credit_of(conn, cc, pid, cdr_id)
 
 
 def _id_of(raw: Any) -> str:

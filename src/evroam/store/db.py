@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from evroam.store.cdr_checks import CdrCheckRepository
+from evroam.store.cdr_credits import CdrCreditRepository
 from evroam.store.chargers import ChargerRepository
 from evroam.store.charging import ChargingRecordRepository, TransactionRepository
 from evroam.store.commands import ReceivedCommandRepository, RemoteStartRepository
@@ -58,6 +59,7 @@ class Store:
         self.drivers = DriverRepository()
         self.driver_records = DriverRecordRepository()
         self.cdr_checks = CdrCheckRepository()
+        self.cdr_credits = CdrCreditRepository()
         self.received_commands = ReceivedCommandRepository()
         self.remote_starts = RemoteStartRepository()
         self.remote_commands = RemoteCommandRepository()

@@ -1,5 +1,4 @@
-"""Commands we (the eMSP) sent to CPO partners, and the Credit CDRs we received with the CDR
-each one cancels."""
+"""Commands we (the eMSP) sent to CPO partners."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evroam.model.common import format_datetime, utcnow
-from evroam.store.tables import cdr_credits, remote_commands
+from evroam.store.tables import remote_commands
 
 
 @dataclass
@@ -119,17 +118,3 @@ class RemoteCommandRepository:
             c.authorization_reference == reference, c.country_code == country_code.upper(),
             c.party_id == party_id.upper()).order_by(c.pk.desc()).limit(1))).first()
         return _record(row) if row else None
-
-    # ------------------------------------------------------------------ credit CDRs
-
-    async def link_credit(self, conn: AsyncConnection, country_code: str, party_id: str, cdr_id: str,
-                          credit_cdr_id: str) -> None:
-        await conn.execute(cdr_credits.insert().values(country_code=country_code.upper(), party_id=party_id.upper(),
-                                                       cdr_id=cdr_id, credit_cdr_id=credit_cdr_id,
-                                                       created_at=utcnow()))
-
-    async def credit_of(self, conn: AsyncConnection, country_code: str, party_id: str, cdr_id: str) -> str | None:
-        """The id of the Credit CDR that cancels a CDR, if any."""
-        c = cdr_credits.c
-        return (await conn.execute(select(c.credit_cdr_id).where(
-            c.country_code == country_code.upper(), c.party_id == party_id.upper(), c.cdr_id == cdr_id))).scalar()

@@ -113,6 +113,13 @@ class Pushes:
         return await self.to_partner(conn, partner_pk, "sessions", f"sessions:{session['id']}", "PUT",
                                      self._owner_path(session["id"]), session)
 
+    async def session_patch(self, conn: AsyncConnection, partner_pk: int, session_id: str,
+                            patch: dict[str, Any]) -> int:
+        """What changed in a Session (its `charging_periods` are appended by the eMSP), in order
+        with the Session's other pushes."""
+        return await self.to_partner(conn, partner_pk, "sessions", f"sessions:{session_id}", "PATCH",
+                                     self._owner_path(session_id), patch)
+
     async def cdr_post(self, conn: AsyncConnection, partner_pk: int, cdr: dict[str, Any]) -> int:
         """A CDR to the eMSP of its token (POST to its cdrs receiver)."""
         return await self.to_partner(conn, partner_pk, "cdrs", f"cdrs:{cdr['id']}", "POST", "", cdr)

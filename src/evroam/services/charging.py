@@ -19,7 +19,6 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 from evroam.events import Bus
 from evroam.model.cdrs import CDR
@@ -559,8 +558,7 @@ class ChargingService:
                 stored = await self.store.sessions.get(conn, cc, pid, tx.session_id) or {}
                 session["charging_periods"] = (stored.get("charging_periods") or []) + patch.get("charging_periods", [])
                 await self.store.sessions.put(conn, cc, pid, tx.session_id, session, now, emsp)
-                await self.pushes.to_partner(conn, partner_pk, "sessions", f"sessions:{tx.session_id}", "PATCH",
-                                             _session_path(self.owner, tx.session_id), patch)
+                await self.pushes.session_patch(conn, partner_pk, tx.session_id, patch)
         else:
             await self.store.sessions.put(conn, cc, pid, tx.session_id, session, now, emsp)
             if partner_pk is not None:
@@ -645,11 +643,6 @@ def _decision_of(tx: TransactionRecord) -> Authorization | None:
 def _starts_charging(tx: TransactionRecord) -> bool:
     """True when energy started to flow and the Session still shows PENDING: pushed at once."""
     return bool(tx.state.get("charging")) and tx.state.get("session_status") == SessionStatus.PENDING.value
-
-
-def _session_path(owner: tuple[str, str], session_id: str) -> str:
-    """The Session's path below the eMSP's sessions endpoint: /{country_code}/{party_id}/{id}."""
-    return "/" + "/".join(quote(p, safe="") for p in (*owner, session_id))
 
 
 def _volumes(period: dict[str, Any]) -> dict[str, float]:

@@ -40,7 +40,7 @@ from evroam.tariffs import (  # noqa: E402
     variants,
 )
 
-EXAMPLE = ROOT.parent / "shared" / "ocpi-examples" / "2.2.1" / "tariff_4_complex.json"
+EXAMPLE = ROOT / "tests" / "data" / "ocpi-examples" / "2.2.1" / "tariff_4_complex.json"
 FALLBACK = ROOT / "docs" / "examples" / "tariff-complex.json"
 TZ = "Europe/Amsterdam"
 TARGET = 20_000  # sessions/s

@@ -14,7 +14,7 @@ from harness import Instance, example_dir  # noqa: E402
 def examples():
     path = example_dir("2.2.1")
     if not path.is_dir():
-        pytest.skip(f"OCPI examples not found at {path} (they sit in ../shared/ocpi-examples)")
+        pytest.skip(f"OCPI examples not found at {path} (they are kept in tests/data/ocpi-examples)")
     return path
 
 

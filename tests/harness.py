@@ -172,7 +172,7 @@ async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):  #
         await asyncio.sleep(interval)
 
 
-EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "ocpi-examples"
+EXAMPLES = Path(os.environ.get("EVROAM_OCPI_EXAMPLES", Path(__file__).resolve().parent / "data" / "ocpi-examples"))
 
 
 def postgres_url() -> str | None:
@@ -185,7 +185,7 @@ def redis_url() -> str | None:
 
 
 def example_dir(version: str = "2.2.1") -> Path:
-    """The OCPI specification's examples (shipped beside the repository)."""
+    """The OCPI specification's examples (kept with the suite in tests/data; see its README)."""
     return EXAMPLES / version
 
 

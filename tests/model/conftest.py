@@ -1,5 +1,5 @@
-"""Access to the OCPI specification examples (../shared/ocpi-examples from the project root,
-or the folder named by EVROAM_OCPI_EXAMPLES)."""
+"""Access to the OCPI specification examples (tests/data/ocpi-examples, or the folder named by
+EVROAM_OCPI_EXAMPLES)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 EXAMPLES = Path(
     os.environ.get(
-        "EVROAM_OCPI_EXAMPLES", Path(__file__).resolve().parents[2].parent / "shared" / "ocpi-examples"
+        "EVROAM_OCPI_EXAMPLES", Path(__file__).resolve().parents[1] / "data" / "ocpi-examples"
     )
 )
 

@@ -10,7 +10,7 @@ import pytest
 
 from evroam.tariffs import price_case
 
-CASES_FILE = Path(__file__).resolve().parents[3] / "shared" / "tariff-cases" / "cases.json"
+CASES_FILE = Path(__file__).resolve().parents[1] / "data" / "tariff-cases" / "cases.json"
 COST_TOL, TIME_TOL, ENERGY_TOL = 0.005, 0.0001, 0.001
 
 

@@ -26,7 +26,7 @@ from evroam.tariffs import (
 from evroam.tariffs import _kernel as kernel
 from evroam.tariffs.types import to_ms
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "ocpi-examples" / "2.2.1"
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "ocpi-examples" / "2.2.1"
 SPEC_TARIFFS = sorted(p.name for p in EXAMPLES.glob("tariff*.json")) if EXAMPLES.is_dir() else []
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ZONES = [UTC, None, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30))]
@@ -52,7 +52,7 @@ def test_the_interpreted_variant_is_interpreted():
 
 
 @needs_build
-@pytest.mark.skipif(not CASES, reason="shared cases not found")
+@pytest.mark.skipif(not CASES, reason="tariff cases not found in tests/data")
 @pytest.mark.parametrize("case", CASES, ids=[c.get("id", str(i)) for i, c in enumerate(CASES)])
 def test_builds_agree_on_the_shared_cases(case):
     tariff, tz, session = parse_case(case)

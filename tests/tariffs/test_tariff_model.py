@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from evroam.model.common import field_errors
 from evroam.model.tariffs import Tariff, TaxIncluded
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "ocpi-examples"
+SHARED = Path(__file__).resolve().parents[1] / "data" / "ocpi-examples"
 FILES = sorted((SHARED / "2.2.1").glob("tariff*.json")) if SHARED.is_dir() else []
 
 

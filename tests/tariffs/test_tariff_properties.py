@@ -16,7 +16,7 @@ from tariff_reference import reference_price
 from evroam.model.tariffs import Tariff
 from evroam.tariffs import ChargingSession, MeterSample, compile_tariff, price_session
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "ocpi-examples" / "2.2.1"
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "ocpi-examples" / "2.2.1"
 TZS = [
     "Europe/Amsterdam",
     "America/New_York",

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from evroam.cluster import make_cluster, new_node_id
+from evroam.cluster.change_feed import ChangeFeed
+from evroam.cluster.singleton import Periodic, Singleton
 from evroam.events import Bus
 from evroam.ocpi import sync
 from evroam.ocpi.outbox import OutboxWorker, Pushes
@@ -45,8 +48,11 @@ class Platform:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.node = new_node_id(settings.node_name)  # this process, among the platform's nodes
         self.store = Store(settings.database_url)
         self.bus = Bus()
+        self.cluster = make_cluster(self.node, self.bus, settings.redis_url, prefix=settings.redis_prefix)
+        self.change_feed = ChangeFeed(self.store, self.bus, self.node, poll_seconds=settings.change_poll_seconds)
         self.http = httpx.AsyncClient(timeout=settings.ocpi_timeout, follow_redirects=False)
         self.ocpi = OcpiClient(self.http, country_code=settings.country_code, party_id=settings.party_id)
         self.pushes = Pushes(self)
@@ -73,6 +79,17 @@ class Platform:
         self._gateway = None
         sync.install(self)
         self.puller = sync.Puller(self)  # periodic pulls from CPO partners (eMSP, `pull_interval`)
+        # Work that runs once per platform, on the node holding its lease (moves when it dies).
+        self.deadlines = Periodic("command-deadlines", self.commands.resume, 5.0)
+        self.singletons = [
+            Singleton(self.cluster, "partner-pulls", self.puller.start, self.puller.stop),
+            Singleton(self.cluster, "command-deadlines", self.deadlines.start, self.deadlines.stop),
+            Singleton(self.cluster, "remote-command-deadlines", self.remote_commands.start,
+                      self.remote_commands.stop),
+        ]
+        if "CPO" in settings.roles:
+            self.singletons.append(Singleton(self.cluster, "load-management", self.load.start, self.load.stop))
+        self.workers_running = False
 
     @property
     def gateway(self):
@@ -85,10 +102,31 @@ class Platform:
         return self._gateway
 
     async def start(self) -> None:
-        """Migrate the database; call before serving or using services."""
+        """Migrate the database; call before serving or using services. Changes made from now on
+        reach the platform's servers (the change feed)."""
         await self.store.migrate()
+        await self.change_feed.start(read=False)
+
+    async def start_workers(self) -> None:
+        """Serve as a node of the platform: join the other nodes, hear their changes, deliver
+        the outbox, and take part in the work that runs once per platform."""
+        await self.cluster.start()
+        await self.change_feed.start(read=True)
+        self.outbox_worker.start()
+        for singleton in self.singletons:
+            singleton.launch()
+        self.workers_running = True
+
+    async def stop_workers(self) -> None:
+        if not self.workers_running:
+            return
+        self.workers_running = False
+        for singleton in self.singletons:
+            await singleton.shutdown()
+        await self.outbox_worker.stop()
 
     async def close(self) -> None:
+        await self.stop_workers()
         await self.commands.close()
         await self.load.stop()
         await self.charging_profiles.close()
@@ -97,6 +135,8 @@ class Platform:
         await self.charging.close()
         await self.ocpp_log.flush()
         await self.bus.drain()
+        await self.change_feed.stop()
+        await self.cluster.stop()
         await self.http.aclose()
         await self.store.close()
 
@@ -137,20 +177,12 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if run_workers:
-            platform.outbox_worker.start()
-            platform.puller.start()
-            platform.remote_commands.start()
-            await platform.commands.resume()  # results still owed from before a restart
-            if "CPO" in platform.settings.roles:
-                platform.load.start()  # load management: sites planned on events, timers, periodically
+            await platform.start_workers()
         try:
             yield
         finally:
             if run_workers:
-                await platform.load.stop()
-                await platform.puller.stop()
-                await platform.remote_commands.stop()
-                await platform.outbox_worker.stop()
+                await platform.stop_workers()
             await platform.bus.drain()
 
     app = FastAPI(
@@ -195,12 +227,18 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
             db = "ok"
         except Exception as exc:  # reported, not raised: this endpoint must always answer
             db = f"error: {exc}"
+        cluster = platform.cluster.health()
+        degraded = db != "ok" or (cluster["redis"] not in (None, "ok"))
         return {
-            "status": "ok" if db == "ok" else "degraded",
+            "status": "degraded" if degraded else "ok",
             "version": evroam.__version__,
             "database": db,
             "party": f"{platform.settings.country_code}/{platform.settings.party_id}",
             "roles": platform.settings.roles,
+            "node": platform.node,
+            "nodes": [n.get("node") for n in await platform.cluster.nodes()],
+            "cluster": cluster,
+            "singletons": {s.name: s.running for s in platform.singletons},
         }
 
     return app

@@ -95,7 +95,17 @@ class Settings(BaseSettings):
     )
 
     admin_token: str | None = Field(None, description="bearer token of the admin API (generated if unset)")
-    redis_url: str | None = Field(None, description="Redis URL when several processes share the work")
+    redis_url: str | None = Field(
+        None, description="Redis URL when several nodes (processes, machines) share one PostgreSQL database"
+    )
+    redis_prefix: str = Field("evroam", min_length=1, max_length=40,
+                              description="prefix of every Redis key and channel (one per platform sharing a Redis)")
+    node_name: str | None = Field(None, max_length=40, description="name of this node in /health, /metrics and logs "
+                                  "(default: the host name; a suffix makes it unique)")
+    change_poll_seconds: float = Field(
+        0.25, gt=0, le=1.0, description="how often a server reads the changes other processes made (sites, chargers, "
+        "tariffs ...)"
+    )
     log_level: str = "INFO"
 
     @field_validator("country_code", "party_id")

@@ -109,19 +109,28 @@ async def test_outbox_keeps_per_object_order(store):
         other = await store.outbox.enqueue(conn, partner_pk=p.pk, module="locations", object_key="locations:B",
                                            method="PUT", path="/B", body="{}")
     now = T0 + timedelta(days=10000)
-    async with store.connect() as conn:
-        assert [m.pk for m in await store.outbox.due(conn, now)] == [first, other]
+    later = now + timedelta(seconds=60)
+
+    async def claim(node: str, at=now) -> list[int]:
+        async with store.begin() as conn:
+            return [m.pk for m in await store.outbox.claim(conn, node=node, now=at, until=at + timedelta(seconds=60))]
+
+    assert await claim("n1") == [first, other]
+    # claimed by n1: another node gets nothing until the claim expires
+    assert await claim("n2") == []
+    assert await claim("n2", later + timedelta(seconds=1)) == [first, other]
     async with store.begin() as conn:
-        await store.outbox.retry(conn, first, attempts=1, next_attempt_at=now + timedelta(minutes=1), error="down")
+        await store.outbox.retry(conn, first, attempts=1, next_attempt_at=now + timedelta(minutes=5), error="down")
+        await store.outbox.retry(conn, other, attempts=1, next_attempt_at=now, error="down")
+    # the second message of A waits behind the first even though it is due
+    assert await claim("n1") == [other]
     async with store.connect() as conn:
-        # the second message of A waits behind the first even though it is due
-        assert [m.pk for m in await store.outbox.due(conn, now)] == [other]
         assert await store.outbox.next_attempt_at(conn) is not None
     async with store.begin() as conn:
         await store.outbox.delivered(conn, first)
         await store.outbox.failed(conn, other, attempts=1, error="refused")
+    assert await claim("n1") == [second]
     async with store.connect() as conn:
-        assert [m.pk for m in await store.outbox.due(conn, now)] == [second]
         assert (await store.outbox.counts(conn))[p.pk] == {"pending": 1, "delivered": 1, "failed": 1}
 
 

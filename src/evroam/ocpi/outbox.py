@@ -126,8 +126,9 @@ class Pushes:
 
 
 class OutboxWorker:
-    """Delivers the outbox. Woken at once by `outbox.enqueued` events of this process, and
-    every `outbox_poll_seconds` for rows written by other processes (the CLI, other workers)."""
+    """Delivers the outbox. Woken at once by `outbox.enqueued` events (of every node), and
+    every `outbox_poll_seconds` for rows written by other processes (the CLI). Each node of a
+    platform runs one; claims keep them from sending a message twice."""
 
     def __init__(self, platform: Platform, *, concurrency: int = 8) -> None:
         self.platform = platform
@@ -135,7 +136,9 @@ class OutboxWorker:
         self._stop = asyncio.Event()
         self._sem = asyncio.Semaphore(concurrency)
         self._task: asyncio.Task | None = None
-        platform.bus.subscribe("outbox.enqueued", lambda _e: self._wake.set())
+        # longer than any delivery can take (a call times out after ocpi_timeout)
+        self.claim_seconds = max(60.0, 4 * platform.settings.ocpi_timeout)
+        platform.bus.subscribe("outbox.enqueued", lambda _e: self._wake.set(), everywhere=True)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox-worker")
@@ -172,12 +175,17 @@ class OutboxWorker:
                 pass
 
     async def run_once(self) -> int:
-        """Deliver every message that is due now; the number delivered (or given up as failed)."""
-        async with self.platform.store.connect() as conn:
-            due = await self.platform.store.outbox.due(conn, utcnow())
-            partners = {p.pk: p for p in await self.platform.store.partners.list(conn)}
+        """Deliver every message that is due now; the number delivered (or given up as failed).
+        The messages are claimed for this node first: a message claimed by another node of the
+        platform is left to it (a claim of a node that died expires after `claim_seconds`)."""
+        now = utcnow()
+        async with self.platform.store.begin() as conn:
+            due = await self.platform.store.outbox.claim(conn, node=self.platform.node, now=now,
+                                                         until=now + timedelta(seconds=self.claim_seconds))
         if not due:
             return 0
+        async with self.platform.store.connect() as conn:
+            partners = {p.pk: p for p in await self.platform.store.partners.list(conn)}
         results = await asyncio.gather(*(self._deliver(m, partners.get(m.partner_pk)) for m in due))
         return sum(results)
 

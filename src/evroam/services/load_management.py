@@ -227,11 +227,14 @@ class LoadManager:
         self._site_next: dict[str, datetime | None] = {}
         self.rounds = 0
         self._answers: dict[tuple[str, int], tuple[int, str]] = {}  # (charger, evse) -> (round, TxProfile answer)
+        # The planner runs on one node of the platform and hears every node's events (and the
+        # changes made by command-line processes, through the change feed).
         for topic in ("session.started", "session.completed", "site.changed", "charger.changed",
-                      "smart_session.changed"):
-            bus.subscribe(topic, self._on_event)
-        bus.subscribe("charger.booted", self._on_boot)
-        bus.subscribe("session.meter", self._on_meter)
+                      "charger.approved", "smart_session.changed"):
+            bus.subscribe(topic, self._on_event, everywhere=True)
+        bus.subscribe("charger.booted", self._on_boot, everywhere=True)
+        bus.subscribe("session.meter", self._on_meter, everywhere=True)
+        self._confirming: set[asyncio.Task] = set()
 
     @property
     def gateway(self):
@@ -248,12 +251,19 @@ class LoadManager:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="load-manager")
 
     async def stop(self) -> None:
+        """Stop planning (at shutdown, or when another node of the platform took the planning
+        over): what this node knew of the limits in force is read again from the database if
+        it plans again later."""
         if self._task is not None:
             self._stopping = True
             self._wake.set()
             task, self._task = self._task, None
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.gather(task, *self._confirming, return_exceptions=True)
+            self._loaded = False
+            self._in_force.clear()
+            self._max_sent.clear()
+            self._default_sent.clear()
 
     def wake(self, site_id: str = ALL) -> None:
         self._dirty.add(site_id)
@@ -263,8 +273,27 @@ class LoadManager:
         charger_id = event.data.get("charger_id")
         site_id = event.data.get("site_id") or (self._site_of.get(charger_id) if charger_id else None)
         if site_id is None and event.topic in CHARGER_ONLY_TOPICS and self._unmanaged(charger_id):
+            if self._task is not None and charger_id is not None:
+                # The last round saw no site for it; a change made since (in another process,
+                # not heard of yet) may have added it: confirm from the database before skipping.
+                task = asyncio.get_running_loop().create_task(self._confirm_unmanaged(charger_id))
+                self._confirming.add(task)
+                task.add_done_callback(self._confirming.discard)
             return
         self.wake(site_id or ALL)
+
+    async def _confirm_unmanaged(self, charger_id: str) -> None:
+        try:
+            models = await self.sites.models()
+        except Exception:
+            log.exception("load management: reading the sites failed; planning every site")
+            self.wake(ALL)
+            return
+        site_id = next((m.site.id for m in models if charger_id in m.charger_circuit), None)
+        if site_id is not None:
+            log.info("charger %s belongs to site %s since the last round: planning it now", charger_id, site_id)
+            self._site_of[charger_id] = site_id
+            self.wake(site_id)
 
     def _unmanaged(self, charger_id: str | None) -> bool:
         """A charger outside every site (and without an eMSP profile), as the last round saw the

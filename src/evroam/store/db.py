@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from evroam.store.cdr_checks import CdrCheckRepository
 from evroam.store.cdr_credits import CdrCreditRepository
+from evroam.store.changes import ChangeRepository
 from evroam.store.chargers import ChargerRepository
 from evroam.store.charging import ChargingRecordRepository, TransactionRepository
 from evroam.store.commands import ReceivedCommandRepository, RemoteStartRepository
@@ -27,6 +28,8 @@ from evroam.store.tables import cdrs, locations, sessions, tariffs
 from evroam.store.tokens import TokenRepository
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: the PostgreSQL advisory lock held while migrating: nodes starting together migrate once
+MIGRATION_LOCK = 0x65766D67  # "evmg"
 
 
 class Store:
@@ -63,12 +66,36 @@ class Store:
         self.received_commands = ReceivedCommandRepository()
         self.remote_starts = RemoteStartRepository()
         self.remote_commands = RemoteCommandRepository()
+        self.changes = ChangeRepository()
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest migration (safe to call on every start)."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(_upgrade)
+        """Bring the schema to the newest migration (safe to call on every start, and by
+        several processes at once: one migrates, the others wait for it and find the schema
+        up to date)."""
+        if self.dialect == "postgresql":
+            async with self.engine.begin() as conn:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+                await conn.run_sync(_upgrade)
+            return
+        lock = self._migration_lock_file()
+        if lock is None:
+            async with self.engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+            return
+        handle = await asyncio.to_thread(_locked, lock)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+        finally:
+            handle.close()
+
+    def _migration_lock_file(self) -> Path | None:
+        database = make_url(self.url).database or ""
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            return None
+        path = Path(database).expanduser().resolve()
+        return path.with_name(path.name + ".migrating")
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -89,6 +116,15 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def _locked(path: Path):
+    """An exclusive lock on `path` (held until the returned file is closed)."""
+    import fcntl
+
+    handle = open(path, "a")  # noqa: SIM115 - closed by the caller, which releases the lock
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

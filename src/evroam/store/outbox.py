@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -42,7 +42,7 @@ class OutboxRepository:
         return result.inserted_primary_key[0]
 
     @staticmethod
-    def _head_of_line():
+    def _head_of_line(table=outbox):
         """Pending messages with no earlier pending message for the same partner and object:
         only these may be sent (per-object order) and only their retry times matter."""
         earlier = aliased(outbox)
@@ -50,38 +50,61 @@ class OutboxRepository:
             select(earlier.c.pk)
             .where(
                 and_(
-                    earlier.c.partner_pk == outbox.c.partner_pk,
-                    earlier.c.object_key == outbox.c.object_key,
+                    earlier.c.partner_pk == table.c.partner_pk,
+                    earlier.c.object_key == table.c.object_key,
                     earlier.c.status == PENDING,
-                    earlier.c.pk < outbox.c.pk,
+                    earlier.c.pk < table.c.pk,
                 )
             )
             .exists()
         )
-        return and_(outbox.c.status == PENDING, ~blocked)
+        return and_(table.c.status == PENDING, ~blocked)
 
-    async def due(self, conn: AsyncConnection, now: datetime, limit: int = 100) -> list[OutboxMessage]:
-        """Pending messages that are due and first in line for their object."""
-        query = (
-            select(outbox)
-            .where(self._head_of_line(), outbox.c.next_attempt_at <= now)
-            .order_by(outbox.c.pk)
+    @staticmethod
+    def _unclaimed(table, now: datetime):
+        return or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
+
+    async def claim(self, conn: AsyncConnection, *, node: str, now: datetime, until: datetime,
+                    limit: int = 100) -> list[OutboxMessage]:
+        """Claim for `node` (until `until`) the pending messages that are due, first in line for
+        their object and claimed by no other node, and return them oldest first. Several nodes
+        claiming at once get different messages (PostgreSQL: rows locked by another claim are
+        skipped), so a message is sent by one node; the next message of an object is not first
+        in line until its predecessor is delivered, which keeps each object's order."""
+        candidate = aliased(outbox)
+        chosen = (
+            select(candidate.c.pk)
+            .where(self._head_of_line(candidate), candidate.c.next_attempt_at <= now,
+                   self._unclaimed(candidate, now))
+            .order_by(candidate.c.pk)
             .limit(limit)
         )
-        rows = (await conn.execute(query)).all()
+        if conn.dialect.name == "postgresql":
+            chosen = chosen.with_for_update(skip_locked=True)
+        query = (
+            update(outbox)
+            .where(outbox.c.pk.in_(chosen.scalar_subquery()), self._unclaimed(outbox, now))
+            .values(claimed_by=node, claimed_until=until)
+            .returning(outbox.c.pk, outbox.c.partner_pk, outbox.c.module, outbox.c.object_key, outbox.c.method,
+                       outbox.c.path, outbox.c.body, outbox.c.attempts, outbox.c.created_at)
+        )
+        rows = sorted((await conn.execute(query)).all(), key=lambda r: r.pk)
         return [
             OutboxMessage(r.pk, r.partner_pk, r.module, r.object_key, r.method, r.path, r.body, r.attempts, r.created_at)
             for r in rows
         ]
 
     async def next_attempt_at(self, conn: AsyncConnection) -> datetime | None:
-        """When the next message can be sent (messages waiting behind another are not counted)."""
-        query = select(func.min(outbox.c.next_attempt_at)).where(self._head_of_line())
+        """When the next message can be sent (messages waiting behind another, or claimed by a
+        node that is sending them, are not counted)."""
+        query = select(func.min(outbox.c.next_attempt_at)).where(self._head_of_line(),
+                                                                 outbox.c.claimed_until.is_(None))
         return (await conn.execute(query)).scalar_one_or_none()
 
     async def delivered(self, conn: AsyncConnection, pk: int) -> None:
         await conn.execute(
-            update(outbox).where(outbox.c.pk == pk).values(status=DELIVERED, delivered_at=utcnow(), last_error=None)
+            update(outbox).where(outbox.c.pk == pk).values(status=DELIVERED, delivered_at=utcnow(), last_error=None,
+                                                           claimed_by=None, claimed_until=None)
         )
 
     async def retry(self, conn: AsyncConnection, pk: int, *, attempts: int, next_attempt_at: datetime,
@@ -89,12 +112,14 @@ class OutboxRepository:
         await conn.execute(
             update(outbox)
             .where(outbox.c.pk == pk)
-            .values(attempts=attempts, next_attempt_at=next_attempt_at, last_error=error[:2000])
+            .values(attempts=attempts, next_attempt_at=next_attempt_at, last_error=error[:2000],
+                    claimed_by=None, claimed_until=None)
         )
 
     async def failed(self, conn: AsyncConnection, pk: int, *, attempts: int, error: str) -> None:
         await conn.execute(
-            update(outbox).where(outbox.c.pk == pk).values(status=FAILED, attempts=attempts, last_error=error[:2000])
+            update(outbox).where(outbox.c.pk == pk).values(status=FAILED, attempts=attempts, last_error=error[:2000],
+                                                           claimed_by=None, claimed_until=None)
         )
 
     async def counts(self, conn: AsyncConnection) -> dict[int, dict[str, int]]:

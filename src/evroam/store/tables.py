@@ -89,6 +89,10 @@ outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("delivered_at", UTCDateTime),
     Column("last_error", Text),
+    # Several nodes deliver one outbox: a node claims a message (its id and until when) before
+    # sending it, so that no other node sends it too; a claim of a node that died expires.
+    Column("claimed_by", String(64)),
+    Column("claimed_until", UTCDateTime),
     Index("ix_outbox_pending", "status", "next_attempt_at"),
     Index("ix_outbox_object", "partner_pk", "object_key", "pk"),
 )
@@ -480,4 +484,21 @@ cdr_checks = Table(
     Column("checked_at", UTCDateTime, nullable=False),
     UniqueConstraint("country_code", "party_id", "cdr_id", name="uq_cdr_checks_cdr"),
     Index("ix_cdr_checks_status", "status", "pk"),
+)
+
+
+# ---------------------------------------------------------------------------- the platform
+
+# The change feed: every change of configuration or registry (a site, a charger, a tariff ...)
+# as a row, read by every node of the platform (and by a server when a command-line process
+# beside it made the change). Rows are kept for an hour.
+changes = Table(
+    "changes",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("topic", String(40), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("origin", String(64), nullable=False),  # the node or process that made the change
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_changes_created_at", "created_at"),
 )

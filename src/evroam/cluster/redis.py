@@ -335,16 +335,17 @@ class RedisCluster(Cluster):
         request = orjson.dumps({"id": call_id, "from": self.node, "method": method, "args": args,
                                 "deadline": time.time() + timeout}, default=str)
         try:
-            queue = self._key("rpc", node)
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.rpush(queue, request)
-                pipe.expire(queue, QUEUE_TTL_SECONDS)
-                await pipe.execute()
-            async with asyncio.timeout(timeout):
+            try:
+                queue = self._key("rpc", node)
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.rpush(queue, request)
+                    pipe.expire(queue, QUEUE_TTL_SECONDS)
+                    await pipe.execute()
+            except (RedisError, OSError) as exc:
+                self._went_down(exc)
+                raise NodeUnreachable(f"node {node} cannot be reached: Redis is unreachable ({exc})") from None
+            async with asyncio.timeout(timeout):  # TimeoutError (no answer in time) is the caller's
                 reply = await future
-        except (RedisError, OSError) as exc:
-            self._went_down(exc)
-            raise NodeUnreachable(f"node {node} cannot be reached: Redis is unreachable ({exc})") from None
         finally:
             self._replies.pop(call_id, None)
         if reply.get("ok"):

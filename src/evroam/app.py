@@ -15,6 +15,7 @@ from evroam.cluster.singleton import Periodic, Singleton
 from evroam.events import Bus
 from evroam.ocpi import sync
 from evroam.ocpi.outbox import OutboxWorker, Pushes
+from evroam.ocpi.partner_calls import OcpiPartnerCalls
 from evroam.ocpi.transport.client import OcpiClient
 from evroam.services.authorization import AuthorizationService
 from evroam.services.chargers import ChargerService
@@ -55,7 +56,10 @@ class Platform:
         self.change_feed = ChangeFeed(self.store, self.bus, self.node, poll_seconds=settings.change_poll_seconds)
         self.http = httpx.AsyncClient(timeout=settings.ocpi_timeout, follow_redirects=False)
         self.ocpi = OcpiClient(self.http, country_code=settings.country_code, party_id=settings.party_id)
+        # the ports the services reach partners and chargers through
         self.pushes = Pushes(self)
+        self.partner_calls = OcpiPartnerCalls(self.ocpi, settings)
+        self.control = self._charger_control()
         self.locations = LocationService(self.store, self.bus, settings, self.pushes)
         self.tariffs = TariffService(self.store, self.bus, settings, self.pushes)
         self.tokens = TokenService(self.store, self.bus, settings, self.pushes)
@@ -65,17 +69,18 @@ class Platform:
         self.reconciliation = ReconciliationService(self.store, self.bus, settings)
         self.received = ReceivedRecords(self.store, self.bus, settings)
         self.chargers = ChargerService(self.store, self.bus, settings, self.locations)
-        self.authorization = AuthorizationService(self.store, self.bus, settings, self.ocpi)
+        self.authorization = AuthorizationService(self.store, self.bus, settings, self.partner_calls)
         self.charging = ChargingService(self.store, self.bus, settings, self.pushes, self.authorization)
         self.ocpp_log = OcppLog(self.store, settings)
         self.commands = CommandService(self.store, self.bus, settings, self.pushes, self.charging, self.locations,
                                        lambda: self.gateway)
-        self.remote_commands = RemoteCommandService(self.store, self.bus, settings, self.ocpi, lambda: self.commands)
+        self.remote_commands = RemoteCommandService(self.store, self.bus, settings, self.partner_calls,
+                                                    lambda: self.commands)
         self.outbox_worker = OutboxWorker(self)
         self.sites = SiteService(self.store, self.bus, settings)  # load management
-        self.load = LoadManager(self.store, self.bus, settings, self.sites, lambda: self.gateway)
-        self.charging_profiles = ChargingProfileService(self.store, self.bus, settings, self.pushes, self.ocpi,
-                                                        self.load, lambda: self.gateway)
+        self.load = LoadManager(self.store, self.bus, settings, self.sites, self.control)
+        self.charging_profiles = ChargingProfileService(self.store, self.bus, settings, self.pushes,
+                                                        self.partner_calls, self.load, self.control)
         self._gateway = None
         sync.install(self)
         self.puller = sync.Puller(self)  # periodic pulls from CPO partners (eMSP, `pull_interval`)
@@ -90,6 +95,11 @@ class Platform:
         if "CPO" in settings.roles:
             self.singletons.append(Singleton(self.cluster, "load-management", self.load.start, self.load.stop))
         self.workers_running = False
+
+    def _charger_control(self):
+        from evroam.ocpp.control import OcppChargerControl
+
+        return OcppChargerControl(lambda: self._gateway, self.cluster)
 
     @property
     def gateway(self):

@@ -139,7 +139,7 @@ async def chargers(request: Request):
     from evroam.services.chargers import view
 
     platform = request.app.state.platform
-    connected = platform.gateway.connected()
+    connected = platform.control.connected()
     return [view(c, connected=c.id in connected) for c in await platform.chargers.list()]
 
 

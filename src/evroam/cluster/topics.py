@@ -19,6 +19,7 @@ CHANGE_TOPICS = frozenset({
     "charger.approved",
     "driver.changed",
     "token.changed",
+    "token.received",
     "tariff.changed",
     "tariff.deleted",
     "location.changed",

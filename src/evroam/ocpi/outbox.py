@@ -22,6 +22,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evroam.model.common import utcnow
+from evroam.model.partners import Partner
 from evroam.ocpi.transport.errors import PartnerCallError
 from evroam.store.outbox import OutboxMessage
 
@@ -123,6 +124,24 @@ class Pushes:
     async def cdr_post(self, conn: AsyncConnection, partner_pk: int, cdr: dict[str, Any]) -> int:
         """A CDR to the eMSP of its token (POST to its cdrs receiver)."""
         return await self.to_partner(conn, partner_pk, "cdrs", f"cdrs:{cdr['id']}", "POST", "", cdr)
+
+    async def token_put(self, conn: AsyncConnection, partner_pk: int, token: dict[str, Any]) -> int:
+        """One of our tokens to a CPO's tokens receiver: /{country_code}/{party_id}/{uid}?type=."""
+        path = "/" + "/".join(_seg(token[k]) for k in ("country_code", "party_id", "uid")) + \
+            f"?type={_seg(token['type'])}"
+        return await self.to_partner(conn, partner_pk, "tokens", f"tokens:{token['type']}:{token['uid']}", "PUT",
+                                     path, token)
+
+    async def active_profile_put(self, conn: AsyncConnection, partner: Partner, session_id: str,
+                                 active: dict[str, Any]) -> bool:
+        """A session's ActiveChargingProfile to the eMSP's chargingprofiles Sender interface
+        (False: the eMSP offers none)."""
+        url = partner.endpoint("chargingprofiles", "SENDER")
+        if not url:
+            return False
+        await self.to_partner(conn, partner.pk, "chargingprofiles", f"chargingprofiles:{session_id}", "PUT",
+                              url.rstrip("/") + "/" + _seg(session_id), active)
+        return True
 
 
 class OutboxWorker:

@@ -15,7 +15,6 @@ DC in W."""
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
@@ -24,14 +23,12 @@ from ocpp.v21 import call as call21
 from ocpp.v201 import call as call201
 
 from evroam.model.common import format_datetime, parse_datetime, utcnow
+from evroam.services.ports import MAX, TX, round_limit
 
 STACK_LEVEL = 1
-TX, MAX, DEFAULT = "TX", "MAX", "DEFAULT"
 _TX_ID_BASE = 7_100_000  # + EVSE number: our TxProfile of that EVSE
 _MAX_ID = 7_000_000  # our charger maximum profile
 _DEFAULT_ID = 7_050_000  # our limit of new transactions (TxDefaultProfile)
-#: a charger's answer meaning "I do not take charging profiles"
-REFUSALS = ("Rejected", "NotSupported", "NotImplemented")
 
 
 class Unsupported(ValueError):
@@ -52,11 +49,6 @@ def _calls2(version: str):
 
 def profile_id(purpose: str, evse_number: int) -> int:
     return _MAX_ID if purpose == MAX else _TX_ID_BASE + evse_number
-
-
-def round_limit(value: float) -> float:
-    """Down to one decimal (never above what was planned), never negative."""
-    return max(0.0, math.floor(round(value * 10, 6)) / 10)
 
 
 def _periods(limit: float, number_phases: int | None) -> list[dict[str, Any]]:

@@ -17,15 +17,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 from evroam.events import Bus
 from evroam.model.sessions import AuthMethod
 from evroam.model.tokens import WhitelistType
-from evroam.ocpi.transport import status as ocpi_status
-from evroam.ocpi.transport.client import OcpiClient
-from evroam.ocpi.transport.errors import PartnerCallError
 from evroam.services.objects import same_id
+from evroam.services.ports import PartnerCallFailed, PartnerCalls
 from evroam.settings import Settings
 from evroam.store import Store
 
@@ -54,12 +51,25 @@ class Authorization:
 
 
 class AuthorizationService:
-    def __init__(self, store: Store, bus: Bus, settings: Settings, ocpi: OcpiClient) -> None:
+    def __init__(self, store: Store, bus: Bus, settings: Settings, partners: PartnerCalls) -> None:
         self.store = store
         self.bus = bus
         self.settings = settings
-        self.ocpi = ocpi
+        self.partners = partners
         self._recent: dict[tuple[str, str], Authorization] = {}
+        # A token changed (blocked, pushed again by its eMSP) on any node or in a command-line
+        # process: a remembered decision on it no longer holds.
+        bus.subscribe("token.changed", self._forget, everywhere=True)
+        bus.subscribe("token.received", self._forget, everywhere=True)
+        bus.subscribe("driver.changed", lambda _e: self._recent.clear(), everywhere=True)
+
+    def _forget(self, event) -> None:
+        uid = str(event.data.get("uid") or "").casefold()
+        if not uid:
+            self._recent.clear()
+            return
+        for key in [k for k in self._recent if k[1] == uid]:
+            del self._recent[key]
 
     def remembered(self, charger_id: str, id_tag: str) -> Authorization | None:
         found = self._recent.get((charger_id, id_tag.casefold()))
@@ -105,8 +115,8 @@ class AuthorizationService:
         partner = next((p for p in partners if p.owns(token["country_code"], token["party_id"], "EMSP")), None)
         try:
             return await self._realtime(partner, token, location_id, evse_uids)
-        except PartnerCallError as exc:
-            if exc.ocpi_status == ocpi_status.UNKNOWN_TOKEN or exc.http_status == 404:
+        except PartnerCallFailed as exc:
+            if exc.unknown:
                 return Authorization(INVALID, token, AuthMethod.AUTH_REQUEST, decided_by="realtime")
             if not exc.retryable:
                 log.warning("real-time authorization of %s refused by the eMSP: %s", id_tag, exc)
@@ -119,20 +129,7 @@ class AuthorizationService:
 
     async def _realtime(self, partner, token: dict[str, Any], location_id: str | None,
                         evse_uids: list[str] | None) -> Authorization:
-        url = partner.endpoint("tokens", "SENDER") if partner is not None else None
-        if not url or not partner.outgoing_token:
-            raise PartnerCallError(f"no tokens sender endpoint for {token['country_code']}/{token['party_id']}")
-        body = None
-        if location_id:
-            body = {"location_id": location_id}
-            if evse_uids:
-                body["evse_uids"] = evse_uids
-        reply = await self.ocpi.call(
-            "POST", f"{url.rstrip('/')}/{quote(token['uid'], safe='')}/authorize", token=partner.outgoing_token,
-            encoding=partner.outgoing_encoding, json=body, params={"type": token.get("type", "RFID")},
-            module="tokens", to_party=(token["country_code"], token["party_id"]),
-        )
-        info = reply.data if isinstance(reply.data, dict) else {}
+        info = await self.partners.authorize(partner, token, location_id=location_id, evse_uids=evse_uids)
         status = _FROM_ALLOWED.get(str(info.get("allowed")), INVALID)
         answered = info.get("token") if isinstance(info.get("token"), dict) else None
         return Authorization(status, {**token, **(answered or {})}, AuthMethod.AUTH_REQUEST,

@@ -31,7 +31,6 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
 
 from evroam.events import Bus, Event
 from evroam.model.charging_profiles import (
@@ -47,12 +46,21 @@ from evroam.model.charging_profiles import (
 from evroam.model.common import format_datetime, utcnow
 from evroam.model.partners import Partner
 from evroam.model.sessions import ChargingPreferences, ChargingPreferencesResponse
-from evroam.ocpi.outbox import Pushes, is_absolute
-from evroam.ocpi.transport.client import OcpiClient
-from evroam.ocpp import charging_profiles as ocpp_profiles
 from evroam.services.errors import Invalid, NotFound
 from evroam.services.load_management import LoadManager, evse_limits
 from evroam.services.objects import same_id, validated
+from evroam.services.ports import (
+    CannotSay,
+    ChargerCommand,
+    ChargerControl,
+    ChargerOffline,
+    ChargerRefused,
+    ChargerTimedOut,
+    PartnerCallFailed,
+    PartnerCalls,
+    PartnerPushes,
+    round_limit,
+)
 from evroam.settings import Settings
 from evroam.store import Store
 from evroam.store.sites import ProfileRequest, ProfileRequestRepository, SmartSessionRepository
@@ -61,28 +69,23 @@ log = logging.getLogger(__name__)
 
 MODULE = "chargingprofiles"
 RESULT_MODELS = {"SET": ChargingProfileResult, "GET": ActiveChargingProfileResult, "CLEAR": ClearProfileResult}
-RESULTS_PATH = "/ocpi/2.2.1/emsp/chargingprofiles/results/"
 
 
 class ChargingProfileService:
-    def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: Pushes, ocpi: OcpiClient,
-                 load: LoadManager, gateway: Callable[[], Any]) -> None:
+    def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: PartnerPushes, partners: PartnerCalls,
+                 load: LoadManager, control: ChargerControl) -> None:
         self.store = store
         self.bus = bus
         self.settings = settings
         self.pushes = pushes
-        self.ocpi = ocpi
+        self.partners = partners
         self.load = load
-        self._gateway = gateway
+        self.control = control
         self.smart = SmartSessionRepository()
         self.requests = ProfileRequestRepository()
         self._tasks: set[asyncio.Task] = set()
         self._push_lock = asyncio.Lock()
         bus.subscribe("load.limit", self._on_limit)
-
-    @property
-    def gateway(self):
-        return self._gateway()
 
     async def drain(self) -> None:
         """Wait until every result owed has been handed to the outbox."""
@@ -115,7 +118,7 @@ class ChargingProfileService:
         emsp = tx.state.get("emsp") or ["", ""]
         if not partner.owns(emsp[0], emsp[1], "EMSP"):
             return None, self.response(ChargingProfileResponseType.REJECTED)
-        if tx.status != "ACTIVE" or not self.gateway.is_connected(tx.charger_id):
+        if tx.status != "ACTIVE" or not self.control.is_connected(tx.charger_id):
             return None, self.response(ChargingProfileResponseType.REJECTED)
         if self.load.refuses_profiles(tx.charger_id):
             return None, self.response(ChargingProfileResponseType.NOT_SUPPORTED)
@@ -123,7 +126,7 @@ class ChargingProfileService:
 
     @staticmethod
     def _check_url(url: str) -> str:
-        if not is_absolute(url):
+        if not url.startswith(("http://", "https://")):
             raise Invalid(f"response_url: expected an absolute http(s) URL, got {url!r}")
         return url
 
@@ -181,23 +184,21 @@ class ChargingProfileService:
     async def active_profile(self, tx, duration: int) -> tuple[ChargingProfileResultType, dict[str, Any] | None]:
         """The ActiveChargingProfile of a running transaction: the charger's composite schedule, or
         (when it cannot say) the limit in force / the EVSE's maximum."""
-        from ocpp.exceptions import OCPPError
-
         try:
-            answer = await self.gateway.call(tx.charger_id, ocpp_profiles.composite_schedule(
-                self.gateway.version(tx.charger_id), evse_number=tx.evse_number, duration=duration),
+            answer = await self.control.send(tx.charger_id, ChargerCommand(
+                "composite_schedule", {"evse_number": tx.evse_number, "duration": duration}),
                 timeout=self.settings.load_profile_timeout)
-        except OCPPError as exc:
+        except ChargerRefused as exc:
             if exc.code not in ("NotSupported", "NotImplemented"):
                 return ChargingProfileResultType.REJECTED, None
             answer = None
-        except Exception as exc:  # offline, timeout
-            log.info("charger %s: no composite schedule: %s", tx.charger_id, exc)
+        except (ChargerOffline, ChargerTimedOut, CannotSay) as exc:
+            log.info("charger %s: no composite schedule: %s", tx.charger_id, exc.message)
             return ChargingProfileResultType.REJECTED, None
         if answer is not None:
-            if ocpp_profiles.status_of(answer) != "Accepted":
+            if answer.status != "Accepted":
                 return ChargingProfileResultType.REJECTED, None
-            profile = ocpp_profiles.active_profile(answer)
+            profile = answer.reading
             if profile is not None:
                 if duration and "duration" not in profile["charging_profile"]:
                     profile["charging_profile"]["duration"] = duration
@@ -217,7 +218,7 @@ class ChargingProfileService:
             phases, max_a, dc = evse_limits(location, tx.state.get("evse_uid"), tx.connector_number, 230.0)
             unit, limit = ("W", max_a * 3 * 230.0) if dc else ("A", max_a)
         profile: dict[str, Any] = {"charging_rate_unit": unit, "charging_profile_period": [
-            {"start_period": 0, "limit": ocpp_profiles.round_limit(limit)}]}
+            {"start_period": 0, "limit": round_limit(limit)}]}
         if duration:
             profile["duration"] = duration
         return {"start_date_time": format_datetime(utcnow()), "charging_profile": profile}
@@ -275,8 +276,7 @@ class ChargingProfileService:
             if smart is None or smart.partner_pk is None or smart.profile_set_at is None:
                 return
             partner = await self.store.partners.get(conn, smart.partner_pk)
-        url = partner.endpoint(MODULE, "SENDER") if partner is not None else None
-        if not url:
+        if partner is None or not partner.endpoint(MODULE, "SENDER"):
             log.info("session %s: the eMSP has no chargingprofiles Sender endpoint for ActiveChargingProfile",
                      session_id)
             return
@@ -285,8 +285,7 @@ class ChargingProfileService:
             return
         active = {"start_date_time": format_datetime(utcnow()), "charging_profile": shape}
         async with self.store.begin() as conn:
-            await self.pushes.to_partner(conn, smart.partner_pk, MODULE, f"{MODULE}:{session_id}", "PUT",
-                                         url.rstrip("/") + "/" + quote(session_id, safe=""), active)
+            await self.pushes.active_profile_put(conn, partner, session_id, active)
             await self.smart.update(conn, session_id, active_pushed=active)
         self.bus.publish("outbox.enqueued")
 
@@ -360,29 +359,26 @@ class ChargingProfileService:
                         return partner
         raise NotFound(f"session {session_id!r}: no CPO partner sent it (give the partner's name)", kind="session")
 
-    def _endpoint(self, partner: Partner) -> str:
-        url = partner.endpoint(MODULE, "RECEIVER")
-        if not url:
-            raise Invalid(f"partner {partner.name} offers no chargingprofiles Receiver endpoint")
-        return url.rstrip("/")
-
     async def _ask(self, kind: str, session_id: str, partner_name: str | None, method: str, *,
                    body_of: Callable[[str], Any] | None = None, params: dict[str, Any] | None = None,
                    request: Any = None) -> dict[str, Any]:
         partner = await self._cpo_of(session_id, partner_name)
-        url = self._endpoint(partner) + "/" + quote(session_id, safe="")
+        if not partner.endpoint(MODULE, "RECEIVER"):
+            raise Invalid(f"partner {partner.name} offers no chargingprofiles Receiver endpoint")
         request_id = secrets.token_hex(16)
-        response_url = self.settings.base_url + RESULTS_PATH + request_id
+        response_url = self.partners.results_url(MODULE, request_id)
         async with self.store.begin() as conn:
             await self.requests.create(conn, request_id=request_id, partner_pk=partner.pk, session_id=session_id,
                                        kind=kind, request=request)
         query = dict(params or {})
         if method != "PUT":
             query["response_url"] = response_url
-        reply = await self.ocpi.call(method, url, token=partner.outgoing_token, encoding=partner.outgoing_encoding,
-                                     json=body_of(response_url) if body_of else None, params=query or None,
-                                     module=MODULE, to_party=partner.parties("CPO")[0] if partner.parties("CPO") else None)
-        response = reply.data if isinstance(reply.data, dict) else {"result": None}
+        try:
+            response = await self.partners.charging_profile(partner, method, session_id,
+                                                            body=body_of(response_url) if body_of else None,
+                                                            params=query or None)
+        except PartnerCallFailed as exc:
+            raise PartnerUnavailable(f"partner {partner.name}: {exc.message}") from None
         async with self.store.begin() as conn:
             await self.requests.set_response(conn, request_id, response)
         return {"request_id": request_id, "partner": partner.name, "session_id": session_id, "response": response}
@@ -435,6 +431,10 @@ class ChargingProfileService:
         async with self.store.connect() as conn:
             rows = await self.requests.for_session(conn, None, session_id)
         return [_request_view(r) for r in rows]
+
+
+class PartnerUnavailable(Invalid):
+    """The CPO could not be asked (unreachable, or it answered with an error)."""
 
 
 class NotCapable(Invalid):

@@ -52,8 +52,20 @@ from typing import Any
 
 from evroam.events import Bus, Event
 from evroam.model.common import parse_datetime, utcnow
-from evroam.ocpp import charging_profiles as profiles
 from evroam.services.objects import same_id
+from evroam.services.ports import (
+    DEFAULT,
+    MAX,
+    REFUSALS,
+    TX,
+    CannotSay,
+    ChargerCommand,
+    ChargerControl,
+    ChargerOffline,
+    ChargerRefused,
+    ChargerTimedOut,
+    round_limit,
+)
 from evroam.services.sites import DEFAULT_VOLTAGE, SiteModel, SiteService
 from evroam.settings import Settings
 from evroam.smartcharging import Circuit, Demand, Plan, changed, plan
@@ -200,12 +212,12 @@ def emsp_bound(profile: dict[str, Any] | None, session_start: datetime, now: dat
 
 class LoadManager:
     def __init__(self, store: Store, bus: Bus, settings: Settings, sites: SiteService,
-                 gateway: Callable[[], Any]) -> None:
+                 control: ChargerControl) -> None:
         self.store = store
         self.bus = bus
         self.settings = settings
         self.sites = sites
-        self._gateway = gateway
+        self.control = control
         self.log = ProfileLogRepository()
         self.smart = SmartSessionRepository()
         self.clock: Callable[[], datetime] = utcnow  # tests move time
@@ -235,10 +247,6 @@ class LoadManager:
         bus.subscribe("charger.booted", self._on_boot, everywhere=True)
         bus.subscribe("session.meter", self._on_meter, everywhere=True)
         self._confirming: set[asyncio.Task] = set()
-
-    @property
-    def gateway(self):
-        return self._gateway()
 
     # ------------------------------------------------------------------ running
 
@@ -412,7 +420,7 @@ class LoadManager:
             return answered[1]
         if self._refused_now(tx.charger_id):
             return "Rejected"
-        if not self.gateway.is_connected(tx.charger_id):
+        if not self.control.is_connected(tx.charger_id):
             return "Offline"
         return ACCEPTED
 
@@ -459,7 +467,7 @@ class LoadManager:
         """Whether the charger belongs to a site."""
         return any(charger_id in m.charger_circuit for m in await self.sites.models())
 
-    def _refused_now(self, charger_id: str, purpose: str = profiles.TX) -> bool:
+    def _refused_now(self, charger_id: str, purpose: str = TX) -> bool:
         """Whether the charger refused a profile of this purpose within REFUSAL_HOLD_SECONDS (a
         charger refusing only charger maximums still takes session limits)."""
         at = self._refused.get((charger_id, purpose))
@@ -564,16 +572,16 @@ class LoadManager:
         """Send what changed (limits going down first); True when the site should be planned
         again at once (a first profile accepted, or a charger refusing)."""
         hysteresis = self.settings.load_hysteresis_a
-        gateway = self.gateway
+        control = self.control
         first: list[tuple[Session, float]] = []  # profiled sessions whose limit goes down
         then: list[tuple[Session, float]] = []  # the rest: first profiles, increases
         sendable: list[Session] = []
         for s in site_plan.sessions:
             if s.drawn_a is not None:
                 self._drawn_planned[(s.tx.charger_id, s.tx.transaction_id)] = s.drawn_a
-            if not s.refused and gateway.is_connected(s.tx.charger_id):
+            if not s.refused and control.is_connected(s.tx.charger_id):
                 sendable.append(s)
-        new_limits = {s.key: profiles.round_limit(site_plan.plan.limits_a.get(s.key, 0.0)) for s in sendable}
+        new_limits = {s.key: round_limit(site_plan.plan.limits_a.get(s.key, 0.0)) for s in sendable}
         old_limits = {s.key: s.in_force.limit_a for s in sendable if s.in_force}
         to_send = changed(old_limits, new_limits, hysteresis)
         for s in sendable:
@@ -584,10 +592,10 @@ class LoadManager:
         max_then: list[tuple[str, float]] = []
         accepted = {cid for cid, c in site_plan.model.chargers.items() if c.status == "ACCEPTED"}
         for charger_id, limit in site_plan.charger_max_a.items():
-            if (charger_id not in accepted or not gateway.is_connected(charger_id)
-                    or self._refused_now(charger_id, profiles.MAX)):
+            if (charger_id not in accepted or not control.is_connected(charger_id)
+                    or self._refused_now(charger_id, MAX)):
                 continue
-            limit = profiles.round_limit(limit)
+            limit = round_limit(limit)
             old = self._max_sent.get(charger_id)
             if old is None or limit - old > hysteresis + 1e-9:
                 max_then.append((charger_id, limit))
@@ -598,8 +606,8 @@ class LoadManager:
         default_set: list[tuple[str, float]] = []
         default_clear: list[str] = []
         for charger_id in site_plan.model.charger_circuit:
-            if (charger_id not in accepted or not gateway.is_connected(charger_id)
-                    or self._refused_now(charger_id, profiles.DEFAULT)):
+            if (charger_id not in accepted or not control.is_connected(charger_id)
+                    or self._refused_now(charger_id, DEFAULT)):
                 continue
             old = self._default_sent.get(charger_id)
             if start is not None and (old is None or abs(old - start) > 1e-9):
@@ -613,52 +621,45 @@ class LoadManager:
                 continue
             results = await asyncio.gather(
                 *(self._send_tx(s, limit) for s, limit in tx_batch),
-                *(self._send_charger(site_plan.model, cid, profiles.MAX, limit) for cid, limit in max_batch),
-                *(self._send_charger(site_plan.model, cid, profiles.DEFAULT, limit) for cid, limit in defaults),
-                *(self._clear_charger(cid, profiles.DEFAULT) for cid in clears))
+                *(self._send_charger(site_plan.model, cid, MAX, limit) for cid, limit in max_batch),
+                *(self._send_charger(site_plan.model, cid, DEFAULT, limit) for cid, limit in defaults),
+                *(self._clear_charger(cid, DEFAULT) for cid in clears))
             await self._record(results)
             for (s, _), sent in zip(tx_batch, results, strict=False):
                 if sent.status == ACCEPTED and s.in_force is None:
                     again = True  # it no longer counts at full power: the others may get more
-                if sent.status in profiles.REFUSALS:
+                if sent.status in REFUSALS:
                     again = True
-            if any(r.purpose == profiles.DEFAULT and r.status in (ACCEPTED, *profiles.REFUSALS) for r in results):
+            if any(r.purpose == DEFAULT and r.status in (ACCEPTED, *REFUSALS) for r in results):
                 again = True  # sessions not profiled yet count differently now
         return again
 
-    async def _call(self, charger_id: str, build: Callable[[str], Any], purpose: str | None = None
+    async def _call(self, charger_id: str, command: ChargerCommand, purpose: str | None = None
                     ) -> tuple[str, datetime]:
-        from ocpp.exceptions import OCPPError
-
-        from evroam.ocpp.gateway import ChargerNotConnected
-
-        version = self.gateway.version(charger_id)
-        if version is None:
-            return "Offline", self.clock()
         try:
-            answer = await self.gateway.call(charger_id, build(version), timeout=self.settings.load_profile_timeout)
-            status = profiles.status_of(answer)
-        except ChargerNotConnected:
+            answer = await self.control.send(charger_id, command, timeout=self.settings.load_profile_timeout)
+            status = answer.status or "Failed"
+        except ChargerOffline:
             status = "Offline"
-        except TimeoutError:
+        except ChargerTimedOut:
             status = "Timeout"
-        except OCPPError as exc:
+        except ChargerRefused as exc:
             status = "NotSupported" if exc.code in ("NotSupported", "NotImplemented") else "Error"
             log.info("charger %s answered a charging profile with %s: %s", charger_id, exc.code, exc.description)
-        except (profiles.Unsupported, ValueError) as exc:
-            log.warning("charger %s: cannot send a charging profile: %s", charger_id, exc)
+        except CannotSay as exc:
+            log.warning("charger %s: cannot send a charging profile: %s", charger_id, exc.message)
             status = "Error"
-        if status in profiles.REFUSALS and purpose is not None:
+        if status in REFUSALS and purpose is not None:
             self._refused[(charger_id, purpose)] = time.monotonic()
         return status, self.clock()
 
     async def _send_tx(self, s: Session, limit_a: float) -> Sent:
         tx = s.tx
-        value = profiles.round_limit(s.value(limit_a))
+        value = round_limit(s.value(limit_a))
         sent_at = self.clock()
-        status, answered = await self._call(tx.charger_id, lambda v: profiles.set_tx_profile(
-            v, evse_number=tx.evse_number, transaction_id=tx.transaction_id, unit=s.unit, limit=value,
-            number_phases=None if s.dc else s.phases), profiles.TX)
+        status, answered = await self._call(tx.charger_id, ChargerCommand("set_tx_profile", {
+            "evse_number": tx.evse_number, "transaction_id": tx.transaction_id, "unit": s.unit, "limit": value,
+            "number_phases": None if s.dc else s.phases}), TX)
         self._answers[(tx.charger_id, tx.evse_number)] = (self.rounds, status)
         if status == ACCEPTED:
             self._in_force[(tx.charger_id, tx.evse_number)] = InForce(tx.transaction_id, tx.session_id, limit_a,
@@ -668,7 +669,7 @@ class LoadManager:
                                  evse_number=tx.evse_number, unit=s.unit, limit=value, limit_a=limit_a)
         log.info("charger %s EVSE %s (transaction %s): limit %.1f %s -> %s", tx.charger_id, tx.evse_number,
                  tx.transaction_id, value, s.unit, status)
-        return Sent(tx.charger_id, tx.evse_number, profiles.TX, "SET", status, limit_a, s.unit, value,
+        return Sent(tx.charger_id, tx.evse_number, TX, "SET", status, limit_a, s.unit, value,
                     tx.transaction_id, tx.session_id, sent_at, answered)
 
     async def _send_charger(self, model: SiteModel, charger_id: str, purpose: str, limit_a: float) -> Sent:
@@ -681,12 +682,12 @@ class LoadManager:
                 location = await self.store.locations.get(conn, cc, pid, charger.location_id)
             dc = any(evse_limits(location, uid, 1, model.site.voltage_v)[2] for uid in charger.evses.values())
         unit = "W" if dc else "A"
-        value = profiles.round_limit(limit_a * 3 * model.site.voltage_v if dc else limit_a)
+        value = round_limit(limit_a * 3 * model.site.voltage_v if dc else limit_a)
         sent_at = self.clock()
-        build = profiles.set_max_profile if purpose == profiles.MAX else profiles.set_default_profile
-        status, answered = await self._call(charger_id, lambda v: build(v, unit=unit, limit=value), purpose)
+        name = "set_max_profile" if purpose == MAX else "set_default_profile"
+        status, answered = await self._call(charger_id, ChargerCommand(name, {"unit": unit, "limit": value}), purpose)
         if status == ACCEPTED:
-            (self._max_sent if purpose == profiles.MAX else self._default_sent)[charger_id] = limit_a
+            (self._max_sent if purpose == MAX else self._default_sent)[charger_id] = limit_a
         return Sent(charger_id, 0, purpose, "SET", status, limit_a, unit, value, None, None, sent_at, answered)
 
     async def _clear_unmanaged(self, models: list[SiteModel]) -> None:
@@ -711,24 +712,25 @@ class LoadManager:
         if not gone and not gone_max and not gone_default:
             return
         results = await asyncio.gather(*(self._clear(key[0], key[1], f) for key, f in gone),
-                                       *(self._clear_charger(cid, profiles.MAX) for cid in gone_max),
-                                       *(self._clear_charger(cid, profiles.DEFAULT) for cid in gone_default))
+                                       *(self._clear_charger(cid, MAX) for cid in gone_max),
+                                       *(self._clear_charger(cid, DEFAULT) for cid in gone_default))
         await self._record(results)
 
     async def _clear_charger(self, charger_id: str, purpose: str) -> Sent:
         """Remove a charger-wide profile of ours (its maximum, or the limit of new transactions)."""
-        (self._max_sent if purpose == profiles.MAX else self._default_sent).pop(charger_id, None)
+        (self._max_sent if purpose == MAX else self._default_sent).pop(charger_id, None)
         sent_at = self.clock()
-        build = profiles.clear_max_profile if purpose == profiles.MAX else profiles.clear_default_profile
-        status, answered = await self._call(charger_id, build)
+        name = "clear_max_profile" if purpose == MAX else "clear_default_profile"
+        status, answered = await self._call(charger_id, ChargerCommand(name))
         return Sent(charger_id, 0, purpose, "CLEAR", status, None, None, None, None, None, sent_at, answered)
 
     async def _clear(self, charger_id: str, evse_number: int, was: InForce) -> Sent:
         sent_at = self.clock()
-        status, answered = await self._call(charger_id, lambda v: profiles.clear_tx_profile(v, evse_number=evse_number))
+        status, answered = await self._call(charger_id, ChargerCommand("clear_tx_profile",
+                                                                      {"evse_number": evse_number}))
         log.info("charger %s EVSE %s: profile of transaction %s cleared -> %s", charger_id, evse_number,
                  was.transaction_id, status)
-        return Sent(charger_id, evse_number, profiles.TX, "CLEAR", status, None, None, None, was.transaction_id,
+        return Sent(charger_id, evse_number, TX, "CLEAR", status, None, None, None, was.transaction_id,
                     was.session_id, sent_at, answered)
 
     async def _record(self, results: Iterable[Sent]) -> None:
@@ -766,12 +768,12 @@ class LoadManager:
                     for t in txs if (s := found.get((t.charger_id, t.transaction_id))) is not None}
         defaults: dict[str, float] = {}
         for r in reversed(recent):  # oldest first: the last word on each charger's start limit
-            if r.purpose == profiles.DEFAULT and r.action == "SET" and r.status == ACCEPTED:
+            if r.purpose == DEFAULT and r.action == "SET" and r.status == ACCEPTED:
                 defaults[r.charger_id] = r.limit_a or 0.0
-            elif r.purpose == profiles.DEFAULT and r.action == "CLEAR":
+            elif r.purpose == DEFAULT and r.action == "CLEAR":
                 defaults.pop(r.charger_id, None)
         cutoff = utcnow() - timedelta(seconds=REFUSAL_HOLD_SECONDS)
-        refusing = {r.charger_id for r in _latest_per_charger(recent) if r.status in profiles.REFUSALS
+        refusing = {r.charger_id for r in _latest_per_charger(recent) if r.status in REFUSALS
                     and r.sent_at >= cutoff}
         now = self.clock()
         out = []
@@ -804,7 +806,7 @@ def _latest_per_charger(rows: list[ProfileSent]) -> list[ProfileSent]:
     """The newest session limit (TxProfile SET) sent to each charger (rows come newest first)."""
     seen: dict[str, ProfileSent] = {}
     for r in rows:
-        if r.action == "SET" and r.purpose == profiles.TX and r.charger_id not in seen:
+        if r.action == "SET" and r.purpose == TX and r.charger_id not in seen:
             seen[r.charger_id] = r
     return list(seen.values())
 

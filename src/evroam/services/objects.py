@@ -9,8 +9,8 @@ from pydantic import BaseModel, ValidationError
 
 from evroam.events import Bus
 from evroam.model.common import field_errors, parse_datetime
-from evroam.ocpi.outbox import Pushes
 from evroam.services.errors import Invalid
+from evroam.services.ports import PartnerPushes
 from evroam.settings import Settings
 from evroam.store import Store
 
@@ -20,7 +20,7 @@ M = TypeVar("M", bound=BaseModel)
 class OwnObjectsService:
     """Base of the services that keep objects of our own party and push their changes."""
 
-    def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: Pushes) -> None:
+    def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: PartnerPushes) -> None:
         self.store = store
         self.bus = bus
         self.settings = settings

@@ -41,12 +41,10 @@ from evroam.model.commands import (
 from evroam.model.common import format_datetime, utcnow
 from evroam.model.partners import Partner
 from evroam.model.tokens import Token
-from evroam.ocpi.commands import sender
-from evroam.ocpi.transport.client import OcpiClient
-from evroam.ocpi.transport.errors import PartnerCallError
 from evroam.services.commands import ChargerTimedOut
 from evroam.services.errors import Forbidden, Invalid, NotFound, ServiceError
 from evroam.services.objects import same_id, validated
+from evroam.services.ports import PartnerCallFailed, PartnerCalls
 from evroam.settings import Settings
 from evroam.store import Store
 from evroam.store.remote_commands import RemoteCommand
@@ -70,12 +68,12 @@ def _text(text: str) -> list[dict[str, str]]:
 
 
 class RemoteCommandService:
-    def __init__(self, store: Store, bus: Bus, settings: Settings, ocpi: OcpiClient,
+    def __init__(self, store: Store, bus: Bus, settings: Settings, partners: PartnerCalls,
                  local: Callable[[], Any] | None = None) -> None:
         self.store = store
         self.bus = bus
         self.settings = settings
-        self.ocpi = ocpi
+        self.partners = partners
         self._local = local  # -> CommandService of this platform (commands at our own chargers)
         self._tasks: set[asyncio.Task] = set()
         self._wake = asyncio.Event()
@@ -255,9 +253,9 @@ class RemoteCommandService:
     async def _send(self, record: RemoteCommand, partner: Partner, command: CommandType,
                     body: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = await sender.send_command(self.ocpi, partner, command, body,
-                                                 to_party=(record.country_code, record.party_id))
-        except PartnerCallError as exc:
+            response = await self.partners.send_command(partner, command.value, body,
+                                                        to_party=(record.country_code, record.party_id))
+        except PartnerCallFailed as exc:
             log.warning("command %s %s to %s failed: %s", command.value, record.id, partner.name, exc)
             return await self._answered(record.id, None, FAILED, {"result": FAILED, "message": _text(
                 f"the CPO could not be reached or refused the request: {exc}")})
@@ -298,7 +296,7 @@ class RemoteCommandService:
         self.bus.publish("remote_command.changed", command_id=command_id, state=state)
 
     def _response_url(self, command: CommandType, command_id: str) -> str:
-        return f"{self.settings.base_url}/ocpi/2.2.1/emsp/commands/{command.value}/{command_id}"
+        return self.partners.results_url("commands", command.value, command_id)
 
     # ------------------------------------------------------------------ checks
 
@@ -320,7 +318,7 @@ class RemoteCommandService:
             partners = await self.store.partners.registered(conn)
         for partner in partners:
             if partner.owns(cc, pid, "CPO"):
-                if not sender.commands_url(partner):
+                if not self.partners.takes_commands(partner):
                     raise CommandRefused(f"CPO partner {partner.name} ({cc}/{pid}) offers no commands endpoint")
                 return partner
         raise CommandRefused(f"{cc}/{pid} is not a registered CPO partner (see `evroam partners list`)")

@@ -14,26 +14,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import quote
 
 from evroam.events import Bus
 from evroam.model.common import format_datetime, parse_datetime, utcnow
 from evroam.model.drivers import Driver
 from evroam.model.partners import Partner
 from evroam.model.tokens import Token
-from evroam.ocpi.outbox import Pushes
 from evroam.services.errors import Invalid, NotFound
 from evroam.services.objects import OwnObjectsService, merge_patch, same_id, validated
+from evroam.services.ports import PartnerPushes
 from evroam.settings import Settings
 from evroam.store import Store
 
 log = logging.getLogger(__name__)
 
-
-def _path(token: dict[str, Any]) -> str:
-    """Below a CPO's tokens receiver endpoint: /{country_code}/{party_id}/{uid}?type={type}."""
-    segments = (token["country_code"], token["party_id"], token["uid"])
-    return "/" + "/".join(quote(str(v), safe="") for v in segments) + f"?type={quote(token['type'], safe='')}"
 
 
 def visible_to(driver: Driver | None, partner: Partner) -> bool:
@@ -43,7 +37,7 @@ def visible_to(driver: Driver | None, partner: Partner) -> bool:
 
 
 class TokenService(OwnObjectsService):
-    def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: Pushes) -> None:
+    def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: PartnerPushes) -> None:
         super().__init__(store, bus, settings, pushes)
         if "EMSP" in settings.roles:
             bus.subscribe("partner.registered", self._on_partner_registered)
@@ -93,8 +87,7 @@ class TokenService(OwnObjectsService):
                 if p.has_role("CPO") and p.endpoint("tokens", "RECEIVER")]
 
     async def _push(self, conn, partner: Partner, token: dict[str, Any]) -> int:
-        return await self.pushes.to_partner(conn, partner.pk, "tokens", f"tokens:{token['type']}:{token['uid']}",
-                                            "PUT", _path(token), token)
+        return await self.pushes.token_put(conn, partner.pk, token)
 
     def changed(self, token: dict[str, Any]) -> None:
         cc, pid = self.owner

@@ -29,6 +29,7 @@ from evroam.services.reconciliation import ReconciliationService
 from evroam.services.remote_commands import RemoteCommandService
 from evroam.services.sites import SiteService
 from evroam.services.tariffs import TariffService
+from evroam.services.throttle import Throttle
 from evroam.services.tokens import TokenService
 from evroam.settings import Settings
 from evroam.store import Store
@@ -58,7 +59,8 @@ class Platform:
         self.drivers = DriverService(self.store, self.bus, settings, self.tokens, self.invoices, self.driver_records)
         self.reconciliation = ReconciliationService(self.store, self.bus, settings)
         self.received = ReceivedRecords(self.store, self.bus, settings)
-        self.chargers = ChargerService(self.store, self.bus, settings, self.locations)
+        self.throttle = Throttle.from_settings(settings)  # failed authentications, every door (per process)
+        self.chargers = ChargerService(self.store, self.bus, settings, self.locations, self.throttle)
         self.authorization = AuthorizationService(self.store, self.bus, settings, self.ocpi)
         self.charging = ChargingService(self.store, self.bus, settings, self.pushes, self.authorization)
         self.ocpp_log = OcppLog(self.store, settings)
@@ -71,6 +73,7 @@ class Platform:
         self.charging_profiles = ChargingProfileService(self.store, self.bus, settings, self.pushes, self.ocpi,
                                                         self.load, lambda: self.gateway)
         self._gateway = None
+        self._metrics = None
         sync.install(self)
         self.puller = sync.Puller(self)  # periodic pulls from CPO partners (eMSP, `pull_interval`)
 
@@ -83,6 +86,15 @@ class Platform:
 
             self._gateway = Gateway(self)
         return self._gateway
+
+    @property
+    def metrics(self):
+        """The platform's Prometheus registry (`/metrics`; see metrics.py), built on first use."""
+        if self._metrics is None:
+            from evroam.metrics import Metrics
+
+            self._metrics = Metrics(self)
+        return self._metrics
 
     async def start(self) -> None:
         """Migrate the database; call before serving or using services."""
@@ -111,8 +123,10 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     from sqlalchemy import text
 
     import evroam
+    from evroam import metrics
     from evroam.backoffice import api as admin_api
     from evroam.backoffice import sites as admin_sites
+    from evroam.backoffice import throttle as admin_throttle
     from evroam.backoffice.auth import ensure_admin_token
     from evroam.driverapi import routes as driver_api
     from evroam.ocpi.cdrs import receiver as cdrs_receiver
@@ -184,8 +198,10 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
         app.include_router(chargingprofiles_sender.router)
     app.include_router(admin_api.router)
     app.include_router(admin_sites.router)
+    app.include_router(admin_throttle.router)
     if "EMSP" in roles:
         driver_api.install(app)
+    metrics.install(app, platform)  # GET /metrics (Prometheus)
 
     @app.get("/health", tags=["health"], summary="Liveness and database check")
     async def health():
@@ -229,8 +245,10 @@ async def serve(settings: Settings, *, demo_data: bool = False, ready: asyncio.E
     if demo_data and await load_demo(platform):
         log.info("demo data loaded: 3 locations, 8 EVSEs, 2 tariffs")
     app = create_app(platform)
+    # proxy_headers=False: the client address is the peer's; X-Forwarded-For is read only from the
+    # trusted_proxies setting's addresses (services/throttle.py), the same way for HTTP and OCPP
     config = uvicorn.Config(app, host=settings.host, port=settings.http_port, log_level=settings.log_level.lower(),
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=10, proxy_headers=False)
     server = uvicorn.Server(config)
     try:
         if "CPO" in settings.roles:

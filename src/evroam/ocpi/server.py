@@ -24,8 +24,16 @@ from evroam.ocpi.transport import headers as h
 from evroam.ocpi.transport import status
 from evroam.ocpi.transport.auth import token_candidates
 from evroam.ocpi.transport.envelope import ocpi_response
-from evroam.ocpi.transport.errors import OcpiError, forbidden, invalid, not_found, unauthorized
+from evroam.ocpi.transport.errors import (
+    OcpiError,
+    forbidden,
+    invalid,
+    not_found,
+    too_many_failures,
+    unauthorized,
+)
 from evroam.services.errors import Forbidden, Invalid, NotFound, ServiceError
+from evroam.services.throttle import OCPI, retry_after_header
 from evroam.store.partners import hash_token
 
 log = logging.getLogger(__name__)
@@ -45,7 +53,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OcpiError)
     async def _ocpi_error(request: Request, exc: OcpiError):
         return ocpi_response(exc.data, status_code=exc.ocpi_status, message=exc.message,
-                             http_status=exc.http_status)
+                             http_status=exc.http_status, headers=exc.headers)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):
@@ -107,7 +115,13 @@ def require_owner(caller: Caller, country_code: str, party_id: str, role: str) -
 
 
 async def authenticate(request: Request, *, allow_token_a: bool = False) -> Caller:
+    """The partner whose token the request carries. Unknown tokens count against the client's
+    address; an address with too many is answered 429 before any lookup, whatever it sends."""
     platform = request.app.state.platform
+    client = platform.throttle.http_client(request)
+    wait = await platform.throttle.check(OCPI, client)
+    if wait > 0:
+        raise too_many_failures(retry_after_header(wait))
     candidates = _hashed_candidates(request.headers.get("authorization"))
     if not candidates:
         raise unauthorized("missing Authorization header: expected 'Token <credentials token>'")
@@ -130,6 +144,7 @@ async def authenticate(request: Request, *, allow_token_a: bool = False) -> Call
             if kind == "C" and not partner.registered:
                 continue
             return Caller(_own_copy(partner), kind, encoding)
+    await platform.throttle.failed(OCPI, client)
     raise unauthorized("unknown credentials token")
 
 

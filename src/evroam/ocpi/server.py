@@ -20,18 +20,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evroam.model.common import field_errors
 from evroam.model.partners import Partner
+from evroam.ocpi.transport import errors as ocpi_errors
 from evroam.ocpi.transport import headers as h
 from evroam.ocpi.transport import status
 from evroam.ocpi.transport.auth import token_candidates
 from evroam.ocpi.transport.envelope import ocpi_response
-from evroam.ocpi.transport.errors import (
-    OcpiError,
-    forbidden,
-    invalid,
-    not_found,
-    too_many_failures,
-    unauthorized,
-)
+from evroam.ocpi.transport.errors import OcpiError, forbidden, invalid, not_found, unauthorized
 from evroam.services.errors import Forbidden, Invalid, NotFound, ServiceError
 from evroam.services.throttle import OCPI, retry_after_header
 from evroam.store.partners import hash_token
@@ -121,7 +115,7 @@ async def authenticate(request: Request, *, allow_token_a: bool = False) -> Call
     client = platform.throttle.http_client(request)
     wait = await platform.throttle.check(OCPI, client)
     if wait > 0:
-        raise too_many_failures(retry_after_header(wait))
+        raise ocpi_errors.too_many_failures(retry_after_header(wait))
     candidates = _hashed_candidates(request.headers.get("authorization"))
     if not candidates:
         raise unauthorized("missing Authorization header: expected 'Token <credentials token>'")

@@ -33,7 +33,7 @@ def _listening(port: int) -> socket.socket:
 
 async def serve_app(app, sock: socket.socket) -> tuple[uvicorn.Server, asyncio.Task]:
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
-                            timeout_graceful_shutdown=5)
+                            timeout_graceful_shutdown=5, proxy_headers=False)  # as `evroam serve`
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))

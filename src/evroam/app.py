@@ -33,6 +33,7 @@ from evroam.services.reconciliation import ReconciliationService
 from evroam.services.remote_commands import RemoteCommandService
 from evroam.services.sites import SiteService
 from evroam.services.tariffs import TariffService
+from evroam.services.throttle import Throttle
 from evroam.services.tokens import TokenService
 from evroam.settings import Settings
 from evroam.store import Store
@@ -68,7 +69,8 @@ class Platform:
         self.drivers = DriverService(self.store, self.bus, settings, self.tokens, self.invoices, self.driver_records)
         self.reconciliation = ReconciliationService(self.store, self.bus, settings)
         self.received = ReceivedRecords(self.store, self.bus, settings)
-        self.chargers = ChargerService(self.store, self.bus, settings, self.locations)
+        self.throttle = Throttle.from_settings(settings)  # failed authentications, every door (per process)
+        self.chargers = ChargerService(self.store, self.bus, settings, self.locations, self.throttle)
         self.authorization = AuthorizationService(self.store, self.bus, settings, self.partner_calls)
         self.charging = ChargingService(self.store, self.bus, settings, self.pushes, self.authorization)
         self.ocpp_log = OcppLog(self.store, settings)
@@ -82,6 +84,7 @@ class Platform:
         self.charging_profiles = ChargingProfileService(self.store, self.bus, settings, self.pushes,
                                                         self.partner_calls, self.load, self.control)
         self._gateway = None
+        self._metrics = None
         sync.install(self)
         self.puller = sync.Puller(self)  # periodic pulls from CPO partners (eMSP, `pull_interval`)
         # Work that runs once per platform, on the node holding its lease (moves when it dies).
@@ -110,6 +113,15 @@ class Platform:
 
             self._gateway = Gateway(self)
         return self._gateway
+
+    @property
+    def metrics(self):
+        """The platform's Prometheus registry (`/metrics`; see metrics.py), built on first use."""
+        if self._metrics is None:
+            from evroam.metrics import Metrics
+
+            self._metrics = Metrics(self)
+        return self._metrics
 
     async def start(self) -> None:
         """Migrate the database; call before serving or using services. Changes made from now on
@@ -161,8 +173,10 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     from sqlalchemy import text
 
     import evroam
+    from evroam import metrics
     from evroam.backoffice import api as admin_api
     from evroam.backoffice import sites as admin_sites
+    from evroam.backoffice import throttle as admin_throttle
     from evroam.backoffice.auth import ensure_admin_token
     from evroam.driverapi import routes as driver_api
     from evroam.ocpi.cdrs import receiver as cdrs_receiver
@@ -174,7 +188,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     from evroam.ocpi.credentials import routes as credentials_routes
     from evroam.ocpi.locations import receiver as locations_receiver
     from evroam.ocpi.locations import sender as locations_sender
-    from evroam.ocpi.server import install_error_handlers
+    from evroam.ocpi.server import install_error_handlers, invalidate_on_changes
     from evroam.ocpi.sessions import receiver as sessions_receiver
     from evroam.ocpi.sessions import sender as sessions_sender
     from evroam.ocpi.tariffs import receiver as tariffs_receiver
@@ -204,6 +218,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     app.state.platform = platform
     app.state.admin_token = ensure_admin_token(platform.settings)
     install_error_handlers(app)
+    invalidate_on_changes(platform.store, platform.bus)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(versions_routes.router)
     app.include_router(credentials_routes.router)
@@ -226,8 +241,10 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
         app.include_router(chargingprofiles_sender.router)
     app.include_router(admin_api.router)
     app.include_router(admin_sites.router)
+    app.include_router(admin_throttle.router)
     if "EMSP" in roles:
         driver_api.install(app)
+    metrics.install(app, platform)  # GET /metrics (Prometheus)
 
     @app.get("/health", tags=["health"], summary="Liveness and database check")
     async def health():
@@ -277,8 +294,10 @@ async def serve(settings: Settings, *, demo_data: bool = False, ready: asyncio.E
     if demo_data and await load_demo(platform):
         log.info("demo data loaded: 3 locations, 8 EVSEs, 2 tariffs")
     app = create_app(platform)
+    # proxy_headers=False: the client address is the peer's; X-Forwarded-For is read only from the
+    # trusted_proxies setting's addresses (services/throttle.py), the same way for HTTP and OCPP
     config = uvicorn.Config(app, host=settings.host, port=settings.http_port, log_level=settings.log_level.lower(),
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=10, proxy_headers=False)
     server = uvicorn.Server(config)
     try:
         if "CPO" in settings.roles:

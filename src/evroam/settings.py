@@ -95,6 +95,24 @@ class Settings(BaseSettings):
     )
 
     admin_token: str | None = Field(None, description="bearer token of the admin API (generated if unset)")
+    metrics_token: str | None = Field(
+        None, description="bearer token /metrics requires (unset: /metrics is open, for loopback-only setups)"
+    )
+
+    throttle_failures: int = Field(
+        10, ge=0, description="wrong credentials from one address at one door within throttle_window that "
+        "refuse it for a while (0: no throttling)"
+    )
+    throttle_window: float = Field(60.0, gt=0, description="seconds over which throttle_failures are counted")
+    throttle_delay: float = Field(5.0, gt=0, description="seconds of the first refusal; doubles with each lockout")
+    throttle_max_delay: float = Field(900.0, gt=0, description="longest refusal in seconds")
+    throttle_max_entries: int = Field(
+        10_000, ge=1, description="most (door, address) pairs the throttle remembers (memory bound)"
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="addresses or CIDR networks of reverse proxies whose X-Forwarded-For "
+        "is believed (default: none; the peer address is the client)"
+    )
     redis_url: str | None = Field(
         None, description="Redis URL when several nodes (processes, machines) share one PostgreSQL database"
     )
@@ -121,6 +139,22 @@ class Settings(BaseSettings):
             if value.strip().startswith("["):
                 return json.loads(value)
             return [part.strip().upper() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value):
+        """`10.0.0.1,192.168.0.0/16` or a JSON list; each must be an address or a CIDR network."""
+        import ipaddress
+
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+        value = [str(v).strip() for v in value if str(v).strip()]
+        for v in value:
+            try:
+                ipaddress.ip_network(v, strict=False)
+            except ValueError:
+                raise ValueError(f"{v!r} is not an IP address or CIDR network") from None
         return value
 
     @field_validator("billing_time_zone")

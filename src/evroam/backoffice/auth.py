@@ -1,7 +1,8 @@
 """Admin API authentication: `Authorization: Bearer <admin token>`.
 
 The token comes from EVROAM_ADMIN_TOKEN, or is generated once and kept in `admin-token` next to
-the SQLite database (or in the working folder), readable only by its owner."""
+the SQLite database (or in the working folder), readable only by its owner. Wrong tokens count
+against the client's address: too many, and it is answered 429 for a while (services/throttle.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from fastapi import HTTPException, Request
 from sqlalchemy.engine import make_url
 
+from evroam.services.throttle import ADMIN, retry_after_header
 from evroam.settings import Settings
 
 
@@ -38,9 +40,18 @@ def ensure_admin_token(settings: Settings) -> str:
 
 
 async def require_admin(request: Request) -> None:
+    throttle = request.app.state.platform.throttle
+    client = throttle.http_client(request)
+    wait = await throttle.check(ADMIN, client)
+    if wait > 0:
+        retry_after = retry_after_header(wait)
+        raise HTTPException(429, f"admin API: too many wrong tokens from your address; retry after {retry_after} s",
+                            headers={"Retry-After": retry_after})
     expected = request.app.state.admin_token
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip(), expected):
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), expected.encode()):
+        if header:  # a token was tried (asking without one is not guessing)
+            await throttle.failed(ADMIN, client)
         raise HTTPException(401, "admin API: send 'Authorization: Bearer <token>' (see `evroam admin-token`)",
                             headers={"WWW-Authenticate": "Bearer"})

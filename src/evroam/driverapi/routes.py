@@ -22,6 +22,7 @@ from evroam.model.drivers import Driver
 from evroam.services.errors import Forbidden, Invalid, NotFound, ServiceError
 from evroam.services.invoices import to_csv
 from evroam.services.objects import same_id
+from evroam.services.throttle import DRIVER, retry_after_header
 
 log = logging.getLogger(__name__)
 PREFIX = "/driver/v1"
@@ -43,13 +44,23 @@ API_KEY = HTTPBearer(auto_error=False, scheme_name="driver API key",
 
 
 async def current_driver(request: Request, _: Any = Depends(API_KEY)) -> Driver:
-    """The driver whose API key the request carries (`Authorization: Bearer <key>`)."""
+    """The driver whose API key the request carries (`Authorization: Bearer <key>`). Unknown keys
+    count against the client's address; too many, and it is answered 429 for a while, before
+    any lookup (services/throttle.py)."""
+    platform = request.app.state.platform
+    client = platform.throttle.http_client(request)
+    wait = await platform.throttle.check(DRIVER, client)
+    if wait > 0:
+        retry_after = retry_after_header(wait)
+        raise DriverApiError(429, "too_many_requests", f"too many wrong API keys from your address; retry after "
+                             f"{retry_after} s", {"Retry-After": retry_after})
     scheme, _sep, key = request.headers.get("authorization", "").partition(" ")
     challenge = {"WWW-Authenticate": 'Bearer realm="driver API"'}
     if scheme.lower() != "bearer" or not key.strip():
         raise DriverApiError(401, "unauthorized", "send 'Authorization: Bearer <driver API key>'", challenge)
-    driver = await request.app.state.platform.drivers.by_api_key(key.strip())
+    driver = await platform.drivers.by_api_key(key.strip())
     if driver is None:
+        await platform.throttle.failed(DRIVER, client)
         raise DriverApiError(401, "unauthorized", "unknown driver API key", challenge)
     return driver
 

@@ -20,12 +20,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evroam.model.common import field_errors
 from evroam.model.partners import Partner
+from evroam.ocpi.transport import errors as ocpi_errors
 from evroam.ocpi.transport import headers as h
 from evroam.ocpi.transport import status
 from evroam.ocpi.transport.auth import token_candidates
 from evroam.ocpi.transport.envelope import ocpi_response
 from evroam.ocpi.transport.errors import OcpiError, forbidden, invalid, not_found, unauthorized
 from evroam.services.errors import Forbidden, Invalid, NotFound, ServiceError
+from evroam.services.throttle import OCPI, retry_after_header
 from evroam.store.partners import hash_token
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OcpiError)
     async def _ocpi_error(request: Request, exc: OcpiError):
         return ocpi_response(exc.data, status_code=exc.ocpi_status, message=exc.message,
-                             http_status=exc.http_status)
+                             http_status=exc.http_status, headers=exc.headers)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):
@@ -107,7 +109,13 @@ def require_owner(caller: Caller, country_code: str, party_id: str, role: str) -
 
 
 async def authenticate(request: Request, *, allow_token_a: bool = False) -> Caller:
+    """The partner whose token the request carries. Unknown tokens count against the client's
+    address; an address with too many is answered 429 before any lookup, whatever it sends."""
     platform = request.app.state.platform
+    client = platform.throttle.http_client(request)
+    wait = await platform.throttle.check(OCPI, client)
+    if wait > 0:
+        raise ocpi_errors.too_many_failures(retry_after_header(wait))
     candidates = _hashed_candidates(request.headers.get("authorization"))
     if not candidates:
         raise unauthorized("missing Authorization header: expected 'Token <credentials token>'")
@@ -130,6 +138,7 @@ async def authenticate(request: Request, *, allow_token_a: bool = False) -> Call
             if kind == "C" and not partner.registered:
                 continue
             return Caller(_own_copy(partner), kind, encoding)
+    await platform.throttle.failed(OCPI, client)
     raise unauthorized("unknown credentials token")
 
 
@@ -158,10 +167,11 @@ class TokenCache:
     Every write to the partners table through this process's store (registration, token
     rotation, unregistration, invitation) empties the cache when it is executed and again when
     its transaction ends, so a rotated or withdrawn token stops working at once in this process.
-    A change made by another process (a CLI command beside the server) is seen within `TTL`.
+    A change made by another process (a CLI command beside the server, another node) empties it
+    when the change feed brings the news (`invalidate_on_changes`), and is seen within `TTL` anyway.
     A lookup that overlapped a write is not kept."""
 
-    TTL = 2.0
+    TTL = 0.5
     MAX_ENTRIES = 1024
 
     def __init__(self) -> None:
@@ -208,13 +218,23 @@ def _token_cache(store: Any) -> TokenCache:
             cache.invalidate()
 
     def transaction_end(conn) -> None:
-        if conn.info.pop(_WROTE_PARTNERS, False):
+        try:
+            wrote = conn.info.pop(_WROTE_PARTNERS, False)
+        except Exception:  # an invalidated connection has no info any more: forget everything
+            wrote = True
+        if wrote:
             cache.invalidate()
 
     event.listen(engine, "before_cursor_execute", before_execute)
     event.listen(engine, "commit", transaction_end)
     event.listen(engine, "rollback", transaction_end)
     return cache
+
+
+def invalidate_on_changes(store: Any, bus: Any) -> None:
+    """Empty the token cache of `store` whenever a partner changes anywhere on the platform."""
+    for topic in ("partner.changed", "partner.registered", "partner.unregistered"):
+        bus.subscribe(topic, lambda _event: _token_cache(store).invalidate(), everywhere=True)
 
 
 async def authenticated(request: Request) -> Caller:

@@ -207,9 +207,17 @@ class Gateway:
                     return connection.respond(http.HTTPStatus.FORBIDDEN,
                                               "the client certificate's CN is not this charge point id\n")
                 certificate = True
+        peer = connection.remote_address[0] if connection.remote_address else None
+        client = self.platform.throttle.client(peer, request.headers.get("X-Forwarded-For"))
         admission = await self.platform.chargers.admit(charger_id, credentials[1] if credentials else None,
-                                                       certificate=certificate)
+                                                       certificate=certificate, client=client)
         if not admission.allowed:
+            if admission.retry_after > 0:  # throttled: counted in /metrics, not logged (a flood would flood the log)
+                from evroam.services.throttle import retry_after_header
+
+                response = connection.respond(http.HTTPStatus.TOO_MANY_REQUESTS, f"{admission.reason}\n")
+                response.headers["Retry-After"] = retry_after_header(admission.retry_after)
+                return response
             log.info("charger %s refused: %s", charger_id, admission.reason)
             if admission.reason == "unknown charge point":
                 return connection.respond(http.HTTPStatus.NOT_FOUND, "unknown charge point\n")

@@ -19,6 +19,7 @@ from evroam.model.locations import Status
 from evroam.services.errors import Invalid, NotFound, ServiceError
 from evroam.services.locations import LocationService
 from evroam.services.passwords import hash_password, verify_password
+from evroam.services.throttle import OCPP, Throttle
 from evroam.settings import Settings
 from evroam.store import Store
 from evroam.store.chargers import ACCEPTED, PENDING, REJECTED, ChargerRecord
@@ -48,6 +49,7 @@ class Admission:
     allowed: bool
     reason: str = ""
     status: str = ACCEPTED
+    retry_after: float = 0.0  # > 0: refused for failed attempts from the charger's address (HTTP 429)
 
 
 def evse_status(connector_statuses: list[Status], station: Status | None = None) -> Status:
@@ -89,11 +91,13 @@ def view(charger: ChargerRecord, *, connected: bool | None = None, version: str 
 
 
 class ChargerService:
-    def __init__(self, store: Store, bus: Bus, settings: Settings, locations: LocationService) -> None:
+    def __init__(self, store: Store, bus: Bus, settings: Settings, locations: LocationService,
+                 throttle: Throttle | None = None) -> None:
         self.store = store
         self.bus = bus
         self.settings = settings
         self.locations = locations
+        self.throttle = throttle if throttle is not None else Throttle.from_settings(settings)
         # keyed hash of (charger, password) -> (stored hash it was checked against, matched, until)
         self._verified: dict[bytes, tuple[str, bool, float]] = {}
         self._pair_key = secrets.token_bytes(32)
@@ -200,17 +204,26 @@ class ChargerService:
 
     # ------------------------------------------------------------------ connecting
 
-    async def admit(self, charger_id: str, password: str | None, *, certificate: bool = False) -> Admission:
+    async def admit(self, charger_id: str, password: str | None, *, certificate: bool = False,
+                    client: str | None = None) -> Admission:
         """Decide at the WebSocket handshake. A known charger proves itself with its password
         (HTTP Basic), or with a client certificate the TLS layer verified (security profile 3).
         An unknown one is refused, or (setting `ocpp_unknown_chargers = "pending"`) recorded as
-        Pending for an operator to approve."""
+        Pending for an operator to approve.
+
+        Wrong passwords and unknown ids (the first step of guessing) count against the client's
+        address (`client`); an address with too many is refused before anything is looked up,
+        whatever it presents, until its delay has passed (see services/throttle.py)."""
+        wait = await self.throttle.check(OCPP, client)
+        if wait > 0:
+            return Admission(False, "too many failed attempts from this address", retry_after=wait)
         if not _ID.match(charger_id or ""):
             return Admission(False, "invalid charge point identity")
         async with self.store.connect() as conn:
             charger = await self.store.chargers.get(conn, charger_id)
         if charger is None:
             if self.settings.ocpp_unknown_chargers != "pending":
+                await self.throttle.failed(OCPP, client)
                 return Admission(False, "unknown charge point")
             async with self.store.begin() as conn:
                 if await self.store.chargers.get(conn, charger_id) is None:
@@ -226,6 +239,7 @@ class ChargerService:
                 if not certificate:
                     return Admission(False, "credentials required")
             elif not await self._password_ok(charger_id, password, charger.password_hash):
+                await self.throttle.failed(OCPP, client)
                 return Admission(False, "wrong password")
         elif password is None and not certificate and charger.status == ACCEPTED:
             return Admission(False, "no password set for this charger: `evroam chargers update --password`")

@@ -9,12 +9,13 @@ class OcpiError(Exception):
     """An error answered in OCPI form: HTTP status + OCPI status code + message."""
 
     def __init__(self, message: str, *, ocpi_status: int = status.CLIENT_ERROR, http_status: int = 400,
-                 data=None) -> None:
+                 data=None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.ocpi_status = ocpi_status
         self.http_status = http_status
         self.data = data
+        self.headers = headers
 
 
 def invalid(message: str) -> OcpiError:
@@ -33,6 +34,12 @@ def forbidden(message: str) -> OcpiError:
 
 def unauthorized(message: str) -> OcpiError:
     return OcpiError(message, ocpi_status=status.CLIENT_ERROR, http_status=401)
+
+
+def too_many_failures(retry_after: str) -> OcpiError:
+    """HTTP 429 (with Retry-After) to an address refused for its failed authentications."""
+    return OcpiError(f"too many failed authentications from your address: retry after {retry_after} seconds",
+                     ocpi_status=status.CLIENT_ERROR, http_status=429, headers={"Retry-After": retry_after})
 
 
 def method_not_allowed(message: str) -> OcpiError:

@@ -45,7 +45,7 @@ class Platform:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = Store(settings.database_url)
+        self.store = Store(settings.database_url, own_party=(settings.country_code, settings.party_id))
         self.bus = Bus()
         self.http = httpx.AsyncClient(timeout=settings.ocpi_timeout, follow_redirects=False)
         self.ocpi = OcpiClient(self.http, country_code=settings.country_code, party_id=settings.party_id)

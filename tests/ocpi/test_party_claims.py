@@ -119,6 +119,23 @@ async def test_a_legitimate_registration_still_works_and_an_update_cannot_claim(
         assert r.status_code == 200 and r.json()["status_code"] == 1000
 
 
+async def test_a_party_changes_hands_through_its_partner_record(instance, stub):
+    """An unregistered partner still holds its party; the platform taking the party over is
+    invited under that partner's name and registers into its record."""
+    await instance.add_partner("Alpha Roaming", ALPHA_TOKEN, [("CPO", "DE", "ABC")])
+    await handshake.unregister(instance.platform, await partner(instance, "Alpha Roaming"))
+    peer = await stub()
+    cred_url = f"{instance.url}/ocpi/2.2.1/credentials"
+    _, token_a = await handshake.invite(instance.platform, "newcomer")
+    async with httpx.AsyncClient() as http:
+        r = await http.post(cred_url, headers=auth(token_a), json=creds(f"{peer.url}/versions", ("CPO", "DE", "ABC")))
+        assert r.status_code == 400 and r.json()["status_code"] == 2001
+        _, token_a = await handshake.invite(instance.platform, "Alpha Roaming")
+        r = await http.post(cred_url, headers=auth(token_a), json=creds(f"{peer.url}/versions", ("CPO", "DE", "ABC")))
+        assert r.status_code == 200 and r.json()["status_code"] == 1000, r.text
+    assert (await partner(instance, "Alpha Roaming")).registered
+
+
 # ------------------------------------------------------------------ we register with them
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from evroam.demo import load_demo
 from evroam.model.common import parse_datetime
@@ -32,17 +34,9 @@ async def platform(request, tmp_path):
     that partner."""
     url = None
     if request.param == "postgresql":
-        url = postgres_url()
-        if not url:
+        if not postgres_url():
             pytest.skip("the PostgreSQL variant needs EVROAM_TEST_POSTGRES_URL")
-        from evroam.store import Store
-
-        store = Store(url)
-        async with store.engine.begin() as conn:
-            names = (await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")))
-            for table in list(names.scalars()):
-                await conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
-        await store.close()
+        url = await fresh_database(postgres_url(), "paging")
     inst = Instance(db_path=tmp_path / "evroam.db", database_url=url)
     await inst.start()
     assert await load_demo(inst.platform)
@@ -56,6 +50,30 @@ async def platform(request, tmp_path):
                 await repo.put(conn, "NL", "EVR", f"X{i}", {"id": f"X{i}"}, stamp, ("DE", "MSP"))
     yield inst
     await inst.close()
+    if url is not None:
+        await drop_database(url)
+
+
+async def fresh_database(url: str, suffix: str) -> str:
+    """An empty database of its own beside the one of `url` (other test files use that one in
+    parallel), made anew."""
+    base = make_url(url)
+    name = f"{base.database}_{suffix}"
+    await _admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(url: str) -> None:
+    await _admin(make_url(url), f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)',
+                 database="postgres")
+
+
+async def _admin(url, *statements: str, database: str | None = None) -> None:
+    engine = create_async_engine(url.set(database=database) if database else url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        for statement in statements:
+            await conn.execute(text(statement))
+    await engine.dispose()
 
 
 async def ocpi_get(inst, path: str, **params) -> httpx.Response:

@@ -336,7 +336,7 @@ async def _store_registration(platform, pk: int, theirs: dict, our_token: str, n
             return
         message = f"the partner's credentials claim {reason}; nothing of its answer was stored"
         await platform.store.partners.update(conn, pk, registration_token=None, last_error=message)
-    log.warning("partner %s: %s", pk, message)
+    log.warning("partner #%s: %s", pk, message)
     if first:
         try:
             await platform.ocpi.call("DELETE", _credentials_url(negotiated), token=theirs["token"],

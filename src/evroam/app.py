@@ -51,7 +51,7 @@ class Platform:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.node = new_node_id(settings.node_name)  # this process, among the platform's nodes
-        self.store = Store(settings.database_url)
+        self.store = Store(settings.database_url, own_party=(settings.country_code, settings.party_id))
         self.bus = Bus()
         self.cluster = make_cluster(self.node, self.bus, settings.redis_url, prefix=settings.redis_prefix)
         self.change_feed = ChangeFeed(self.store, self.bus, self.node, poll_seconds=settings.change_poll_seconds)

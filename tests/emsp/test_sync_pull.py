@@ -186,3 +186,21 @@ async def test_partners_sync_cli(make_instance, stub):
     code, out, err = await _cli(db, "partners", "sync", "stub", "--full")
     assert code == 0, err
     assert "synced stub: 5 tariffs, 5 locations, 5 sessions, 5 cdrs" in " ".join(out.split())
+
+
+async def test_a_pull_never_stores_objects_under_our_own_party(make_instance, stub):
+    """A CPO partner whose stored roles name our party (a registration made before such claims
+    were refused) serves a location of our party: it is not kept, ours stays as it was."""
+    emsp = await make_instance("emsp", country_code="DE", party_id="MSP", roles=("EMSP",), extra={"pull_interval": 0})
+    await emsp.platform.locations.import_locations(location("DE", "MSP", "OURS"))
+    async with emsp.platform.store.connect() as conn:
+        before = await emsp.platform.store.locations.get(conn, "DE", "MSP", "OURS")
+    await emsp.add_partner("stub", "stub-to-emsp", [("CPO", "de", "msp"), ("CPO", *STUB_PARTY)],
+                           endpoints=stub.endpoints(), outgoing_token=stub.token)
+    stub.objects = {m: [] for m in MODULES}
+    stub.objects["locations"] = [location("DE", "MSP", "OURS", name="hijacked", last_updated=format_datetime(utcnow())),
+                                 location(*STUB_PARTY, "LOC1", last_updated=T0)]
+    await sync.pull(emsp.platform, await partner(emsp))
+    assert await held(emsp, "locations") == ["LOC1"]
+    async with emsp.platform.store.connect() as conn:
+        assert await emsp.platform.store.locations.get(conn, "DE", "MSP", "OURS") == before

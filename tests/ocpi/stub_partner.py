@@ -21,6 +21,11 @@ class StubPartner:
     plain_only: bool = False  # refuses Base64-encoded tokens, like many 2.1.1-era peers
     seen_auth: list[str] = field(default_factory=list)
     port: int = 0
+    # its credentials endpoint (when "credentials" is among `modules`): the roles it answers a
+    # registration with, the token it gives, and each call as (method, Authorization, body)
+    roles: list[tuple[str, str, str]] = field(default_factory=lambda: [("CPO", "DE", "STB")])
+    token_c: str = "stub-token-c"
+    credentials_calls: list[tuple[str, str, dict | None]] = field(default_factory=list)
 
     def build(self) -> FastAPI:
         app = FastAPI()
@@ -57,6 +62,16 @@ class StubPartner:
                 return denied()
             return ok({"version": version, "endpoints": [
                 {"identifier": m, "role": r, "url": f"{self.url}/v/{version}/{m}"} for m, r in self.modules]})
+
+        @app.api_route("/v/{version}/credentials", methods=["POST", "PUT", "DELETE"])
+        async def credentials(version: str, request: Request):
+            body = await request.json() if request.method != "DELETE" else None
+            self.credentials_calls.append((request.method, request.headers.get("authorization", ""), body))
+            if request.method == "DELETE":
+                return ok(None)
+            return ok({"token": self.token_c, "url": f"{self.url}/versions", "roles": [
+                {"role": role, "country_code": cc, "party_id": pid, "business_details": {"name": "Stub"}}
+                for role, cc, pid in self.roles]})
 
         return app
 

@@ -126,3 +126,20 @@ async def test_tariffs_receiver(emsp, examples):
         assert (await http.delete(u)).status_code == 200
         assert (await http.get(u)).status_code == 404
         assert (await http.delete(u)).status_code == 404
+
+
+async def test_datetimes_beyond_the_calendar_are_2001(emsp):
+    """A DateTime whose UTC offset moves it out of years 1-9999, an offset that is no time of
+    day, or digits other than ASCII: 2001 with the field named, never a 500; nothing stored."""
+    u = f"{emsp.url}{BASE}/locations/DE/ABC/LOC1"
+    async with httpx.AsyncClient(headers=auth(TOKEN)) as http:
+        for stamp in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "2024-01-01T00:00:00+24:00",
+                      "２０２４-01-01T00:00:00Z"):
+            r = await http.put(u, json=location(last_updated=stamp))
+            assert r.status_code == 400 and r.json()["status_code"] == 2001, (stamp, r.text)
+            assert "last_updated" in r.json()["status_message"]
+        assert (await http.get(u)).status_code == 404
+        assert (await http.put(u, json=location())).status_code == 201
+        r = await http.patch(f"{u}/E1", json={"status": "BLOCKED", "last_updated": "0001-01-01T00:00:00+01:00"})
+        assert r.status_code == 400 and r.json()["status_code"] == 2001, r.text
+        assert (await http.get(f"{u}/E1")).json()["data"]["status"] == "AVAILABLE"

@@ -172,7 +172,7 @@ async def add_token(request: Request, body: Any = Body(...)):
 
 
 @router.get("/sessions", summary="Our newest sessions")
-async def sessions(request: Request, limit: int = 100):
+async def sessions(request: Request, limit: int = Query(100, ge=1, le=10_000)):
     platform = request.app.state.platform
     s = platform.settings
     async with platform.store.connect() as conn:
@@ -180,7 +180,7 @@ async def sessions(request: Request, limit: int = 100):
 
 
 @router.get("/cdrs", summary="Our newest CDRs")
-async def cdrs(request: Request, limit: int = 100):
+async def cdrs(request: Request, limit: int = Query(100, ge=1, le=10_000)):
     platform = request.app.state.platform
     s = platform.settings
     async with platform.store.connect() as conn:
@@ -189,7 +189,7 @@ async def cdrs(request: Request, limit: int = 100):
 
 @router.get("/ocpp-log", summary="The OCPP transaction log, oldest first (the newest `limit` entries)")
 async def ocpp_log(request: Request, charger: str | None = None, since: str | None = None, until: str | None = None,
-                   limit: int = 1000):
+                   limit: int = Query(1000, ge=1, le=100_000)):
     from evroam.model.common import parse_datetime
     from evroam.services.errors import Invalid
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from evroam.backoffice.auth import require_admin
@@ -84,8 +84,8 @@ async def site_status(site_id: str, request: Request):
 
 
 @router.get("/load/profiles", summary="Charging profiles sent to chargers, newest first, with their answers")
-async def profiles_sent(request: Request, charger: str | None = None, limit: int = 100):
-    return await request.app.state.platform.load.profiles_sent(charger_id=charger, limit=min(max(limit, 1), 10_000))
+async def profiles_sent(request: Request, charger: str | None = None, limit: int = Query(100, ge=1, le=10_000)):
+    return await request.app.state.platform.load.profiles_sent(charger_id=charger, limit=limit)
 
 
 # ------------------------------------------------------------------ eMSP: chargingprofiles at CPO partners

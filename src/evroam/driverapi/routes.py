@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evroam.driverapi import chargers as geo
 from evroam.driverapi.views import cdr_view, location_view, session_view
-from evroam.model.common import utcnow
+from evroam.model.common import MAX_PAGING_VALUE, utcnow
 from evroam.model.drivers import Driver
 from evroam.services.errors import Forbidden, Invalid, NotFound, ServiceError
 from evroam.services.invoices import to_csv
@@ -237,7 +237,7 @@ async def _own_record(platform, driver: Driver, kind: str, cc: str, pid: str, ob
 
 @router.get("/sessions", summary="Your sessions, newest first (active=true: only those still going on)")
 async def sessions(request: Request, active: bool | None = None, limit: int = Query(50, ge=1, le=500),
-                   offset: int = Query(0, ge=0), driver: Driver = Depends(current_driver)):
+                   offset: int = Query(0, ge=0, le=MAX_PAGING_VALUE), driver: Driver = Depends(current_driver)):
     platform = _platform(request)
     await platform.driver_records.catch_up()
     async with platform.store.connect() as conn:
@@ -261,7 +261,7 @@ async def session(country_code: str, party_id: str, session_id: str, request: Re
 
 
 @router.get("/cdrs", summary="Your charge detail records with their costs, newest first")
-async def cdrs(request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+async def cdrs(request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_PAGING_VALUE),
                driver: Driver = Depends(current_driver)):
     platform = _platform(request)
     await platform.driver_records.catch_up()

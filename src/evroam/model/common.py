@@ -13,7 +13,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 # --------------------------------------------------------------------------- DateTime
 
 _DT_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$",
+    re.IGNORECASE | re.ASCII,  # ASCII digits only
 )
 
 
@@ -36,10 +37,15 @@ def parse_datetime(value: Any) -> datetime:
     if zone and zone.upper() != "Z":
         sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")
+        if int(digits[:2]) > 23 or int(digits[2:]) > 59:
+            raise ValueError(f"{value!r}: the UTC offset {zone} is not a time of day")
         offset = sign * (int(digits[:2]) * 60 + int(digits[2:]))
         from datetime import timedelta
 
-        dt = dt - timedelta(minutes=offset)
+        try:
+            dt = dt - timedelta(minutes=offset)
+        except OverflowError:
+            raise ValueError(f"{value!r} is out of the range of dates (years 1 to 9999 in UTC)") from None
     return dt
 
 
@@ -59,6 +65,13 @@ def utcnow() -> datetime:
     """The current time, truncated to whole milliseconds (what the wire can carry)."""
     now = datetime.now(UTC)
     return now.replace(microsecond=(now.microsecond // 1000) * 1000)
+
+
+# --------------------------------------------------------------------------- paging
+
+#: The largest offset or limit a list request may give (every API): SQL databases count rows in
+#: 64-bit signed integers (SQLite, PostgreSQL's bigint), so a larger value cannot mean anything.
+MAX_PAGING_VALUE = 2**63 - 1
 
 
 # --------------------------------------------------------------------------- strings

@@ -1,5 +1,9 @@
 """A roaming partner as evroam knows it: registration state, negotiated version, the partner's
-roles (its parties) and endpoints. Secrets the partner presents to us are never held here."""
+roles (its parties) and endpoints. Secrets the partner presents to us are never held here.
+
+A partner never acts for our own party: roles naming it (kept in `roles` as stored, e.g. by a
+registration made before such claims were refused) are left out of `parties`, `owns` and
+`has_role` once the store has marked our party as `reserved` (see store/partners.py)."""
 
 from __future__ import annotations
 
@@ -31,24 +35,32 @@ class Partner:
     endpoints: list[dict[str, Any]] = field(default_factory=list)
     last_error: str | None = None
     sync_state: dict[str, str] = field(default_factory=dict)  # module -> DateTime of the last pull
+    # (country_code, party_id) upper-cased that the partner may never act for: ours
+    reserved: frozenset[tuple[str, str]] = field(default_factory=frozenset, repr=False)
 
     @property
     def registered(self) -> bool:
         return self.status == PartnerStatus.REGISTERED
 
+    def acting_roles(self) -> list[dict[str, Any]]:
+        """The stored roles the partner may act in: those naming a reserved party left out."""
+        if not self.reserved:
+            return self.roles
+        return [r for r in self.roles if party_of(r) not in self.reserved]
+
+    def claimed_reserved(self) -> list[tuple[str, str]]:
+        """Reserved parties (ours) that the stored roles name nevertheless."""
+        return sorted({party_of(r) for r in self.roles} & self.reserved)
+
     def parties(self, role: str | None = None) -> list[tuple[str, str]]:
         """(country_code, party_id) of each of the partner's roles, upper-cased."""
-        return [
-            (r["country_code"].upper(), r["party_id"].upper())
-            for r in self.roles
-            if role is None or r.get("role") == role
-        ]
+        return [party_of(r) for r in self.acting_roles() if role is None or r.get("role") == role]
 
     def owns(self, country_code: str, party_id: str, role: str | None = None) -> bool:
         return (country_code.upper(), party_id.upper()) in self.parties(role)
 
     def has_role(self, role: str) -> bool:
-        return any(r.get("role") == role for r in self.roles)
+        return any(r.get("role") == role for r in self.acting_roles())
 
     def endpoint(self, module: str, interface_role: str | None = None) -> str | None:
         """URL of the partner's `module` endpoint in the given interface role (SENDER/RECEIVER)."""
@@ -61,6 +73,13 @@ class Partner:
 
     @property
     def display_parties(self) -> str:
-        return (
-            ", ".join(f"{r['country_code']}/{r['party_id']} {r.get('role', '?')}" for r in self.roles) or "-"
-        )
+        return ", ".join(
+            f"{r.get('country_code')}/{r.get('party_id')} {r.get('role', '?')}"
+            + (" (our own party: ignored)" if party_of(r) in self.reserved else "")
+            for r in self.roles
+        ) or "-"
+
+
+def party_of(role: dict[str, Any]) -> tuple[str, str]:
+    """(country_code, party_id) of a CredentialsRole, upper-cased (both are CiStrings)."""
+    return str(role.get("country_code", "")).upper(), str(role.get("party_id", "")).upper()

@@ -102,7 +102,10 @@ def ocpi_error_for(exc: ServiceError) -> OcpiError:
 
 
 def require_owner(caller: Caller, country_code: str, party_id: str, role: str) -> None:
-    """Receiver interfaces: a partner reads and writes only its own parties' objects."""
+    """Receiver interfaces: a partner reads and writes only its own parties' objects, and never
+    ours (even when its stored roles name our party)."""
+    if (country_code.upper(), party_id.upper()) in caller.partner.reserved:
+        raise forbidden(f"{country_code}/{party_id} is our own party: no partner may read or write its objects")
     if not caller.partner.owns(country_code, party_id, role):
         mine = ", ".join(f"{cc}/{pid}" for cc, pid in caller.partner.parties(role)) or "none"
         raise forbidden(f"{country_code}/{party_id} is not one of your {role} parties (yours: {mine})")

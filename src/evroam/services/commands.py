@@ -8,8 +8,11 @@ the charger is connected and the request can be sent to it; REJECTED when it can
 charger is offline, the token is not one of the eMSP's, the reservation expired already);
 NOT_SUPPORTED when the EVSE has no charger we can command or the request cannot be said in the
 charger's OCPP version; UNKNOWN_SESSION for a STOP_SESSION of a session the eMSP does not have
-here. An unknown location, EVSE or connector is answered with OCPI status 2003 (and a REJECTED
-CommandResponse as data, as the spec's example shows).
+here (also when the session is another eMSP's: for that eMSP it does not exist). UNLOCK_CONNECTOR
+is REJECTED while a session that is not the eMSP's own (another eMSP's driver's, or one of our
+own drivers') is in progress on the EVSE, and nothing is sent to the charger. An unknown
+location, EVSE or connector is answered with OCPI status 2003 (and a REJECTED CommandResponse
+as data, as the spec's example shows).
 
 Nothing acknowledged is lost: an ACCEPTED command is stored (`received_commands`) before it is
 answered and before the charger is asked. The charger's answer then becomes the CommandResult,
@@ -287,11 +290,28 @@ class CommandService:
         connector_number = _connector_number(evse, request.connector_id)
         if charger_id is None:
             return self.response(CommandResponseType.NOT_SUPPORTED, "this EVSE cannot be unlocked remotely")
+        if (refused := await self._in_use_by_another(partner, charger_id, evse_number)) is not None:
+            return refused
         version = self.gateway.version(charger_id)
         if version is None:
             return self.response(CommandResponseType.REJECTED, "the charge point is offline")
         payload = ocpp_commands.unlock_connector(version, evse_number=evse_number, connector_number=connector_number)
         return await self._send(partner, request.response_url, CommandType.UNLOCK_CONNECTOR, charger_id, payload)
+
+    async def _in_use_by_another(self, partner: Partner, charger_id: str, evse_number: int | None) -> dict | None:
+        """REJECTED when a session that is not one of the eMSP's drivers' is in progress on the
+        EVSE (another eMSP's, or one of our own drivers'); None when the EVSE is free or the
+        session is the eMSP's own."""
+        async with self.store.connect() as conn:
+            active = [tx for tx in await self.store.transactions.active(conn, charger_id)
+                      if tx.evse_number == evse_number]
+        for tx in active:
+            emsp = tx.state.get("emsp") or ["", ""]
+            if not partner.owns(emsp[0], emsp[1], "EMSP"):
+                return self.response(CommandResponseType.REJECTED,
+                                     "a session of another eMSP's driver is in progress on this EVSE: only that "
+                                     "eMSP can unlock its connector")
+        return None
 
     # ------------------------------------------------------------------ where an EVSE is
 

@@ -33,7 +33,8 @@ MIGRATION_LOCK = 0x65766D67  # "evmg"
 
 
 class Store:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, own_party: tuple[str, str] | None = None) -> None:
+        """`own_party`: our (country_code, party_id), which no partner may act for."""
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
@@ -48,7 +49,7 @@ class Store:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.partners = PartnerRepository()
+        self.partners = PartnerRepository(own_party)
         self.locations = ObjectRepository(locations)
         self.tariffs = ObjectRepository(tariffs)
         self.outbox = OutboxRepository()

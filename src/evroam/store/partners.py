@@ -18,7 +18,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _to_partner(row: Any) -> Partner:
+def _to_partner(row: Any, reserved: frozenset[tuple[str, str]] = frozenset()) -> Partner:
     return Partner(
         pk=row.pk,
         name=row.name,
@@ -34,10 +34,22 @@ def _to_partner(row: Any) -> Partner:
         sync_state=orjson.loads(row.sync_state or "{}"),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        reserved=reserved,
     )
 
 
 class PartnerRepository:
+    """`own_party`: our (country_code, party_id); every partner read is marked with it as
+    reserved, so that no partner acts for our party whatever its stored roles say."""
+
+    def __init__(self, own_party: tuple[str, str] | None = None) -> None:
+        self.reserved: frozenset[tuple[str, str]] = (
+            frozenset({(own_party[0].upper(), own_party[1].upper())}) if own_party else frozenset()
+        )
+
+    def _partner(self, row: Any) -> Partner:
+        return _to_partner(row, self.reserved)
+
     async def create(self, conn: AsyncConnection, name: str, *, status: PartnerStatus,
                      registration_token: str | None = None, versions_url: str | None = None) -> Partner:
         now = utcnow()
@@ -58,11 +70,11 @@ class PartnerRepository:
 
     async def get(self, conn: AsyncConnection, pk: int) -> Partner | None:
         row = (await conn.execute(select(partners).where(partners.c.pk == pk))).first()
-        return _to_partner(row) if row else None
+        return self._partner(row) if row else None
 
     async def by_name(self, conn: AsyncConnection, name: str) -> Partner | None:
         row = (await conn.execute(select(partners).where(partners.c.name == name))).first()
-        return _to_partner(row) if row else None
+        return self._partner(row) if row else None
 
     async def by_token(self, conn: AsyncConnection, token: str) -> tuple[Partner, str] | None:
         """The partner presenting `token`, and which kind it is: "A" (a registration token: it opens
@@ -75,11 +87,11 @@ class PartnerRepository:
         ).first()
         if row is None:
             return None
-        return _to_partner(row), ("C" if row.token_hash == digest else "A")
+        return self._partner(row), ("C" if row.token_hash == digest else "A")
 
     async def list(self, conn: AsyncConnection) -> list[Partner]:
         rows = (await conn.execute(select(partners).order_by(partners.c.pk))).all()
-        return [_to_partner(r) for r in rows]
+        return [self._partner(r) for r in rows]
 
     async def registered(self, conn: AsyncConnection) -> list[Partner]:
         rows = (
@@ -87,7 +99,7 @@ class PartnerRepository:
                 select(partners).where(partners.c.status == PartnerStatus.REGISTERED.value).order_by(partners.c.pk)
             )
         ).all()
-        return [_to_partner(r) for r in rows]
+        return [self._partner(r) for r in rows]
 
     async def update(self, conn: AsyncConnection, pk: int, **values: Any) -> None:
         """Update columns. `roles`/`endpoints` take lists; `registration_token`/`token` take the

@@ -18,6 +18,7 @@ from evroam.ocpi.server import Caller, authenticated, read_json, routing_headers
 from evroam.ocpi.transport.envelope import ocpi_response
 from evroam.ocpi.transport.errors import invalid
 
+MAX_DURATION = 2**31 - 1  # seconds: the largest OCPP integer (GetCompositeSchedule.duration)
 router = APIRouter(prefix="/ocpi/2.2.1/cpo/chargingprofiles", tags=["OCPI chargingprofiles (CPO receiver)"])
 
 
@@ -38,10 +39,9 @@ async def put_profile(session_id: str, request: Request, caller: Caller = Depend
 async def get_active(session_id: str, request: Request, duration: str | None = None, response_url: str | None = None,
                      caller: Caller = Depends(authenticated)):
     raw = _required(duration, "duration")
-    try:
-        seconds = int(raw)
-    except ValueError:
-        raise invalid(f"duration: whole seconds expected, got {raw!r}") from None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > MAX_DURATION:
+        raise invalid(f"duration: whole seconds from 0 to {MAX_DURATION} expected, got {raw[:40]!r}")
+    seconds = int(raw)
     response = await request.app.state.platform.charging_profiles.get_active(
         caller.partner, session_id, seconds, _required(response_url, "response_url"))
     return ocpi_response(response, headers=routing_headers(request, caller))

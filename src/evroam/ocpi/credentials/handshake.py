@@ -12,9 +12,9 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from evroam.model.partners import Partner, PartnerStatus
+from evroam.model.partners import Partner, PartnerStatus, party_of
 from evroam.ocpi.transport import status
-from evroam.ocpi.transport.errors import OcpiError, PartnerCallError
+from evroam.ocpi.transport.errors import OcpiError, PartnerCallError, invalid
 
 if TYPE_CHECKING:
     from evroam.app import Platform
@@ -122,6 +122,30 @@ def _roles_from(credentials: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
+async def refused_claim(platform: Platform, partner_pk: int | None, roles: list[dict[str, Any]],
+                        conn: Any = None) -> str | None:
+    """The first party named by a partner's credentials `roles` that cannot be its own (with the
+    reason, in words for the partner and our operator alike), or None when all can: a partner may
+    name neither our party nor a party another partner record holds (party ids and country codes
+    compare case-insensitively)."""
+    s = platform.settings
+    ours = (s.country_code.upper(), s.party_id.upper())
+    claimed = [party_of(r) for r in roles]
+    for cc, pid in claimed:
+        if (cc, pid) == ours:
+            return f"party {cc}/{pid}, which is our own party ({s.business_name})"
+    if conn is None:
+        async with platform.store.connect() as conn:
+            others = await platform.store.partners.list(conn)
+    else:
+        others = await platform.store.partners.list(conn)
+    held = {party_of(r) for other in others if other.pk != partner_pk for r in other.roles}
+    for cc, pid in claimed:
+        if (cc, pid) in held:
+            return f"party {cc}/{pid}, which another roaming partner registered here already holds"
+    return None
+
+
 # ------------------------------------------------------------------ they register with us
 
 
@@ -130,7 +154,10 @@ async def accept(platform: Platform, partner: Partner, credentials: dict[str, An
     """POST (first registration) or PUT (update) of the partner's credentials to us. Calls the
     partner back with its token (encoded the way the partner encodes the tokens it sends us),
     stores what was negotiated, and returns our credentials with a newly generated token.
-    Nothing is changed when the callback fails."""
+    Nothing is changed when the callback fails. Roles naming our party or another partner's are
+    refused (2001) before the partner is called back, and nothing is stored."""
+    roles = _roles_from(credentials)
+    await _refuse_claim(platform, partner, roles)
     try:
         negotiated = await negotiate(platform, credentials["url"], credentials["token"], None, prefer=sent_encoding)
     except HandshakeError as exc:
@@ -138,16 +165,26 @@ async def accept(platform: Platform, partner: Partner, credentials: dict[str, An
         raise OcpiError(exc.message, ocpi_status=exc.ocpi_status, http_status=200) from None
     our_token = new_token()
     async with platform.store.begin() as conn:
+        # again in the transaction that stores them: another partner may have registered meanwhile
+        await _refuse_claim(platform, partner, roles, conn)
         await platform.store.partners.update(
             conn, partner.pk,
             status=PartnerStatus.REGISTERED, registration_token=None, token=our_token,
             outgoing_token=credentials["token"], outgoing_encoding=negotiated.encoding,
             version=negotiated.version, versions_url=credentials["url"], version_url=negotiated.version_url,
-            roles=_roles_from(credentials), endpoints=negotiated.endpoints, last_error=None,
+            roles=roles, endpoints=negotiated.endpoints, last_error=None,
         )
     log.info("partner %s registered with us (OCPI %s)", partner.name, negotiated.version)
     platform.bus.publish("partner.registered", partner_pk=partner.pk)
     return our_credentials(platform, our_token)
+
+
+async def _refuse_claim(platform: Platform, partner: Partner, roles: list[dict[str, Any]], conn: Any = None) -> None:
+    reason = await refused_claim(platform, partner.pk, roles, conn)
+    if reason is not None:
+        log.warning("partner %s: credentials refused: they claim %s", partner.name, reason)
+        raise invalid(f"roles: your credentials claim {reason}; list only your own parties (if a party "
+                      "changed hands, ask our operator to release it)")
 
 
 async def unregister(platform: Platform, partner: Partner) -> None:
@@ -216,7 +253,7 @@ async def register_with(platform: Platform, name: str, versions_url: str, token_
     theirs = reply.data if isinstance(reply.data, dict) else {}
     if not theirs.get("token"):
         raise RuntimeError("the partner's credentials answer carries no token")
-    await _store_registration(platform, partner.pk, theirs, token_b, negotiated)
+    await _store_registration(platform, partner.pk, theirs, token_b, negotiated, first=True)
     async with platform.store.connect() as conn:
         partner = await platform.store.partners.get(conn, partner.pk)
     log.info("registered with partner %s (OCPI %s)", name, negotiated.version)
@@ -245,7 +282,7 @@ async def update_with(platform: Platform, partner: Partner) -> Partner:
     theirs = reply.data if isinstance(reply.data, dict) else {}
     if not theirs.get("token"):
         raise RuntimeError("the partner's credentials answer carries no token")
-    await _store_registration(platform, partner.pk, theirs, new_b, negotiated)
+    await _store_registration(platform, partner.pk, theirs, new_b, negotiated, first=False)
     async with platform.store.connect() as conn:
         return await platform.store.partners.get(conn, partner.pk)
 
@@ -277,14 +314,33 @@ def _credentials_url(negotiated: Negotiated) -> str:
     raise RuntimeError("the partner offers no credentials endpoint")
 
 
-async def _store_registration(platform, pk: int, theirs: dict, our_token: str, negotiated: Negotiated) -> None:
+async def _store_registration(platform, pk: int, theirs: dict, our_token: str, negotiated: Negotiated, *,
+                              first: bool) -> None:
+    """Keep what the partner answered, unless its roles claim our party or another partner's:
+    then its answer is not stored, the token we offered it stops working, a first registration
+    is withdrawn at the partner (DELETE of its credentials, best effort), and RuntimeError says
+    why."""
+    roles = _roles_from(theirs)
     values: dict[str, Any] = dict(
         status=PartnerStatus.REGISTERED, registration_token=None, token=our_token,
         outgoing_token=theirs["token"], outgoing_encoding=negotiated.encoding,
-        version=negotiated.version, version_url=negotiated.version_url, roles=_roles_from(theirs),
+        version=negotiated.version, version_url=negotiated.version_url, roles=roles,
         endpoints=negotiated.endpoints, last_error=None,
     )
     if theirs.get("url"):
         values["versions_url"] = theirs["url"]
     async with platform.store.begin() as conn:
-        await platform.store.partners.update(conn, pk, **values)
+        reason = await refused_claim(platform, pk, roles, conn)
+        if reason is None:
+            await platform.store.partners.update(conn, pk, **values)
+            return
+        message = f"the partner's credentials claim {reason}; nothing of its answer was stored"
+        await platform.store.partners.update(conn, pk, registration_token=None, last_error=message)
+    log.warning("partner #%s: %s", pk, message)
+    if first:
+        try:
+            await platform.ocpi.call("DELETE", _credentials_url(negotiated), token=theirs["token"],
+                                     encoding=negotiated.encoding)
+        except PartnerCallError as exc:
+            log.info("withdrawing the refused registration at the partner failed: %s", exc)
+    raise RuntimeError(message)

@@ -3,13 +3,14 @@ Link rel="next" (absent on the last page, filters kept), X-Total-Count and X-Lim
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 
-from evroam.model.common import format_datetime, parse_datetime
+from evroam.model.common import MAX_PAGING_VALUE, format_datetime, parse_datetime
 from evroam.ocpi.transport.errors import invalid
 
 
@@ -21,20 +22,27 @@ class Page:
     date_to: datetime | None
 
 
+_WHOLE_NUMBER = re.compile(r"[0-9]+", re.ASCII)
+
+
 def parse_page(request: Request, max_limit: int, *, require_date_from: bool = False) -> Page:
+    """The paging parameters of a list request; OCPI 2001 (HTTP 400) for one that is not a
+    whole number in plain ASCII digits, is negative or is beyond MAX_PAGING_VALUE, and for a
+    date that is not an OCPI DateTime. An offset past the last object gives an empty page."""
     q = request.query_params
 
     def integer(name: str, default: int) -> int:
         raw = q.get(name)
         if raw is None or raw == "":
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise invalid(f"{name}: expected a whole number, got {raw!r}") from None
-        if value < 0:
+        if raw.startswith("-") and _WHOLE_NUMBER.fullmatch(raw[1:]):
             raise invalid(f"{name}: must not be negative")
-        return value
+        if not _WHOLE_NUMBER.fullmatch(raw):
+            raise invalid(f"{name}: expected a whole number, got {raw[:40]!r}")
+        digits = raw.lstrip("0") or "0"
+        if len(digits) > len(str(MAX_PAGING_VALUE)) or int(digits) > MAX_PAGING_VALUE:
+            raise invalid(f"{name}: too large (at most {MAX_PAGING_VALUE})")
+        return int(digits)
 
     def date(name: str) -> datetime | None:
         raw = q.get(name)
@@ -42,8 +50,8 @@ def parse_page(request: Request, max_limit: int, *, require_date_from: bool = Fa
             return None
         try:
             return parse_datetime(raw)
-        except ValueError as exc:
-            raise invalid(f"{name}: {exc}") from None
+        except (ValueError, OverflowError) as exc:
+            raise invalid(f"{name}: {str(exc)[:200]}") from None
 
     offset = integer("offset", 0)
     limit = min(integer("limit", max_limit), max_limit)

@@ -16,6 +16,7 @@ from evroam.events import Bus
 from evroam.ocpi import sync
 from evroam.ocpi.outbox import OutboxWorker, Pushes
 from evroam.ocpi.partner_calls import OcpiPartnerCalls
+from evroam.ocpi.versions_supported import check_offered
 from evroam.ocpi.transport.client import OcpiClient
 from evroam.services.authorization import AuthorizationService
 from evroam.services.chargers import ChargerService
@@ -28,6 +29,7 @@ from evroam.services.invoices import InvoiceService
 from evroam.services.load_management import LoadManager
 from evroam.services.locations import LocationService
 from evroam.services.ocpp_log import OcppLog
+from evroam.services.operations import ChargerOperations
 from evroam.services.received import ReceivedRecords
 from evroam.services.reconciliation import ReconciliationService
 from evroam.services.remote_commands import RemoteCommandService
@@ -49,6 +51,7 @@ class Platform:
     """Everything one evroam process runs on, built from settings."""
 
     def __init__(self, settings: Settings) -> None:
+        check_offered(settings.ocpi_versions)
         self.settings = settings
         self.node = new_node_id(settings.node_name)  # this process, among the platform's nodes
         self.store = Store(settings.database_url, own_party=(settings.country_code, settings.party_id))
@@ -75,9 +78,10 @@ class Platform:
         self.charging = ChargingService(self.store, self.bus, settings, self.pushes, self.authorization)
         self.ocpp_log = OcppLog(self.store, settings)
         self.commands = CommandService(self.store, self.bus, settings, self.pushes, self.charging, self.locations,
-                                       lambda: self.gateway)
+                                       self.control)
+        self.operations = ChargerOperations(self.store, settings, self.charging, self.control)
         self.remote_commands = RemoteCommandService(self.store, self.bus, settings, self.partner_calls,
-                                                    lambda: self.commands)
+                                                    lambda: self.operations)
         self.outbox_worker = OutboxWorker(self)
         self.sites = SiteService(self.store, self.bus, settings)  # load management
         self.load = LoadManager(self.store, self.bus, settings, self.sites, self.control)

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -167,15 +167,6 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Amsterdam)") from None
         return value
-
-    @model_validator(mode="after")
-    def _check_versions(self) -> Settings:
-        from evroam.ocpi.versions_supported import SUPPORTED_VERSIONS
-
-        unknown = [v for v in self.ocpi_versions if v not in SUPPORTED_VERSIONS]
-        if unknown:
-            raise ValueError(f"ocpi_versions: {unknown} not supported (choose from {sorted(SUPPORTED_VERSIONS)})")
-        return self
 
     @property
     def base_url(self) -> str:

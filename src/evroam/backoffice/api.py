@@ -212,10 +212,10 @@ async def _operate(request: Request, work):
     CALLERROR (502) gets a clear HTTP error."""
     from fastapi import HTTPException
 
-    from evroam.services.commands import ChargerOffline, ChargerRefused, ChargerTimedOut
+    from evroam.services.ports import ChargerOffline, ChargerRefused, ChargerTimedOut
 
     try:
-        return await work(request.app.state.platform.commands)
+        return await work(request.app.state.platform.operations)
     except ChargerOffline as exc:
         raise HTTPException(409, exc.message) from None
     except ChargerTimedOut as exc:

@@ -24,10 +24,10 @@ from evroam.events import Bus
 from evroam.model.cdrs import CDR
 from evroam.model.common import format_datetime, parse_datetime, utcnow
 from evroam.model.sessions import AuthMethod, Session, SessionStatus
-from evroam.ocpi.outbox import Pushes
 from evroam.services.authorization import ACCEPTED, Authorization, AuthorizationService
 from evroam.services.errors import Invalid
 from evroam.services.objects import same_id, validated
+from evroam.services.ports import PartnerPushes
 from evroam.services.pricing import CURRENT, ENERGY_REGISTER, POWER, price
 from evroam.services.remote_starts import RemoteStart, RemoteStartService
 from evroam.settings import Settings
@@ -91,7 +91,7 @@ class MeterWriter:
 
 
 class ChargingService:
-    def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: Pushes,
+    def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: PartnerPushes,
                  authorization: AuthorizationService) -> None:
         self.store = store
         self.bus = bus

@@ -33,11 +33,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from ocpp.exceptions import OCPPError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evroam.events import Bus
@@ -54,13 +52,19 @@ from evroam.model.commands import (
 )
 from evroam.model.common import format_datetime, utcnow
 from evroam.model.partners import Partner
-from evroam.ocpi.outbox import Pushes
-from evroam.ocpp import commands as ocpp_commands
-from evroam.ocpp.commands import Unsupported
 from evroam.services.charging import ACTIVE, ChargingService
-from evroam.services.errors import Invalid, NotFound, ServiceError
+from evroam.services.errors import NotFound
 from evroam.services.locations import LocationService
 from evroam.services.objects import same_id
+from evroam.services.ports import (
+    CannotSay,
+    ChargerCommand,
+    ChargerControl,
+    ChargerOffline,
+    ChargerRefused,
+    ChargerTimedOut,
+    PartnerPushes,
+)
 from evroam.settings import Settings
 from evroam.store import Store
 from evroam.store.commands import ReceivedCommand
@@ -74,46 +78,29 @@ NO_START = {CommandResultType.REJECTED, CommandResultType.FAILED, CommandResultT
             CommandResultType.EVSE_OCCUPIED, CommandResultType.EVSE_INOPERATIVE}
 
 
-class ChargerOffline(ServiceError):
-    """The charger has no open OCPP connection."""
-
-
-class ChargerTimedOut(ServiceError):
-    """The charger did not answer within `command_timeout`."""
-
-
-class ChargerRefused(ServiceError):
-    """The charger answered with a CALLERROR."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 def _text(text: str) -> list[dict[str, str]]:
     return [{"language": "en", "text": text[:512]}]
 
 
 class CommandService:
-    def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: Pushes, charging: ChargingService,
-                 locations: LocationService, gateway: Callable[[], Any]) -> None:
+    def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: PartnerPushes, charging: ChargingService,
+                 locations: LocationService, control: ChargerControl) -> None:
         self.store = store
         self.bus = bus
         self.settings = settings
         self.pushes = pushes
         self.charging = charging
         self.locations = locations
-        self._gateway = gateway
+        self.control = control
         self._tasks: set[asyncio.Task] = set()
         self._awaited: set[int] = set()  # received commands this process is waiting on
 
-    @property
-    def gateway(self):
-        return self._gateway()
-
     async def resume(self) -> int:
-        """Resume after a (re)start: every command still waiting for its charger gets its
-        TIMEOUT result at its deadline (at once when that has passed). The number resumed."""
+        """Every command still waiting for its charger and not awaited in this process gets its
+        TIMEOUT result at its deadline (at once when that has passed), unless the charger's
+        answer comes first (to the node that sent it). Run after a restart and periodically by
+        the node holding the "command-deadlines" lease, so that the commands of a node that died
+        are answered too. The number taken over."""
         async with self.store.connect() as conn:
             waiting = await self.store.received_commands.waiting(conn)
         resumed = 0
@@ -122,8 +109,8 @@ class CommandService:
                 self._spawn(self._expire(command), command.pk)
                 resumed += 1
         if resumed:
-            log.info("%d command(s) waiting for a charger's answer since before the restart: TIMEOUT at their "
-                     "deadline", resumed)
+            log.info("%d command(s) waiting for a charger's answer elsewhere or since before a restart: TIMEOUT "
+                     "at their deadline unless answered", resumed)
         return resumed
 
     async def close(self) -> None:
@@ -188,20 +175,17 @@ class CommandService:
             _connector_number(evse, request.connector_id)  # it must exist
         elif CONNECTOR_REQUIRED in (evse.get("capabilities") or []):
             return self.response(CommandResponseType.REJECTED, "connector_id is required for this EVSE")
-        version = self.gateway.version(charger_id)
-        if version is None:
-            return self.response(CommandResponseType.REJECTED, "the charge point is offline")
         remote_start_id = secrets.randbelow(2**31 - 1) + 1
-        try:
-            payload = ocpp_commands.remote_start(version, uid=token["uid"], token_type=token.get("type"),
-                                                 evse_number=evse_number, remote_start_id=remote_start_id)
-        except Unsupported as exc:
-            return self.response(CommandResponseType.NOT_SUPPORTED, str(exc))
+        command = ChargerCommand("remote_start", {"uid": token["uid"], "token_type": token.get("type"),
+                                                  "evse_number": evse_number, "remote_start_id": remote_start_id})
+        action, refused = self._action(charger_id, command)
+        if refused is not None:
+            return refused
         expected = await self.charging.expect_remote_start(
             charger_id, id_tag=token["uid"], token=token, authorization_reference=request.authorization_reference,
             remote_start_id=remote_start_id, evse_number=evse_number)
-        return await self._send(partner, request.response_url, CommandType.START_SESSION, charger_id, payload,
-                                data={"remote_start_pk": expected.pk})
+        return await self._send(partner, request.response_url, CommandType.START_SESSION, charger_id, command,
+                                action, data={"remote_start_pk": expected.pk})
 
     async def _stop_session(self, request: StopSession, partner: Partner) -> dict[str, Any]:
         async with self.store.connect() as conn:
@@ -211,14 +195,12 @@ class CommandService:
             return self.response(CommandResponseType.UNKNOWN_SESSION, f"unknown session {request.session_id!r}")
         if tx.status != ACTIVE:
             return self.response(CommandResponseType.REJECTED, "the session has ended")
-        version = self.gateway.version(tx.charger_id)
-        if version is None:
-            return self.response(CommandResponseType.REJECTED, "the charge point is offline")
-        try:
-            payload = ocpp_commands.remote_stop(version, tx.transaction_id)
-        except Unsupported as exc:
-            return self.response(CommandResponseType.NOT_SUPPORTED, str(exc))
-        return await self._send(partner, request.response_url, CommandType.STOP_SESSION, tx.charger_id, payload)
+        command = ChargerCommand("remote_stop", {"transaction_id": tx.transaction_id})
+        action, refused = self._action(tx.charger_id, command)
+        if refused is not None:
+            return refused
+        return await self._send(partner, request.response_url, CommandType.STOP_SESSION, tx.charger_id, command,
+                                action)
 
     async def _reserve_now(self, request: ReserveNow, partner: Partner) -> dict[str, Any]:
         token = request.token.to_dict()
@@ -237,8 +219,7 @@ class CommandService:
             return self.response(CommandResponseType.NOT_SUPPORTED, "this EVSE cannot be reserved remotely")
         if request.expiry_date <= utcnow():
             return self.response(CommandResponseType.REJECTED, "expiry_date has passed")
-        version = self.gateway.version(charger_id)
-        if version is None:
+        if not self.control.is_connected(charger_id):
             return self.response(CommandResponseType.REJECTED, "the charge point is offline")
         try:
             # the reservation, its CALL and the command are stored together (or, when the CALL
@@ -250,15 +231,17 @@ class CommandService:
                     evse_number=evse_number, expiry_date=request.expiry_date,
                     data={"token": token, "location_id": loc["id"], "evse_uid": request.evse_uid,
                           "authorization_reference": request.authorization_reference})
-                payload = ocpp_commands.reserve_now(version, reservation_id=reservation.pk,
-                                                    expiry_date=format_datetime(request.expiry_date),
-                                                    uid=token["uid"], token_type=token.get("type"),
-                                                    evse_number=evse_number)
+                command = ChargerCommand("reserve_now", {
+                    "reservation_id": reservation.pk, "expiry_date": format_datetime(request.expiry_date),
+                    "uid": token["uid"], "token_type": token.get("type"), "evse_number": evse_number})
+                action = self.control.action(charger_id, command)
                 recorded = await self._record(conn, partner, request.response_url, CommandType.RESERVE_NOW,
-                                              charger_id, payload, data={"reservation_pk": reservation.pk})
-        except Unsupported as exc:
-            return self.response(CommandResponseType.NOT_SUPPORTED, str(exc))
-        return self._sent(recorded, charger_id, payload)
+                                              charger_id, action, data={"reservation_pk": reservation.pk})
+        except ChargerOffline:
+            return self.response(CommandResponseType.REJECTED, "the charge point is offline")
+        except CannotSay as exc:
+            return self.response(CommandResponseType.NOT_SUPPORTED, exc.message)
+        return self._sent(recorded, charger_id, command, action)
 
     async def _cancel_reservation(self, request: CancelReservation, partner: Partner) -> dict[str, Any]:
         reservation = None
@@ -277,12 +260,12 @@ class CommandService:
                                                f"unknown reservation {request.reservation_id!r}")
             self._published(command)
             return self.response(CommandResponseType.ACCEPTED)
-        version = self.gateway.version(reservation.charger_id)
-        if version is None:
-            return self.response(CommandResponseType.REJECTED, "the charge point is offline")
-        payload = ocpp_commands.cancel_reservation(version, reservation.pk)
+        command = ChargerCommand("cancel_reservation", {"reservation_id": reservation.pk})
+        action, refused = self._action(reservation.charger_id, command)
+        if refused is not None:
+            return refused
         return await self._send(partner, request.response_url, CommandType.CANCEL_RESERVATION, reservation.charger_id,
-                                payload, data={"reservation_pk": reservation.pk})
+                                command, action, data={"reservation_pk": reservation.pk})
 
     async def _unlock_connector(self, request: UnlockConnector, partner: Partner) -> dict[str, Any]:
         loc = await self.locations.get_own(request.location_id)
@@ -292,11 +275,22 @@ class CommandService:
             return self.response(CommandResponseType.NOT_SUPPORTED, "this EVSE cannot be unlocked remotely")
         if (refused := await self._in_use_by_another(partner, charger_id, evse_number)) is not None:
             return refused
-        version = self.gateway.version(charger_id)
-        if version is None:
-            return self.response(CommandResponseType.REJECTED, "the charge point is offline")
-        payload = ocpp_commands.unlock_connector(version, evse_number=evse_number, connector_number=connector_number)
-        return await self._send(partner, request.response_url, CommandType.UNLOCK_CONNECTOR, charger_id, payload)
+        command = ChargerCommand("unlock_connector", {"evse_number": evse_number, "connector_number": connector_number})
+        action, refused = self._action(charger_id, command)
+        if refused is not None:
+            return refused
+        return await self._send(partner, request.response_url, CommandType.UNLOCK_CONNECTOR, charger_id, command,
+                                action)
+
+    def _action(self, charger_id: str, command: ChargerCommand) -> tuple[str | None, dict[str, Any] | None]:
+        """(the message `command` becomes at the charger, None), or (None, the CommandResponse
+        refusing it: the charger is offline, or the command cannot be said in its version)."""
+        try:
+            return self.control.action(charger_id, command), None
+        except ChargerOffline:
+            return None, self.response(CommandResponseType.REJECTED, "the charge point is offline")
+        except CannotSay as exc:
+            return None, self.response(CommandResponseType.NOT_SUPPORTED, exc.message)
 
     async def _in_use_by_another(self, partner: Partner, charger_id: str, evse_number: int | None) -> dict | None:
         """REJECTED when a session that is not one of the eMSP's drivers' is in progress on the
@@ -336,7 +330,7 @@ class CommandService:
         """An AVAILABLE EVSE of a connected charger at the location (for a start without evse_uid)."""
         evses = {e["uid"].casefold(): e for e in loc.get("evses") or [] if e.get("status") == "AVAILABLE"}
         for charger in await self._chargers_at(loc["id"]):
-            if not self.gateway.is_connected(charger.id):
+            if not self.control.is_connected(charger.id):
                 continue
             for number, uid in sorted(charger.evses.items()):
                 evse = evses.get(uid.casefold())
@@ -355,38 +349,39 @@ class CommandService:
             task.add_done_callback(lambda _t: self._awaited.discard(pk))
 
     async def _record(self, conn: AsyncConnection, partner: Partner, response_url: str, command: CommandType,
-                      charger_id: str, payload: Any, *, data: dict[str, Any] | None = None) -> tuple[int, datetime]:
+                      charger_id: str, action: str, *, data: dict[str, Any] | None = None) -> tuple[int, datetime]:
         """Store a command about to be sent: it owes its eMSP a result from now on."""
         deadline = utcnow() + timedelta(seconds=self.settings.command_timeout)
         pk = await self.store.received_commands.add(
             conn, partner_pk=partner.pk, command=command.value, response_url=response_url, charger_id=charger_id,
-            action=type(payload).__name__, deadline=deadline, data=data)
+            action=action, deadline=deadline, data=data)
         return pk, deadline
 
-    def _sent(self, recorded: tuple[int, datetime], charger_id: str, payload: Any) -> dict[str, Any]:
+    def _sent(self, recorded: tuple[int, datetime], charger_id: str, command: ChargerCommand,
+              action: str) -> dict[str, Any]:
         """Ask the charger (the answer is awaited in the background) and answer ACCEPTED."""
         pk, deadline = recorded
-        self._spawn(self._await_answer(pk, deadline, charger_id, payload), pk)
+        self._spawn(self._await_answer(pk, deadline, charger_id, command, action), pk)
         return self.response(CommandResponseType.ACCEPTED)
 
-    async def _send(self, partner: Partner, response_url: str, command: CommandType, charger_id: str, payload: Any,
-                    *, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def _send(self, partner: Partner, response_url: str, command_type: CommandType, charger_id: str,
+                    command: ChargerCommand, action: str, *, data: dict[str, Any] | None = None) -> dict[str, Any]:
         async with self.store.begin() as conn:
-            recorded = await self._record(conn, partner, response_url, command, charger_id, payload, data=data)
-        return self._sent(recorded, charger_id, payload)
+            recorded = await self._record(conn, partner, response_url, command_type, charger_id, action, data=data)
+        return self._sent(recorded, charger_id, command, action)
 
-    async def _await_answer(self, pk: int, deadline: datetime, charger_id: str, payload: Any) -> None:
-        """Await the charger's answer to a command's CALL and give the CommandResult."""
-        action = type(payload).__name__
+    async def _await_answer(self, pk: int, deadline: datetime, charger_id: str, command: ChargerCommand,
+                            action: str) -> None:
+        """Await the charger's answer to a command and give the CommandResult."""
         try:
             # at the deadline at the latest, however long the CALL waited behind earlier ones
             async with asyncio.timeout(max(0.0, (deadline - utcnow()).total_seconds())):
-                answer = await self.gateway.call(charger_id, payload, timeout=self.settings.command_timeout)
-            result = ocpp_commands.command_result(answer)
-            message = f"the charge point answered {ocpp_commands.answer_text(answer)}"
-        except TimeoutError:
+                answer = await self.control.send(charger_id, command, timeout=self.settings.command_timeout)
+            result = CommandResultType(answer.result)
+            message = f"the charge point answered {answer.text}"
+        except (TimeoutError, ChargerTimedOut):
             result, message = CommandResultType.TIMEOUT, TIMED_OUT
-        except OCPPError as exc:
+        except ChargerRefused as exc:
             result = CommandResultType.NOT_SUPPORTED if exc.code in ("NotImplemented", "NotSupported") \
                 else CommandResultType.FAILED
             message = f"the charge point answered {action} with error {exc.code}" + \
@@ -439,107 +434,6 @@ class CommandService:
             body["message"] = _text(message)
         await self.pushes.post_url(conn, command.partner_pk, command.response_url, body, object_key=f"commands:{pk}")
         return command
-
-    # ------------------------------------------------------------------ operator commands
-
-    async def operate(self, charger_id: str, build: Callable[[str], Any]) -> dict[str, Any]:
-        """Send the CALL `build(version)` to a connected charger and return its answer."""
-        from evroam.ocpp.gateway import ChargerNotConnected
-
-        version = self.gateway.version(charger_id)
-        if version is None:
-            raise ChargerOffline(f"charger {charger_id!r} is not connected")
-        try:
-            payload = build(version)
-        except Unsupported as exc:
-            raise Invalid(str(exc)) from None
-        try:
-            answer = await self.gateway.call(charger_id, payload, timeout=self.settings.command_timeout)
-        except TimeoutError:
-            raise ChargerTimedOut(f"charger {charger_id!r} did not answer within {self.settings.command_timeout}s") \
-                from None
-        except OCPPError as exc:
-            raise ChargerRefused(f"charger {charger_id!r} answered {exc.code}: {exc.description}", exc.code) from None
-        except ChargerNotConnected as exc:
-            raise ChargerOffline(str(exc)) from None
-        return {"charger_id": charger_id, "ocpp_version": version, "action": type(payload).__name__,
-                "answer": ocpp_commands.answer_dict(answer)}
-
-    async def reset(self, charger_id: str, *, hard: bool = False) -> dict[str, Any]:
-        return await self.operate(charger_id, lambda v: ocpp_commands.reset(v, hard=hard))
-
-    async def availability(self, charger_id: str, *, evse_number: int, operative: bool) -> dict[str, Any]:
-        return await self.operate(charger_id, lambda v: ocpp_commands.change_availability(
-            v, evse_number=evse_number, operative=operative))
-
-    async def trigger(self, charger_id: str, message: str, *, evse_number: int | None = None) -> dict[str, Any]:
-        return await self.operate(charger_id, lambda v: ocpp_commands.trigger_message(v, message,
-                                                                                     evse_number=evse_number))
-
-    async def get_config(self, charger_id: str, keys: list[str]) -> dict[str, Any]:
-        return await self.operate(charger_id, lambda v: ocpp_commands.get_configuration(v, keys))
-
-    async def set_config(self, charger_id: str, key: str, value: str) -> dict[str, Any]:
-        return await self.operate(charger_id, lambda v: ocpp_commands.set_configuration(v, key, value))
-
-    async def clear_cache(self, charger_id: str) -> dict[str, Any]:
-        return await self.operate(charger_id, ocpp_commands.clear_cache)
-
-    async def local_list_version(self, charger_id: str) -> dict[str, Any]:
-        return await self.operate(charger_id, ocpp_commands.local_list_version)
-
-    async def send_local_list(self, charger_id: str, uids: list[str], *, list_version: int | None = None,
-                              full: bool = True) -> dict[str, Any]:
-        """Send a local authorisation list (`uids`, all Accepted; empty with `full`: clear it). The
-        list version is the charger's current one plus one unless given."""
-        if list_version is None:
-            current = (await self.local_list_version(charger_id))["answer"]
-            list_version = max(0, int(current.get("list_version", current.get("version_number", 0)))) + 1
-        return await self.operate(charger_id, lambda v: ocpp_commands.send_local_list(
-            v, list_version=list_version, uids=uids, full=full))
-
-    async def start(self, charger_id: str, *, evse_number: int, uid: str) -> dict[str, Any]:
-        """An operator's remote start for a token (one the platform knows, or taken as ours)."""
-        async with self.store.connect() as conn:
-            found = await self.store.tokens.find(conn, uid)
-        token = found[0] if found else {"country_code": self.settings.country_code,
-                                        "party_id": self.settings.party_id, "uid": uid, "type": "RFID",
-                                        "contract_id": uid}
-        if self.gateway.version(charger_id) is None:
-            raise ChargerOffline(f"charger {charger_id!r} is not connected")
-        remote_start_id = secrets.randbelow(2**31 - 1) + 1
-        expected = await self.charging.expect_remote_start(charger_id, id_tag=uid, token=token,
-                                                           remote_start_id=remote_start_id, evse_number=evse_number)
-        try:
-            reply = await self.operate(charger_id, lambda v: ocpp_commands.remote_start(
-                v, uid=uid, token_type=token.get("type"), evse_number=evse_number, remote_start_id=remote_start_id))
-        except ChargerTimedOut:
-            raise  # the charger may still start: the expectation stays
-        except Exception:
-            await self._no_start(expected.pk)
-            raise
-        if reply["answer"].get("status") != "Accepted":
-            await self._no_start(expected.pk)
-        return reply
-
-    async def _no_start(self, remote_start_pk: int) -> None:
-        async with self.store.begin() as conn:
-            await self.charging.remote_starts.cancel(conn, remote_start_pk)
-
-    async def stop(self, charger_id: str | None, *, session_id: str) -> dict[str, Any]:
-        async with self.store.connect() as conn:
-            tx = await self.store.transactions.by_session(conn, session_id)
-        if tx is None or (charger_id and tx.charger_id != charger_id):
-            raise NotFound(f"session {session_id!r} not found" + (f" at charger {charger_id!r}" if charger_id else ""),
-                           kind="session")
-        if tx.status != ACTIVE:
-            raise Invalid(f"session {session_id!r} has ended")
-        return await self.operate(tx.charger_id, lambda v: ocpp_commands.remote_stop(v, tx.transaction_id))
-
-    async def unlock(self, charger_id: str, *, evse_number: int, connector_number: int = 1) -> dict[str, Any]:
-        return await self.operate(charger_id, lambda v: ocpp_commands.unlock_connector(
-            v, evse_number=evse_number, connector_number=connector_number))
-
 
 def _connector_number(evse: dict[str, Any], connector_id: str) -> int:
     """The position (from 1) of a connector in its EVSE: the OCPP 2.x connectorId."""

@@ -41,10 +41,9 @@ from evroam.model.commands import (
 from evroam.model.common import format_datetime, utcnow
 from evroam.model.partners import Partner
 from evroam.model.tokens import Token
-from evroam.services.commands import ChargerTimedOut
 from evroam.services.errors import Forbidden, Invalid, NotFound, ServiceError
 from evroam.services.objects import same_id, validated
-from evroam.services.ports import PartnerCallFailed, PartnerCalls
+from evroam.services.ports import ChargerTimedOut, PartnerCallFailed, PartnerCalls
 from evroam.settings import Settings
 from evroam.store import Store
 from evroam.store.remote_commands import RemoteCommand
@@ -74,7 +73,7 @@ class RemoteCommandService:
         self.bus = bus
         self.settings = settings
         self.partners = partners
-        self._local = local  # -> CommandService of this platform (commands at our own chargers)
+        self._local = local  # -> ChargerOperations of this platform (commands at our own chargers)
         self._tasks: set[asyncio.Task] = set()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()

@@ -158,11 +158,13 @@ async def test_a_half_sent_request_is_closed_after_the_timeout_while_others_are_
     async with httpx.AsyncClient(base_url=impatient.url) as http:
         for _ in range(3):  # other clients are served meanwhile
             assert (await http.get("/health")).status_code == 200
-    for reader, writer in (silent, half_line, half_head, half_body):
+    for (reader, writer), answer in ((silent, b""), (half_line, b"HTTP/1.1 408 "), (half_head, b"HTTP/1.1 408 "),
+                                     (half_body, b"HTTP/1.1 408 ")):
         elapsed, data = await _closed_after(reader, 5)
-        assert elapsed < 2
-        assert data == b"" or data.startswith(b"HTTP/1.1 408 ")
+        assert elapsed < 2 and data.startswith(answer) and (answer or data == b"")
         writer.close()
+    async with httpx.AsyncClient(base_url=impatient.url) as http:
+        assert (await http.get("/health")).status_code == 200
     # a request that trickles in byte by byte, too slowly, is cut off as well
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     started = time.monotonic()
@@ -191,3 +193,25 @@ async def test_requests_sent_in_time_on_one_connection_are_all_served(impatient)
             await asyncio.sleep(0.7)  # longer than the request deadlines, shorter than keep-alive
     finally:
         writer.close()
+
+
+async def test_an_endless_header_is_refused_431_and_the_connection_closed(make_instance):
+    inst = await make_instance(extra={"http_max_header_bytes": 16384})
+    reader, writer = await asyncio.open_connection("127.0.0.1", inst.port)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+    for _ in range(16):  # 1 MB of one header, and still no end
+        writer.write(b"a" * 65536)
+        await writer.drain()
+    assert (await asyncio.wait_for(reader.read(), 5)).startswith(b"HTTP/1.1 431 ")  # then closed
+    writer.close()
+    # one that never ends is cut off too (the answer may be lost in the reset)
+    reader, writer = await asyncio.open_connection("127.0.0.1", inst.port)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+    with pytest.raises(ConnectionError):
+        for _ in range(1000):  # 64 MB
+            writer.write(b"a" * 65536)
+            await writer.drain()
+    writer.close()
+    # headers of ordinary size are fine
+    async with httpx.AsyncClient(base_url=inst.url) as http:
+        assert (await http.get("/health", headers={"X-Fine": "a" * 8000})).status_code == 200

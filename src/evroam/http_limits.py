@@ -6,12 +6,15 @@
   limit is passed. The connection is then closed: half-closed after the answer, and what the
   client still sends is discarded for at most `LINGER_SECONDS` / `LINGER_BYTES` (so that a
   client busy sending its body still receives the answer instead of a reset), never parsed.
-- `timed_protocol`: the HTTP/1.1 protocol of uvicorn with two deadlines it lacks. A client has
+- `timed_protocol`: the HTTP/1.1 protocol of uvicorn with the bounds it lacks. A request's line
+  and headers may take `http_max_header_bytes` (else 431, and the connection is closed: the
+  parser would otherwise buffer a header of any length). A client has
   `http_header_timeout` seconds to send a request's line and headers (counted from the
   connection for the first request, from its first byte for the next ones; between requests
   uvicorn's keep-alive timeout applies), then `http_body_timeout` seconds for the whole body.
-  Past a deadline the request is answered 408 (when no answer has started) and the connection
-  is closed, so a client sending a few bytes and stopping holds nothing for long.
+  Past a deadline the request is answered 408 (when no answer has started; a connection that
+  sent nothing is closed without a word) and the connection is closed, so a client sending a
+  few bytes and stopping holds nothing for long.
 """
 
 from __future__ import annotations
@@ -104,14 +107,17 @@ class BodyLimit:
 class _TimedHttpToolsProtocol(HttpToolsProtocol):
     header_timeout: float = 10.0
     body_timeout: float = 60.0
+    max_header_bytes: int = 65536
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._in_body = False  # which deadline runs
+        self._request_begun = False  # from a request's first byte to the end of its body
         self._reading_body = False  # between a request's headers and the end of its body
         self._lingering = False
         self._discarded = 0
+        self._head_bytes = 0  # received since the last complete request head (about: per chunk)
 
     def _start(self, seconds: float, in_body: bool) -> None:
         self._stop()
@@ -128,15 +134,18 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         cycle = self.cycle  # while reading headers: the request before, if any
-        if self._in_body:
-            answering = cycle is not None and cycle.response_started
-        else:  # a pipelined request: the one before it may still be being answered
-            answering = cycle is not None and not cycle.response_complete
+        if self._in_body:  # 408, unless the application has begun answering
+            quiet = cycle is not None and cycle.response_started
+        elif not self._request_begun:  # not a byte of a request (an idle connection): nothing to answer
+            quiet = True
+        else:  # 408, unless a request before it (pipelined) is still being answered
+            quiet = cycle is not None and not cycle.response_complete
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
-        log.info("closing the connection of %s: no complete request %s within %.0f s", client,
-                 "body" if self._in_body else "line and headers",
-                 self.body_timeout if self._in_body else self.header_timeout)
-        if not answering:
+        what = "body" if self._in_body else "line and headers" if self._request_begun else "byte"
+        log.log(logging.DEBUG if what == "byte" else logging.INFO,
+                "closing the connection of %s: no complete request %s within %g s", client, what,
+                self.body_timeout if self._in_body else self.header_timeout)
+        if not quiet:
             self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
                                  b"content-length: 16\r\nconnection: close\r\n\r\nrequest timeout\n")
         self.transport.close()
@@ -144,7 +153,15 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
     def close_after_answer(self) -> None:
         """An answer asks to close the connection (`connection: close`). If its request's body
         is still coming, half-close and discard the rest for a moment before closing."""
-        if not self._reading_body or self.transport.is_closing() or not self.transport.can_write_eof():
+        if not self._reading_body:
+            self.transport.close()
+            return
+        self._linger()
+
+    def _linger(self) -> None:
+        """Half-close after an answer, discard what the client still sends for a moment (so that
+        it reads the answer instead of a reset), then close."""
+        if self.transport.is_closing() or not self.transport.can_write_eof():
             self.transport.close()
             return
         self._lingering = True
@@ -158,7 +175,19 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
             if self._discarded > LINGER_BYTES:
                 self.transport.close()
             return
+        if not self._reading_body:
+            self._head_bytes += len(data)
         super().data_received(data)
+        if not self._reading_body and self._head_bytes > self.max_header_bytes and not self.transport.is_closing():
+            log.info("closing the connection of %s: request line and headers over %d bytes",
+                     f"{self.client[0]}:{self.client[1]}" if self.client else "a client", self.max_header_bytes)
+            if self.cycle is None or self.cycle.response_complete:
+                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                                     b"content-type: text/plain; charset=utf-8\r\ncontent-length: 31\r\n"
+                                     b"connection: close\r\n\r\nrequest line or headers too long\n")
+                self._linger()
+            else:
+                self.transport.close()
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -170,10 +199,12 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._request_begun = True
         if self._deadline is None:  # (the first request keeps the deadline counted from the connection)
             self._start(self.header_timeout, in_body=False)
 
     def on_headers_complete(self) -> None:
+        self._head_bytes = 0
         self._start(self.body_timeout, in_body=True)  # stopped when the body is complete
         self._reading_body = True
         super().on_headers_complete()
@@ -182,7 +213,7 @@ class _TimedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._stop()
-        self._reading_body = False
+        self._request_begun = self._reading_body = False
         super().on_message_complete()
 
     def handle_websocket_upgrade(self) -> None:
@@ -205,7 +236,7 @@ class _ClosingAfterAnswer:
         return getattr(self._transport, name)
 
 
-def timed_protocol(header_timeout: float, body_timeout: float) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP/1.1 protocol (httptools) with these request deadlines (`http=` of its Config)."""
-    return type("TimedHttpToolsProtocol", (_TimedHttpToolsProtocol,),
-                {"header_timeout": header_timeout, "body_timeout": body_timeout})
+def timed_protocol(header_timeout: float, body_timeout: float, max_header_bytes: int) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP/1.1 protocol (httptools) with these request bounds (`http=` of its Config)."""
+    return type("TimedHttpToolsProtocol", (_TimedHttpToolsProtocol,), {
+        "header_timeout": header_timeout, "body_timeout": body_timeout, "max_header_bytes": max_header_bytes})

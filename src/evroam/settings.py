@@ -118,6 +118,10 @@ class Settings(BaseSettings):
         16_777_216, ge=1024, description="largest request body of the admin API (/admin; bytes), which imports "
         "whole location and tariff lists"
     )
+    http_max_header_bytes: int = Field(
+        65536, ge=4096, description="largest request line and headers on the HTTP port (bytes); beyond it 431 "
+        "and the connection is closed"
+    )
     http_header_timeout: float = Field(
         10.0, gt=0, description="seconds a client has to send a request's line and headers (from the connection, "
         "or the first byte of a request); then 408 and the connection is closed"

@@ -226,16 +226,17 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
 
 
 def http_config(app: FastAPI, settings: Settings, **options: Any) -> uvicorn.Config:
-    """The uvicorn configuration of the HTTP port: its HTTP/1.1 protocol keeps the request
-    bounds (`http_header_timeout`, `http_body_timeout`, `http_max_header_bytes`; see `http_limits`). `options` are
-    further `uvicorn.Config` arguments (host and port, or the sockets given to `serve`)."""
+    """The uvicorn configuration of the HTTP port: its HTTP/1.1 protocol keeps the request bounds
+    (`http_header_timeout`, `http_body_timeout`, `http_max_header_bytes`; see `http_limits`).
+    `options` are further `uvicorn.Config` arguments (host and port, log level, shutdown time)."""
     import uvicorn
 
     from evroam.http_limits import timed_protocol
 
     options.setdefault("log_level", settings.log_level.lower())
     protocol = timed_protocol(settings.http_header_timeout, settings.http_body_timeout, settings.http_max_header_bytes)
-    return uvicorn.Config(app, http=protocol, access_log=False, lifespan="on", **options)
+    # proxy_headers=False: the client address is the peer's (X-Forwarded-For is not taken on trust)
+    return uvicorn.Config(app, http=protocol, access_log=False, lifespan="on", proxy_headers=False, **options)
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from evroam.app import Platform, create_app
+from evroam.app import Platform, create_app, http_config
 from evroam.model.partners import PartnerStatus
 from evroam.ocpi.transport.auth import authorization_header
 from evroam.settings import Settings
@@ -32,8 +32,12 @@ def _listening(port: int) -> socket.socket:
 
 
 async def serve_app(app, sock: socket.socket) -> tuple[uvicorn.Server, asyncio.Task]:
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
-                            timeout_graceful_shutdown=5, proxy_headers=False)  # as `evroam serve`
+    platform = getattr(getattr(app, "state", None), "platform", None)
+    if platform is not None:  # an evroam application: served as `evroam serve` serves it
+        config = http_config(app, platform.settings, log_level="warning", timeout_graceful_shutdown=5)
+    else:
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
+                                timeout_graceful_shutdown=5, proxy_headers=False)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))

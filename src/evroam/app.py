@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,8 +17,8 @@ from evroam.events import Bus
 from evroam.ocpi import sync
 from evroam.ocpi.outbox import OutboxWorker, Pushes
 from evroam.ocpi.partner_calls import OcpiPartnerCalls
-from evroam.ocpi.versions_supported import check_offered
 from evroam.ocpi.transport.client import OcpiClient
+from evroam.ocpi.versions_supported import check_offered
 from evroam.services.authorization import AuthorizationService
 from evroam.services.chargers import ChargerService
 from evroam.services.charging import ChargingService
@@ -41,6 +42,7 @@ from evroam.settings import Settings
 from evroam.store import Store
 
 if TYPE_CHECKING:
+    import uvicorn
     from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
@@ -175,6 +177,8 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
 
     from fastapi import FastAPI
     from sqlalchemy import text
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+    from starlette.requests import Request
 
     import evroam
     from evroam import metrics
@@ -183,6 +187,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     from evroam.backoffice import throttle as admin_throttle
     from evroam.backoffice.auth import ensure_admin_token
     from evroam.driverapi import routes as driver_api
+    from evroam.http_limits import BodyLimit
     from evroam.ocpi.cdrs import receiver as cdrs_receiver
     from evroam.ocpi.cdrs import sender as cdrs_sender
     from evroam.ocpi.chargingprofiles import receiver as chargingprofiles_receiver
@@ -199,6 +204,8 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     from evroam.ocpi.tariffs import sender as tariffs_sender
     from evroam.ocpi.tokens import receiver as tokens_receiver
     from evroam.ocpi.tokens import sender as tokens_sender
+    from evroam.ocpi.transport import status as ocpi_status
+    from evroam.ocpi.transport.envelope import ocpi_response
     from evroam.ocpi.transport.headers import RequestIdMiddleware
     from evroam.ocpi.versions import routes as versions_routes
 
@@ -223,7 +230,19 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     app.state.admin_token = ensure_admin_token(platform.settings)
     install_error_handlers(app)
     invalidate_on_changes(platform.store, platform.bus)
-    app.add_middleware(RequestIdMiddleware)
+
+    async def too_large(scope, message: str):
+        """413 in the form of the API the path belongs to: the OCPI envelope (2001, invalid
+        parameters), else the application's own HTTP error form (driver API, admin API)."""
+        if scope["path"].startswith("/ocpi"):
+            return ocpi_response(status_code=ocpi_status.INVALID_PARAMETERS, message=message, http_status=413)
+        answer = app.exception_handlers[StarletteHTTPException](Request(scope), StarletteHTTPException(413, message))
+        return await answer if inspect.isawaitable(answer) else answer
+
+    settings = platform.settings
+    app.add_middleware(BodyLimit, limit=settings.http_max_body_bytes, answer=too_large,
+                       limits=[("/admin", settings.admin_max_body_bytes)])
+    app.add_middleware(RequestIdMiddleware)  # (outside BodyLimit: its 413s carry the request ids too)
     app.include_router(versions_routes.router)
     app.include_router(credentials_routes.router)
     roles = platform.settings.roles
@@ -275,6 +294,20 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     return app
 
 
+def http_config(app: FastAPI, settings: Settings, **options: Any) -> uvicorn.Config:
+    """The uvicorn configuration of the HTTP port: its HTTP/1.1 protocol keeps the request bounds
+    (`http_header_timeout`, `http_body_timeout`, `http_max_header_bytes`; see `http_limits`).
+    `options` are further `uvicorn.Config` arguments (host and port, log level, shutdown time)."""
+    import uvicorn
+
+    from evroam.http_limits import timed_protocol
+
+    options.setdefault("log_level", settings.log_level.lower())
+    protocol = timed_protocol(settings.http_header_timeout, settings.http_body_timeout, settings.http_max_header_bytes)
+    # proxy_headers=False: the client address is the peer's (X-Forwarded-For is not taken on trust)
+    return uvicorn.Config(app, http=protocol, access_log=False, lifespan="on", proxy_headers=False, **options)
+
+
 def run(main: Coroutine[Any, Any, T]) -> T:
     """Run `main` (e.g. `serve(...)`) on uvloop, the event loop of the stack (both the HTTP and
     the OCPP server run on it), or on asyncio's own loop where uvloop is not installed."""
@@ -298,11 +331,8 @@ async def serve(settings: Settings, *, demo_data: bool = False, ready: asyncio.E
     if demo_data and await load_demo(platform):
         log.info("demo data loaded: 3 locations, 8 EVSEs, 2 tariffs")
     app = create_app(platform)
-    # proxy_headers=False: the client address is the peer's; X-Forwarded-For is read only from the
-    # trusted_proxies setting's addresses (services/throttle.py), the same way for HTTP and OCPP
-    config = uvicorn.Config(app, host=settings.host, port=settings.http_port, log_level=settings.log_level.lower(),
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=10, proxy_headers=False)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(http_config(app, settings, host=settings.host, port=settings.http_port,
+                                       timeout_graceful_shutdown=10))
     try:
         if "CPO" in settings.roles:
             await platform.gateway.start()

@@ -69,6 +69,22 @@ class Settings(BaseSettings):
         30, ge=1, description="seconds a remote command waits for the charger (the OCPI CommandResponse timeout)"
     )
     ocpp_log_retention_days: float = Field(90.0, ge=0, description="days OCPP messages stay in the log (0: forever)")
+    ocpp_log_max_frame_chars: int = Field(
+        65536, ge=256, description="the OCPP log keeps at most this many characters of a frame (the rest is cut, "
+        "with a note saying how much)"
+    )
+    ocpp_max_frame_bytes: int = Field(
+        1_048_576, ge=4096, description="largest WebSocket message a charger may send (bytes); a bigger one closes "
+        "the connection (1009)"
+    )
+    ocpp_max_json_depth: int = Field(
+        32, ge=4, le=512, description="deepest nesting of arrays and objects in an OCPP frame; a deeper one is "
+        "answered with a format CALLERROR"
+    )
+    ocpp_max_pending_calls: int = Field(
+        16, ge=1, description="CALLs of one charger waiting to be handled; beyond that its frames are not read "
+        "until one is answered (back-pressure)"
+    )
     load_replan_seconds: float = Field(60.0, gt=0, description="load management: seconds between re-plans of every site")
     load_replan_delay: float = Field(
         0.2, ge=0, description="load management: seconds from an event (session start/stop, meter, change) to the re-plan"
@@ -92,6 +108,27 @@ class Settings(BaseSettings):
     )
     billing_time_zone: str = Field(
         "UTC", description="time zone of the months of drivers' invoices and monthly credit limits"
+    )
+
+    http_max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="largest request body on the HTTP port (OCPI, driver API; bytes): a bigger "
+        "one is answered 413 without being read"
+    )
+    admin_max_body_bytes: int = Field(
+        16_777_216, ge=1024, description="largest request body of the admin API (/admin; bytes), which imports "
+        "whole location and tariff lists"
+    )
+    http_max_header_bytes: int = Field(
+        65536, ge=4096, description="largest request line and headers on the HTTP port (bytes); beyond it 431 "
+        "and the connection is closed"
+    )
+    http_header_timeout: float = Field(
+        10.0, gt=0, description="seconds a client has to send a request's line and headers (from the connection, "
+        "or the first byte of a request); then 408 and the connection is closed"
+    )
+    http_body_timeout: float = Field(
+        60.0, gt=0, description="seconds a client has to send a request's whole body once its headers are in; "
+        "then 408 and the connection is closed"
     )
 
     admin_token: str | None = Field(None, description="bearer token of the admin API (generated if unset)")

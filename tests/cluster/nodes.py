@@ -82,7 +82,7 @@ class Node:
                "EVROAM_OUTBOX_POLL_SECONDS": "0.2", "EVROAM_OUTBOX_BACKOFF_BASE": "0.1",
                "EVROAM_OUTBOX_BACKOFF_MAX": "0.5", "EVROAM_SESSION_PUSH_INTERVAL": "0",
                "EVROAM_LOAD_REPLAN_DELAY": "0.05", "EVROAM_LOG_LEVEL": "INFO", **self.env}
-        log = open(self.folder / f"{self.name}.log", "ab")  # noqa: SIM115 - closed with the process
+        log = open(self.folder / f"{self.name}.log", "ab")  # noqa: SIM115, ASYNC230 - a local file, closed below
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "evroam", "serve", "--db", self.database_url, "--http-port", str(self.http_port),
             "--ocpp-port", str(self.ocpp_port), cwd=self.folder, env=env, stdout=log, stderr=log,

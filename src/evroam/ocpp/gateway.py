@@ -8,8 +8,11 @@
   charger's identity without a password; its subject CN must be the charge point id of the URL
   (else HTTP 403).
 - Unknown charger ids are refused, or (`ocpp_unknown_chargers = "pending"`) let in as Pending.
-- One connection per charger (a new one replaces the old), a registry of who is connected with
+- One connection per charger (a new one replaces the old at once, also when many connect
+  together: the newest is served, the others are closed), a registry of who is connected with
   which OCPP version, and `call()` for services to send a CALL and await its answer.
+- A message bigger than `ocpp_max_frame_bytes` closes the connection (1009, message too big);
+  what else a connection may hold is bounded in `connection.py`.
 - A charger silent for `ocpp_offline_after_missed` heartbeat intervals is disconnected; a
   closed connection makes its EVSEs UNKNOWN.
 """
@@ -157,7 +160,7 @@ class Gateway:
         kwargs: dict[str, Any] = {"sock": sock} if sock is not None else {"host": s.host, "port": s.ocpp_port}
         self._server = await serve(
             self._handle, subprotocols=list(SUBPROTOCOLS), process_request=self._admit, ssl=self.ssl_context(),
-            server_header="evroam", open_timeout=30, **kwargs,
+            server_header="evroam", open_timeout=30, max_size=s.ocpp_max_frame_bytes, **kwargs,
         )
         self.platform.ocpp_log.start()
         self._watchdog = asyncio.get_running_loop().create_task(self._watch(), name="ocpp-watchdog")
@@ -236,12 +239,14 @@ class Gateway:
             self._handlers.add(task)
         charger_id = charger_id_of(websocket.request.path)
         version, handler_class = SUBPROTOCOLS[websocket.subprotocol]
+        # Looked up and replaced with no await in between: of connections arriving together the
+        # last one registered is served and every earlier one is closed.
         previous = self.connections.get(charger_id)
-        if previous is not None:
-            log.info("charger %s connected again; closing its previous connection", charger_id)
-            await previous.websocket.close(1000, "replaced by a new connection")
         conn = handler_class(charger_id, websocket, self.platform)
         self.connections[charger_id] = conn
+        if previous is not None:
+            log.info("charger %s connected again; closing its previous connection", charger_id)
+            previous.replace()
         log.info("charger %s connected (OCPP %s)", charger_id, version)
         try:
             await self.platform.chargers.connected(charger_id, version)
@@ -271,7 +276,7 @@ class Gateway:
             for charger_id, conn in list(self.connections.items()):
                 if loop.time() - conn.last_seen > silent_for:
                     log.warning("charger %s silent for %.0fs (heartbeats missed): offline", charger_id, silent_for)
-                    await conn.websocket.close(1001, "heartbeats missed")
+                    conn.close_soon(1001, "heartbeats missed")
 
 
     async def _write_seen(self) -> None:

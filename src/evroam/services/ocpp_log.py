@@ -1,6 +1,9 @@
 """The OCPP transaction log: every frame to and from a charger, with its direction, charger and
 time. Frames are queued in memory and written in batches (so logging never slows the charger
-conversation down); old entries are pruned after `ocpp_log_retention_days`."""
+conversation down); old entries are pruned after `ocpp_log_retention_days`. A frame longer than
+`ocpp_log_max_frame_chars` is kept cut, with a note of how much is missing, and while the
+database cannot be written the queue holds at most `MAX_BACKLOG_CHARS` (newer frames are then
+counted and dropped), so neither the database nor the memory grows by what a charger sends."""
 
 from __future__ import annotations
 
@@ -22,6 +25,17 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.5
 BATCH = 500
 PRUNE_SECONDS = 3600.0
+#: most characters of frames waiting in memory for the database (while it cannot be written)
+MAX_BACKLOG_CHARS = 64 * 1024 * 1024
+#: message ids are kept (in the database and in the CALL id -> action map) up to this length
+MAX_ID_CHARS = 64
+
+
+def cut(frame: str, limit: int) -> str:
+    """`frame`, or its first `limit` characters and a note saying how many were not kept."""
+    if len(frame) <= limit:
+        return frame
+    return f"{frame[:limit]}…[cut: {len(frame) - limit} of {len(frame)} characters not kept]"
 
 
 def describe(frame: str) -> tuple[int | None, str | None, str | None]:
@@ -42,6 +56,8 @@ class OcppLog:
         self.store = store
         self.settings = settings
         self._queue: list[LogEntry] = []
+        self._queued_chars = 0
+        self._dropped = 0  # frames not logged because the backlog was full
         self._actions: OrderedDict[tuple[str, str, str], str] = OrderedDict()  # CALL id -> action, per side
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -54,6 +70,7 @@ class OcppLog:
         `kind`: (message type, unique id, action) when the caller has read the frame already."""
         message_type, unique_id, action = kind if kind is not None else describe(frame)
         if unique_id is not None:
+            unique_id = unique_id[:MAX_ID_CHARS]
             if message_type == 2 and action:
                 self._actions[(charger_id, direction, unique_id)] = action
                 if len(self._actions) > 20_000:
@@ -61,6 +78,14 @@ class OcppLog:
             elif message_type in (3, 4):  # a result answers the other side's CALL
                 found = self._actions.pop((charger_id, "out" if direction == "in" else "in", unique_id), None)
                 action = action or found
+        frame = cut(frame, self.settings.ocpp_log_max_frame_chars)
+        if self._queued_chars + len(frame) > MAX_BACKLOG_CHARS:
+            self._dropped += 1
+            if self._dropped == 1:
+                log.warning("the OCPP log is %d characters behind the database: frames are dropped until it "
+                            "catches up", self._queued_chars)
+            return
+        self._queued_chars += len(frame)
         self._queue.append(LogEntry(charger_id, at or utcnow(), direction, message_type, unique_id, action, frame))
         if len(self._queue) >= BATCH:
             self._wake.set()
@@ -75,6 +100,10 @@ class OcppLog:
                 except Exception:
                     self._queue[:0] = batch  # kept for the next attempt
                     raise
+                self._queued_chars = sum(len(e.frame) for e in self._queue)
+                if self._dropped:
+                    log.warning("the OCPP log caught up; %d frames were not logged", self._dropped)
+                    self._dropped = 0
             return len(batch)
 
     async def prune(self, now: datetime | None = None) -> int:

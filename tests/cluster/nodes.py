@@ -231,5 +231,6 @@ class RecordingEmsp:
         return [{"identifier": m, "role": "RECEIVER", "url": f"{self.url}/{m}"}
                 for m in ("locations", "tariffs", "sessions", "cdrs")]
 
-    def of(self, method: str, prefix: str) -> list[tuple[str, str, Any]]:
-        return [r for r in self.received if r[0] == method and r[1].startswith(prefix)]
+    def of(self, method: str, part: str) -> list[tuple[str, str, Any]]:
+        """The pushes of one method whose path contains `part` (e.g. "/cdrs")."""
+        return [r for r in self.received if r[0] == method and part in r[1]]

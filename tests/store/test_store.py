@@ -3,6 +3,7 @@ paging filters, and the outbox's per-object order."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -132,6 +133,28 @@ async def test_outbox_keeps_per_object_order(store):
     assert await claim("n1") == [second]
     async with store.connect() as conn:
         assert (await store.outbox.counts(conn))[p.pk] == {"pending": 1, "delivered": 1, "failed": 1}
+
+
+async def test_nodes_claiming_at_once_never_get_the_same_message(store):
+    async with store.begin() as conn:
+        p = await store.partners.create(conn, "acme", status=PartnerStatus.REGISTERED)
+        for i in range(300):
+            await store.outbox.enqueue(conn, partner_pk=p.pk, module="tariffs", object_key=f"tariffs:T{i}",
+                                       method="PUT", path=f"/T{i}", body="{}")
+    now = T0 + timedelta(days=10000)
+
+    async def claim(node: str) -> list[int]:
+        got = []
+        for _ in range(10):
+            async with store.begin() as conn:
+                got += [m.pk for m in await store.outbox.claim(conn, node=node, now=now,
+                                                               until=now + timedelta(seconds=60), limit=20)]
+            await asyncio.sleep(0)
+        return got
+
+    claims = await asyncio.gather(*(claim(f"n{i}") for i in range(4)))
+    every = [pk for c in claims for pk in c]
+    assert len(every) == len(set(every)) == 300
 
 
 async def test_datetimes_come_back_in_utc(store):

@@ -101,6 +101,9 @@ class Gateway:
         self._watchdog: asyncio.Task | None = None
         self._seen_writer: asyncio.Task | None = None
         self._handlers: set[asyncio.Task] = set()
+        # Several nodes: a charger that connected to another node is closed here (one live
+        # connection per charger on the whole platform, the newest).
+        platform.cluster.on_taken(self._taken_elsewhere)
 
     # ------------------------------------------------------------------ the registry services use
 
@@ -248,7 +251,9 @@ class Gateway:
             log.info("charger %s connected again; closing its previous connection", charger_id)
             previous.replace()
         log.info("charger %s connected (OCPP %s)", charger_id, version)
+        cluster = self.platform.cluster
         try:
+            await cluster.hold(charger_id, version)  # a connection on another node is closed there
             await self.platform.chargers.connected(charger_id, version)
             await conn.run()
         except Exception as exc:
@@ -258,12 +263,22 @@ class Gateway:
             if self.connections.get(charger_id) is conn:
                 del self.connections[charger_id]
                 try:
-                    await self.platform.chargers.disconnected(charger_id)
+                    # offline, unless it has connected to another node meanwhile (it moved)
+                    if await cluster.let_go(charger_id):
+                        await self.platform.chargers.disconnected(charger_id)
                 except Exception:
                     log.exception("charger %s: marking it offline failed", charger_id)
             log.info("charger %s disconnected", charger_id)
             if task is not None:
                 self._handlers.discard(task)
+
+    def _taken_elsewhere(self, charger_id: str, node: str) -> None:
+        """The charger connected to another node of the platform: its connection here is closed
+        (without marking the charger offline: it moved)."""
+        conn = self.connections.pop(charger_id, None)
+        if conn is not None:
+            conn.replaced = True
+            conn.close_soon(1000, f"connected to node {node}")
 
     async def _watch(self) -> None:
         """Disconnect chargers that stayed silent too long (missed heartbeats)."""

@@ -104,7 +104,7 @@ class OutboxRepository:
     async def delivered(self, conn: AsyncConnection, pk: int) -> None:
         await conn.execute(
             update(outbox).where(outbox.c.pk == pk).values(status=DELIVERED, delivered_at=utcnow(), last_error=None,
-                                                           claimed_by=None, claimed_until=None)
+                                                           claimed_until=None)  # claimed_by: who delivered it
         )
 
     async def retry(self, conn: AsyncConnection, pk: int, *, attempts: int, next_attempt_at: datetime,
@@ -119,7 +119,7 @@ class OutboxRepository:
     async def failed(self, conn: AsyncConnection, pk: int, *, attempts: int, error: str) -> None:
         await conn.execute(
             update(outbox).where(outbox.c.pk == pk).values(status=FAILED, attempts=attempts, last_error=error[:2000],
-                                                           claimed_by=None, claimed_until=None)
+                                                           claimed_until=None)
         )
 
     async def counts(self, conn: AsyncConnection) -> dict[int, dict[str, int]]:

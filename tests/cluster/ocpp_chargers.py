@@ -91,7 +91,7 @@ class ReconnectingCharger:
             await asyncio.wait_for(self._connected.wait(), 30)
             try:
                 return await self.cp.call(payload, suppress=False)
-            except (ConnectionClosed, TimeoutError, asyncio.TimeoutError) as exc:
+            except (ConnectionClosed, TimeoutError) as exc:
                 last = exc
                 await asyncio.sleep(0.3)
         raise AssertionError(f"{type(payload).__name__} never answered: {last!r}")

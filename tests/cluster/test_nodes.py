@@ -11,6 +11,8 @@ import secrets
 from contextlib import asynccontextmanager
 
 import pytest
+from nodes import Node, RecordingEmsp, drop_database, fresh_database
+from ocpp_chargers import charger16
 from sqlalchemy import text
 
 from evroam.app import Platform
@@ -19,9 +21,6 @@ from evroam.model.common import parse_datetime
 from evroam.model.partners import PartnerStatus
 from evroam.settings import Settings
 from harness import postgres_url, redis_url, wait_for
-
-from nodes import Node, RecordingEmsp, TcpProxy, drop_database, fresh_database
-from ocpp_chargers import ReconnectingCharger, charger16, iso
 
 pytestmark = [
     pytest.mark.skipif(not (postgres_url() and redis_url()),

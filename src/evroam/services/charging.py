@@ -111,6 +111,17 @@ class ChargingService:
         async with self.store.connect() as conn:
             return await self.store.transactions.get(conn, charger_id, str(transaction_id))
 
+    async def transactions(self, *, charger_id: str | None = None, flagged: bool = False,
+                           limit: int = 100) -> list[TransactionRecord]:
+        """The newest transactions (`flagged`: only those never billed, REFUSED or ORPHAN, or with
+        something flagged in `state["flags"]`: refused readings, unreadable stop values, a failed
+        pricing, an orphan's reason)."""
+        async with self.store.connect() as conn:
+            return await self.store.transactions.listing(conn, charger_id=charger_id, flagged=flagged, limit=limit)
+
+    async def flagged(self, limit: int = 100) -> list[TransactionRecord]:
+        return await self.transactions(flagged=True, limit=limit)
+
     async def active_transaction(self, charger_id: str, evse_number: int) -> TransactionRecord | None:
         async with self.store.connect() as conn:
             found = [t for t in await self.store.transactions.active(conn, charger_id) if t.evse_number == evse_number]
@@ -158,8 +169,10 @@ class ChargingService:
             remote = None
             if evse_number is not None and not place.get("evse_uid"):
                 status = unmapped
-                reason = f"EVSE/connector {evse_number} of {charger_id} is not mapped to one of our EVSEs"
-                flags["orphan" if unmapped == ORPHAN else "rejected"] = reason
+                reason = (f"EVSE/connector {evse_number} of {charger_id} is not mapped to one of our EVSEs"
+                          if evse_number > 0 else "no EVSE named")
+                key = "orphan" if unmapped == ORPHAN else "rejected"
+                flags[key] = f"{flags[key]}; {reason}" if key in flags else reason
                 authorization = Authorization(INVALID, None, decided_by="unmapped")
                 log.warning("charger %s: transaction %s %s: %s", charger_id, transaction_id or start_key,
                             "recorded as an orphan" if unmapped == ORPHAN else "refused", reason)

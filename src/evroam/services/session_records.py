@@ -110,7 +110,7 @@ class SessionRecords:
         readings or tariff, flagged, so the transaction still ends in a CDR."""
         if fallback is not None:
             end = tx.stopped_at or tx.started_at
-            priced = unpriced(tx.started_at, end, 0.0, error=fallback)
+            priced = unpriced(tx.started_at, end, 0.0, [], None, error=fallback)
             tx.state.pop("tariff", None)
         else:
             readings = await self.store.transactions.readings(conn, tx.pk)

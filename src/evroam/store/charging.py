@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evroam.model.common import utcnow
@@ -79,6 +79,18 @@ class TransactionRepository:
         if charger_id is not None:
             query = query.where(ocpp_transactions.c.charger_id == charger_id)
         return [_tx(r) for r in (await conn.execute(query.order_by(ocpp_transactions.c.pk))).all()]
+
+    async def listing(self, conn: AsyncConnection, *, charger_id: str | None = None, flagged: bool = False,
+                      limit: int = 100) -> list[TransactionRecord]:
+        """The newest transactions first; `flagged`: only those never billed (REFUSED, ORPHAN)
+        or with something flagged on them (refused readings, an orphan, a failed pricing)."""
+        t = ocpp_transactions.c
+        query = select(ocpp_transactions).order_by(t.pk.desc()).limit(limit)
+        if charger_id is not None:
+            query = query.where(t.charger_id == charger_id)
+        if flagged:
+            query = query.where(or_(t.status.in_(("REFUSED", "ORPHAN")), t.state.like('%"flags":%')))
+        return [_tx(r) for r in (await conn.execute(query)).all()]
 
     async def create(self, conn: AsyncConnection, *, charger_id: str, transaction_id: str | None,
                      start_key: str | None, evse_number: int, connector_number: int, id_tag: str | None,

@@ -102,7 +102,8 @@ class Handlers2(ChargerConnection):
             late = event_type != "Started"
             tx, decision = await charging.start_transaction(
                 self.id, evse_number=evse_number if evse_number is not None or not late else 0,
-                connector_number=connector_number, id_tag=tag, token_type=token_type, started_at=at,
+                connector_number=connector_number, id_tag=tag, token_type=token_type,
+                started_at=min([at, *(r.timestamp for r in readings)]) if late else at,
                 meter_start_wh=energy_at(readings, "Transaction.Begin"), transaction_id=tx_id,
                 remote_start_id=transaction_info.get("remote_start_id"), charging=state in CHARGING_STATES,
                 readings=readings, seq_no=seq_no, unmapped=ORPHAN if late else REFUSED,

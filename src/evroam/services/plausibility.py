@@ -10,14 +10,15 @@ before it, starting from the meter start (or, without one, the first reading):
 - higher by more energy than the EVSE's maximum power delivers in the time between the two,
   times `margin` and plus a minute's grace (clock granularity, meters rounding): refused;
 - a reading back down after up to SPIKE_RUN readings that were too high but still within the
-  power bound, and plausible after the reading before them: those are the spikes, refused, and
-  this one kept.
+  power bound: when it rises above the reading before them (plausibly), and the point after it
+  does not continue from them, those were the spikes: refused, and this one kept (a reading
+  back down between two that agree is the glitch, refused).
 
-The transaction's stop reading (1.6 meterStop, the value given at the stop) is judged like any
-other: when it is implausible the transaction is billed up to the last plausible reading before
-it, never from the implausible one. So a spike, a meter that jumped or was reset, or a wrong
-meterStop can make a CDR bill less than was delivered, never more (and is flagged for the
-operator to look at)."""
+The transaction's stop reading (1.6 meterStop) is judged against the last plausible reading and
+never refuses the readings before it: when it is implausible (lower, or more than the EVSE could
+deliver) the transaction is billed up to the last plausible reading, never from the implausible
+one. So a spike, a meter that jumped or was reset, or a wrong meterStop never bills more than
+the EVSE could have delivered, and a reading or stop that fails is flagged for the operator."""
 
 from __future__ import annotations
 
@@ -94,7 +95,7 @@ def check_energy(readings: Iterable[tuple[datetime, float]], *, start: datetime,
     anchor = next((p for p in points if p.kind == "start" and p.wh >= 0), None)
     if anchor is None:
         anchor = next((p for p in points if p.wh >= 0 and p.at >= start), None)
-    for p in points:
+    for i, p in enumerate(points):
         if p.wh < 0:
             refused.append(Refused(p.at, p.wh, p.kind, NEGATIVE))
         elif anchor is None or p.at < anchor.at:
@@ -105,7 +106,8 @@ def check_energy(readings: Iterable[tuple[datetime, float]], *, start: datetime,
             kept.append(p)
         elif plausible(kept[-1], p):
             kept.append(p)
-        elif p.wh < kept[-1].wh and _drop_spikes(kept, p, plausible, refused):
+        elif (p.wh < kept[-1].wh and p.kind == "reading" and not _glitch(kept[-1], points[i + 1:], plausible)
+              and _drop_spikes(kept, p, plausible, refused)):
             kept.append(p)
         else:
             refused.append(Refused(p.at, p.wh, p.kind, BACKWARDS if p.wh < kept[-1].wh else TOO_FAST))
@@ -113,13 +115,21 @@ def check_energy(readings: Iterable[tuple[datetime, float]], *, start: datetime,
     return Checked(kept, refused)
 
 
+def _glitch(top: Point, after: list[Point], plausible) -> bool:
+    """A reading below `top` is a glitch (not the end of a spike) when the point after it
+    continues plausibly from `top`."""
+    following = next((q for q in after if q.wh >= 0), None)
+    return following is not None and plausible(top, following)
+
+
 def _drop_spikes(kept: list[Point], p: Point, plausible, refused: list[Refused]) -> bool:
-    """When `p` is plausible after the reading before the last few kept ones (never the first),
-    those were spikes: refuse them and say True."""
+    """When `p` rises plausibly above the reading before the last few kept ones (never the
+    first), those were spikes: refuse them and say True."""
     for depth in range(1, SPIKE_RUN + 1):
         if len(kept) - depth < 1:
             return False
-        if plausible(kept[-1 - depth], p):
+        base = kept[-1 - depth]
+        if p.wh > base.wh and plausible(base, p):
             for q in kept[-depth:]:
                 refused.append(Refused(q.at, q.wh, q.kind, SPIKE))
             del kept[-depth:]

@@ -9,7 +9,9 @@ can be billed ends in one CDR billing the real energy to the cent."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import sys
 import time
 from datetime import timedelta
 
@@ -245,6 +247,16 @@ async def test_16_start_on_a_connector_nobody_knows_is_refused_at_its_start(make
     assert tx.status == "REFUSED" and tx.session_id is None and tx.stopped_at is not None
     assert "3 of CP-1 is not mapped" in tx.state["flags"]["rejected"]
     assert [t.transaction_id for t in await cpo.platform.charging.flagged()] == [str(answer.transaction_id)]
+    # the operator sees it: admin API and `evroam sessions flagged`
+    async with httpx.AsyncClient(base_url=cpo.url, headers={"Authorization": "Bearer admin-secret"}) as http:
+        listed = (await http.get("/admin/api/transactions", params={"flagged": "true"})).json()
+    assert [(t["transaction_id"], t["status"]) for t in listed] == [(str(answer.transaction_id), "REFUSED")]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "evroam", "sessions", "flagged", "--json", "--db",
+        cpo.settings().database_url, stdout=asyncio.subprocess.PIPE)
+    shown = json.loads((await proc.communicate())[0])
+    assert [(t["transaction_id"], t["status"]) for t in shown] == [(str(answer.transaction_id), "REFUSED")]
+    assert "is not mapped" in shown[0]["flags"]["rejected"]
     async with cpo.platform.store.connect() as conn:
         assert await cpo.platform.store.sessions.all(conn) == [] and await cpo.platform.store.cdrs.all(conn) == []
 

@@ -547,6 +547,16 @@ class ChargingService:
             return await self.store.cdrs.get(conn, cc, pid, cdr_id)
 
 
+def transaction_view(tx: TransactionRecord) -> dict[str, Any]:
+    """A transaction as operators see it (CLI, admin API): with what is flagged on it."""
+    return {"charger_id": tx.charger_id, "transaction_id": tx.transaction_id, "status": tx.status,
+            "evse_number": tx.evse_number, "id_tag": tx.id_tag, "session_id": tx.session_id,
+            "started_at": format_datetime(tx.started_at),
+            "stopped_at": format_datetime(tx.stopped_at) if tx.stopped_at else None,
+            "meter_start_wh": tx.meter_start_wh, "meter_stop_wh": tx.meter_stop_wh,
+            "flags": tx.state.get("flags") or {}}
+
+
 def _put_decision(state: dict[str, Any], decision: Authorization | None) -> None:
     if decision is None:
         return

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from evroam.events import Bus
 from evroam.model.common import format_datetime
-from evroam.model.sessions import AuthMethod, SessionStatus
+from evroam.model.sessions import AuthMethod
 from evroam.ocpi.outbox import Pushes
 from evroam.services.authorization import ACCEPTED, INVALID, Authorization, AuthorizationService
 from evroam.services.errors import Invalid
@@ -36,16 +35,14 @@ from evroam.services.meter_writer import MeterWriter
 from evroam.services.plausibility import check_energy
 from evroam.services.pricing import CURRENT, ENERGY_REGISTER, POWER
 from evroam.services.remote_starts import RemoteStart, RemoteStartService
+from evroam.services.session_pushes import SessionPusher
 from evroam.services.session_records import SessionRecords
 from evroam.settings import Settings
 from evroam.store import Store
-from evroam.store.charging import Reading, TransactionRecord
+from evroam.store.charging import ACTIVE, COMPLETED, ORPHAN, REFUSED, Reading, TransactionRecord
 
 log = logging.getLogger(__name__)
 
-ACTIVE, COMPLETED = "ACTIVE", "COMPLETED"
-REFUSED, ORPHAN = "REFUSED", "ORPHAN"  # never billed: refused at its start / never seen starting
-PUSH_BATCH = 200  # Sessions recomputed and pushed in one database transaction at most
 
 
 class ChargingService:
@@ -64,13 +61,7 @@ class ChargingService:
         # per MeterValues). Every other change of a transaction goes through this service under
         # the charger's lock and drops its entry first.
         self._open: dict[tuple[str, str], TransactionRecord] = {}
-        # Session pushes on a timer: (charger, transaction) -> the timer of its next push, and
-        # the transactions with readings not pushed yet.
-        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
-        self._dirty: set[tuple[str, str]] = set()
-        self._push_tasks: set[asyncio.Task] = set()
-        self._due: list[tuple[str, str]] = []
-        self._pusher: asyncio.Task | None = None
+        self.pusher = SessionPusher(self)  # Session pushes on a timer
 
     @property
     def owner(self) -> tuple[str, str]:
@@ -84,13 +75,8 @@ class ChargingService:
             self._open.pop((charger_id, str(transaction_id)), None)
 
     async def close(self) -> None:
-        """Stop the session push timers (what they would push is stored: the next start of the
-        service pushes it with the transaction's next reading or its stop)."""
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-        if self._push_tasks:
-            await asyncio.gather(*list(self._push_tasks), return_exceptions=True)
+        """Stop the session push timers."""
+        await self.pusher.close()
 
     # ------------------------------------------------------------------ remote starts
 
@@ -285,7 +271,7 @@ class ChargingService:
         """Meter readings of a transaction (any order, resent ones ignored). Returns once they are
         committed (with those of other chargers: group commit). The Session follows on a timer:
         its kWh, periods and cost are recomputed and pushed at most once per
-        `session_push_interval` (`_schedule_push`), not per reading."""
+        `session_push_interval` (`session_pushes`), not per reading."""
         async with self._lock(charger_id):
             key = (charger_id, str(transaction_id))
             tx = self._open.pop(key, None) or await self.get_transaction(charger_id, transaction_id)
@@ -317,118 +303,7 @@ class ChargingService:
             self._forget(tx.charger_id, tx.transaction_id)
             raise
         if tx.session_id is not None and tx.status == ACTIVE and (readings or changed):
-            key = (tx.charger_id, tx.transaction_id)
-            self._dirty.add(key)
-            self._schedule_push(key, tx, now=_starts_charging(tx))
-
-    # ------------------------------------------------------------------ session pushes on a timer
-
-    def _schedule_push(self, key: tuple[str, str], tx: TransactionRecord, *, now: bool = False) -> None:
-        """Arm the transaction's push timer, unless armed: due `session_push_interval` seconds
-        after its last push (at once with `now`). One timer per active Session; no polling."""
-        timer = self._timers.get(key)
-        delay = 0.0 if now else max(0.0, tx.state.get("pushed_at", 0.0) + self.settings.session_push_interval
-                                    - time.time())
-        if timer is not None:
-            if not now:
-                return
-            timer.cancel()
-        loop = asyncio.get_running_loop()
-        self._timers[key] = loop.call_later(delay, self._push_due, key)
-
-    def _push_due(self, key: tuple[str, str]) -> None:
-        """A push timer fired: the Session joins the next batch of pushes."""
-        self._timers.pop(key, None)
-        self._due.append(key)
-        if self._pusher is None or self._pusher.done():
-            self._pusher = asyncio.get_running_loop().create_task(self._push_batches(), name="session-pusher")
-            self._push_tasks.add(self._pusher)
-            self._pusher.add_done_callback(self._push_tasks.discard)
-
-    async def _push_batches(self) -> None:
-        """Push the Sessions that are due, many in one database transaction (timers that fire
-        together, or while a batch is written, go together: one write instead of one each)."""
-        while self._due:
-            await asyncio.sleep(0)
-            keys = list(dict.fromkeys(self._due))
-            self._due = keys[PUSH_BATCH:]
-            try:
-                await self._push_many(keys[:PUSH_BATCH])
-            except Exception:
-                log.exception("pushing sessions failed")
-
-    async def _push_many(self, keys: list[tuple[str, str]]) -> None:
-        """Recompute Sessions from their readings, store them and push what changed to their eMSPs.
-        Each transaction's charger lock is held meanwhile; a charger busy with something else
-        (meter values being stored, a stop) is retried a moment later."""
-        loop = asyncio.get_running_loop()
-        held: list[asyncio.Lock] = []
-        batch: list[tuple[tuple[str, str], TransactionRecord]] = []
-        try:
-            for key in keys:
-                if key not in self._dirty or key in self._timers:
-                    continue  # pushed meanwhile (e.g. by the stop), or already waiting again
-                lock = self._lock(key[0])
-                if lock.locked():
-                    self._timers[key] = loop.call_later(0.05, self._push_due, key)
-                    continue
-                await lock.acquire()  # free: taken at once
-                held.append(lock)
-                tx = self._open.pop(key, None) or await self.get_transaction(*key)
-                if tx is None or tx.status != ACTIVE or tx.session_id is None:
-                    self._dirty.discard(key)
-                    continue
-                due = tx.state.get("pushed_at", 0.0) + self.settings.session_push_interval - time.time()
-                if due > 0.001 and not _starts_charging(tx):
-                    self._open[key] = tx
-                    self._schedule_push(key, tx)  # pushed meanwhile: the next one at the interval
-                    continue
-                batch.append((key, tx))
-            if not batch:
-                return
-            stored = [dict(tx.state) for _, tx in batch]
-            try:
-                async with self.store.begin() as conn:
-                    for _, tx in batch:
-                        await self._push_one(conn, tx)
-                done = batch
-            except Exception:  # one bad Session must not hold the others back: one by one
-                for (_, tx), state in zip(batch, stored, strict=True):
-                    tx.state = state  # as stored: the batch was rolled back
-                done = []
-                for key, tx in batch:
-                    try:
-                        async with self.store.begin() as conn:
-                            await self._push_one(conn, tx)
-                    except Exception:
-                        self._forget(*key)
-                        self._dirty.discard(key)
-                        log.exception("charger %s: pushing the session of transaction %s failed", *key)
-                    else:
-                        done.append((key, tx))
-            for key, tx in done:
-                self._dirty.discard(key)
-                self._open[key] = tx
-                self._published(tx, "session.updated")
-        finally:
-            for lock in held:
-                lock.release()
-
-    async def _push_one(self, conn, tx: TransactionRecord) -> None:
-        state = dict(tx.state)
-        try:
-            await self.records.refresh(conn, tx, final=False)
-            await self.store.transactions.update(conn, tx.pk, state=tx.state)
-        except Exception:
-            tx.state = state  # as stored
-            raise
-
-    def _cancel_push(self, charger_id: str, transaction_id: str) -> None:
-        key = (charger_id, str(transaction_id))
-        timer = self._timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
-        self._dirty.discard(key)
+            self.pusher.changed(tx)
 
     def _publish_meter(self, tx: TransactionRecord, readings: Sequence[Reading]) -> None:
         """`session.meter` for load management: the newest power, current and energy of one
@@ -475,7 +350,7 @@ class ChargingService:
         whatever the reason, they are made without pricing, flagged with the reason."""
         async with self._lock(charger_id):
             self._forget(charger_id, transaction_id)
-            self._cancel_push(charger_id, transaction_id)
+            self.pusher.cancel(charger_id, transaction_id)
             tx = await self.get_transaction(charger_id, transaction_id)
             if tx is None:
                 log.warning("charger %s stopped transaction %s, which we never saw", charger_id, transaction_id)
@@ -571,8 +446,3 @@ def _decision_of(tx: TransactionRecord) -> Authorization | None:
         return None
     return Authorization(tx.state["auth_status"], tx.state.get("token"),
                          AuthMethod(tx.state.get("auth_method", "WHITELIST")), tx.state.get("authorization_reference"))
-
-
-def _starts_charging(tx: TransactionRecord) -> bool:
-    """True when energy started to flow and the Session still shows PENDING: pushed at once."""
-    return bool(tx.state.get("charging")) and tx.state.get("session_status") == SessionStatus.PENDING.value

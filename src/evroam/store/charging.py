@@ -17,6 +17,9 @@ from evroam.store.bulk import insert_many
 from evroam.store.tables import ocpp_meter_values, ocpp_transactions
 
 Owner = tuple[str, str]
+# A transaction's status: running, stopped; or never billed: refused at its start, or an orphan
+# (events of a transaction we never saw start, on no EVSE we know).
+ACTIVE, COMPLETED, REFUSED, ORPHAN = "ACTIVE", "COMPLETED", "REFUSED", "ORPHAN"
 _READING_COLUMNS = ("transaction_pk", "timestamp", "measurand", "phase", "context", "value")
 _READING_KEY = ("transaction_pk", "measurand", "phase", "timestamp")
 
@@ -89,7 +92,7 @@ class TransactionRepository:
         if charger_id is not None:
             query = query.where(t.charger_id == charger_id)
         if flagged:
-            query = query.where(or_(t.status.in_(("REFUSED", "ORPHAN")), t.state.like('%"flags":%')))
+            query = query.where(or_(t.status.in_((REFUSED, ORPHAN)), t.state.like('%"flags":%')))
         return [_tx(r) for r in (await conn.execute(query)).all()]
 
     async def create(self, conn: AsyncConnection, *, charger_id: str, transaction_id: str | None,

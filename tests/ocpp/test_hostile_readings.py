@@ -111,6 +111,8 @@ async def test_16_unreadable_timestamps_are_a_type_constraint_violation(make_ins
                                                   meter_value=bad_mv)) == "TypeConstraintViolation"
         assert await refused(cp, call.StopTransaction(meter_stop=100, timestamp="yesterday",
                                                       transaction_id=tx_id)) == "TypeConstraintViolation"
+        assert await refused(cp, call.StatusNotification(connector_id=1, error_code="NoError", status="Charging",
+                                                         timestamp="yesterday")) == "TypeConstraintViolation"
         tx = await cpo.platform.charging.get_transaction("CP-1", str(tx_id))
         assert tx.status == "ACTIVE" and await readings_of(cpo, tx) == []
     assert not [r for r in caplog.records if r.exc_info], "answered without a traceback"
@@ -329,6 +331,10 @@ async def test_201_nan_infinity_and_1e308_are_refused_and_an_ended_event_still_e
                                            evse={"id": 2}, id_token=RFID)) == code, value
         assert await cpo.platform.charging.get_transaction("CP-1", "TX-H-2") is None
         assert await refused(cp, event("Updated", 1, "yesterday")) == "TypeConstraintViolation"
+        assert await refused(cp, call201.StatusNotification(timestamp="yesterday", connector_status="Occupied",
+                                                            evse_id=1, connector_id=1)) == "TypeConstraintViolation"
+        assert await refused(cp, call201.MeterValues(evse_id=1, meter_value=mv2(at, 5, multiplier=10**7))
+                             ) == "PropertyConstraintViolation"
         assert await refused(cp, event("Updated", 1, "2026-13-45T99:00:00Z")) == "TypeConstraintViolation"
         await cp.call(event("Updated", 1, at, meter=mv2(at, 3000)))
         # the end carries a NaN and a 1e308: ignored, the transaction ends and is billed

@@ -61,7 +61,10 @@ class Charger16(ChargerConnection, ChargePoint):
         return call_result.Heartbeat(current_time=now())
 
     @on(Action.status_notification)
-    async def on_status_notification(self, connector_id: int, error_code: str, status: str, **_):
+    async def on_status_notification(self, connector_id: int, error_code: str, status: str,
+                                     timestamp: str | None = None, **_):
+        if timestamp is not None:
+            values.timestamp(timestamp)
         if connector_id == 0:
             await self.platform.chargers.station_status(self.id, status_map.STATION.get(status))
         else:

@@ -61,6 +61,7 @@ class Handlers2(ChargerConnection):
 
     @on(Action.status_notification)
     async def on_status_notification(self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **_):
+        values.timestamp(timestamp)
         if evse_id == 0:
             await self.platform.chargers.station_status(self.id, status_map.STATION.get(connector_status))
         else:
@@ -134,22 +135,26 @@ class Handlers2(ChargerConnection):
 
     @on(Action.meter_values)
     async def on_meter_values(self, evse_id: int, meter_value: list, **_):
-        return self.result.MeterValues()  # outside transactions: not part of a session
+        meter_data_2(meter_value)  # read (a bad value is refused), but outside transactions: not part of a session
+        return self.result.MeterValues()
 
     @on(Action.notify_event)
     async def on_notify_event(self, generated_at: str, seq_no: int, event_data: list, **_):
+        values.timestamp(generated_at, "generatedAt")
         self.platform.bus.publish("ocpp.notify_event", charger_id=self.id, event_data=event_data)
         return self.result.NotifyEvent()
 
     @on(Action.notify_report)
     async def on_notify_report(self, request_id: int, generated_at: str, seq_no: int, report_data: list | None = None,
                                tbc: bool | None = None, **_):
+        values.timestamp(generated_at, "generatedAt")
         self.platform.bus.publish("ocpp.notify_report", charger_id=self.id, request_id=request_id, seq_no=seq_no,
                                   report_data=report_data or [], tbc=bool(tbc))
         return self.result.NotifyReport()
 
     @on(Action.security_event_notification)
     async def on_security_event(self, type: str, timestamp: str, **_):
+        values.timestamp(timestamp)
         log.info("charger %s security event %s at %s", self.id, type, timestamp)
         return self.result.SecurityEventNotification()
 

@@ -424,3 +424,36 @@ async def test_201_events_of_transactions_never_started(make_instance):
         assert len(await cpo.platform.store.sessions.all(conn)) == 1
         assert len(await cpo.platform.store.cdrs.all(conn)) == 1
     assert {t.transaction_id for t in await cpo.platform.charging.flagged()} == {"GHOST-1", "GHOST-2"}
+
+
+async def test_201_a_start_that_names_its_evse_later_is_billed_on_it(make_instance):
+    cpo, emsp = await roaming_pair(make_instance)  # CP-1 has EVSEs 1 and 2: a start must say which
+    t0 = past(60)
+    async with charge_point(cpo, "CP-1", version="2.0.1") as cp:
+        await cp.call(call201.BootNotification(charging_station={"model": "DC-150", "vendor_name": "Acme"},
+                                               reason="PowerUp"))
+        # the driver badges first (TxStartPoint Authorized), the cable goes into EVSE 1 later
+        started = await cp.call(event("Started", 0, t0, "TX-L", mv2(t0, 0, context="Transaction.Begin"),
+                                      state="Idle", id_token=RFID))
+        assert started.id_token_info["status"] == "Accepted"
+        assert (await cpo.platform.charging.get_transaction("CP-1", "TX-L")).session_id is None  # no EVSE yet
+        plugged = t0 + timedelta(minutes=1)
+        await cp.call(event("Updated", 1, plugged, "TX-L", state="EVConnected", evse={"id": 1, "connector_id": 1}))
+        end = t0 + timedelta(minutes=20)
+        await cp.call(event("Updated", 2, end, "TX-L", mv2(end, 2000)))
+        await cp.call(event("Ended", 3, end, "TX-L", mv2(end, 2000, context="Transaction.End"), state="EVConnected"))
+        # another one, plugged into an EVSE nobody knows: refused then
+        await cp.call(event("Started", 0, t0, "TX-M", state="Idle", id_token=RFID))
+        answer = await cp.call(event("Updated", 1, plugged, "TX-M", state="EVConnected", evse={"id": 3}))
+        assert answer.id_token_info == {"status": "Invalid"}
+        # and one that never says: ends unbilled, flagged
+        await cp.call(event("Started", 0, t0, "TX-N", state="Idle", id_token=RFID))
+        await cp.call(event("Ended", 1, end, "TX-N", state="Idle"))
+    tx = await cpo.platform.charging.get_transaction("CP-1", "TX-L")
+    cdr = await wait_cdr(emsp, tx.session_id)
+    assert tx.evse_number == 1 and cdr["cdr_location"]["evse_uid"] == "EVR-GENT-1-E3"
+    assert cdr["start_date_time"] == iso(t0) and cdr["total_energy"] == 2.0
+    assert cdr["total_cost"] == {"excl_vat": 1.0, "incl_vat": 1.15}
+    assert (await cpo.platform.charging.get_transaction("CP-1", "TX-M")).status == "REFUSED"
+    never = await cpo.platform.charging.get_transaction("CP-1", "TX-N")
+    assert never.session_id is None and "without naming its EVSE" in never.state["flags"]["rejected"]

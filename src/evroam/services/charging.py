@@ -371,6 +371,8 @@ class ChargingService:
                                                          meter_stop_wh=meter_stop_wh, state=tx.state)
                     return tx
                 tx.status = COMPLETED
+                if tx.state.get("evse_pending"):
+                    tx.state.setdefault("flags", {})["rejected"] = "ended without naming its EVSE: not billed"
                 if meter_stop_wh is None:
                     meter_stop_wh = await self._last_plausible_wh(conn, tx)
                 if tx.session_id is not None:

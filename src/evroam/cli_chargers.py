@@ -139,6 +139,31 @@ def sessions_list(db: str | None = DB, as_json: bool = typer.Option(False, "--js
     _records("sessions", db, as_json, limit)
 
 
+@sessions_app.command("flagged")
+def sessions_flagged(db: str | None = DB, as_json: bool = typer.Option(False, "--json"),
+                     charger: str | None = typer.Option(None, "--charger", help="only this charger"),
+                     limit: int = typer.Option(50, "--limit")) -> None:
+    """Transactions to look at: refused at their start, orphans (never seen starting), or with meter
+    readings refused as implausible, stop values ignored or a pricing that failed."""
+    from evroam.services.charging import transaction_view
+
+    found = run_service(settings_for(db), lambda p: p.charging.transactions(charger_id=charger, flagged=True,
+                                                                            limit=limit))
+    items = [transaction_view(tx) for tx in found]
+    if as_json:
+        print(json.dumps(items, indent=2))
+        return
+    table = Table("charger", "transaction", "status", "session", "started", "flags")
+    for x in items:
+        flags = x["flags"]
+        why = "; ".join(filter(None, [flags.get("rejected"), flags.get("orphan"),
+                                      f"{flags['refused_count']} readings refused" if flags.get("refused_count") else "",
+                                      flags.get("pricing_error"), flags.get("stop_meter"),
+                                      f"{len(flags['dropped'])} stop values ignored" if flags.get("dropped") else ""]))
+        table.add_row(x["charger_id"], x["transaction_id"], x["status"], x["session_id"] or "-", x["started_at"], why)
+    out.print(table)
+
+
 @cdrs_app.command("list")
 def cdrs_list(db: str | None = DB, as_json: bool = typer.Option(False, "--json"),
               limit: int = typer.Option(50, "--limit")) -> None:

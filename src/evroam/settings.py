@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     session_push_interval: float = Field(
         60.0, ge=0, description="seconds between session updates pushed to the eMSP while charging (0: every change)"
     )
+    meter_power_margin: float = Field(
+        1.5, ge=0, description="an energy reading that rises faster than this many times the EVSE's maximum power "
+        "(plus a minute's grace) is refused for billing as implausible; 0 checks only that readings never go down"
+    )
     currency: str = Field("EUR", min_length=3, max_length=3, description="currency of sessions without a tariff")
     pull_interval: float = Field(
         900.0, ge=0, description="(eMSP) seconds between pulls of every CPO partner's data (0: never)"

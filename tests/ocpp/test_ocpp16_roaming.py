@@ -181,7 +181,7 @@ async def test_session_pushed_at_the_interval_as_patches_then_completed_with_the
 
 
 def test_a_session_patch_appends_only_what_is_new_else_a_put_is_needed():
-    from evroam.services.charging import _patch, _pushed
+    from evroam.services.session_records import _patch, _pushed
 
     def period(start: str, kwh: float, hours: float) -> dict:
         return {"start_date_time": start, "tariff_id": "DC-1",

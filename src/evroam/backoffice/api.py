@@ -187,6 +187,16 @@ async def cdrs(request: Request, limit: int = Query(100, ge=1, le=10_000)):
         return await platform.store.cdrs.all(conn, (s.country_code, s.party_id), limit=limit)
 
 
+@router.get("/transactions", summary="Our newest OCPP transactions; `flagged`: only those to look at (refused at "
+            "their start, orphans, readings refused as implausible, a pricing that failed)")
+async def transactions(request: Request, flagged: bool = False, charger: str | None = None,
+                       limit: int = Query(100, ge=1, le=1000)):
+    from evroam.services.charging import transaction_view
+
+    found = await request.app.state.platform.charging.transactions(charger_id=charger, flagged=flagged, limit=limit)
+    return [transaction_view(tx) for tx in found]
+
+
 @router.get("/ocpp-log", summary="The OCPP transaction log, oldest first (the newest `limit` entries)")
 async def ocpp_log(request: Request, charger: str | None = None, since: str | None = None, until: str | None = None,
                    limit: int = Query(1000, ge=1, le=100_000)):

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from ocpp.exceptions import FormatViolationError, NotSupportedError, OCPPError, ProtocolError
+from ocpp.exceptions import FormatViolationError, InternalError, NotSupportedError, OCPPError, ProtocolError
 from ocpp.exceptions import NotImplementedError as NotHandledError  # (not the builtin)
 from ocpp.messages import Call, CallError, CallResult, MessageType, unpack
 
@@ -35,6 +35,23 @@ _REMEMBERED = 64
 #: longest message id taken (OCPP-J: at most 36 characters; a little more is tolerated)
 MAX_MESSAGE_ID = 64
 _UNREAD = object()
+
+
+class _AnsweredErrors(logging.Filter):
+    """The library logs whatever a handler raises with its traceback (and the whole CALL). An
+    OCPPError is a CALLERROR we chose to answer (e.g. a charger's unreadable value): one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, OCPPError):
+            record.msg, record.args = "CALL answered with %s: %s", (error.code, (error.details or {}).get("cause"))
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+_library_log = logging.getLogger("ocpp.evroam")
+_library_log.addFilter(_AnsweredErrors())
 
 
 class MessageTypeNotSupportedError(OCPPError):
@@ -55,7 +72,8 @@ class ChargerConnection:
     _fast: dict[str, str] = {}
 
     def __init__(self, charger_id: str, websocket: Any, platform: Platform) -> None:
-        super().__init__(charger_id, websocket, response_timeout=platform.settings.ocpp_call_timeout)
+        super().__init__(charger_id, websocket, response_timeout=platform.settings.ocpp_call_timeout,
+                         logger=_library_log)
         self.platform = platform
         self.websocket = websocket
         self.last_seen = asyncio.get_running_loop().time()
@@ -191,6 +209,9 @@ class ChargerConnection:
             await self._send(msg.create_call_error(error).to_json())
         except TypeError as exc:  # a field the handler does not take
             await self._send(msg.create_call_error(ProtocolError(details={"cause": str(exc)})).to_json())
+        except Exception:  # (a fast path's failure: answered, as the library answers its own)
+            log.exception("charger %s: handling %s failed", self.id, msg.action)
+            await self._send(msg.create_call_error(InternalError()).to_json())
         finally:
             self._current = None
 

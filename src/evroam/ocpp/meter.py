@@ -1,24 +1,29 @@
 """OCPP meter values (1.6 MeterValue / 2.x MeterValueType, as snake_case dicts) -> readings
-in normalised units: energy in Wh, power in W, current in A."""
+in normalised units: energy in Wh, power in W, current in A.
+
+Every number and time goes through `evroam.ocpp.values`: a value it refuses raises the OCPP
+error for it (the CALL is answered with a CALLERROR, nothing stored). With `lenient` (a
+transaction's stop: refusing it would leave the transaction open for ever) a refused sampled
+value (or meter value, when its timestamp is refused) is left out instead and described in
+`MeterData.dropped`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from evroam.model.common import parse_datetime
+from ocpp.exceptions import OCPPError
+
+from evroam.ocpp import values
 from evroam.store.charging import Reading
 
 DEFAULT_MEASURAND = "Energy.Active.Import.Register"
-_KILO = {"kWh": 1000.0, "kW": 1000.0, "kvarh": 1000.0, "kvar": 1000.0, "kVA": 1000.0}
 
 
-def _value(raw: Any, unit: str | None, multiplier: int = 0) -> float | None:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return None  # e.g. signed meter data: not a number
-    return value * (10 ** multiplier) * _KILO.get(unit or "", 1.0)
+class MeterData(NamedTuple):
+    readings: list[Reading]
+    dropped: list[str]  # why each left-out value was refused (lenient reading only)
 
 
 def _reading_16(at: datetime, sv: dict[str, Any]) -> Reading | None:
@@ -26,22 +31,54 @@ def _reading_16(at: datetime, sv: dict[str, Any]) -> Reading | None:
     when it holds no number (signed meter data)."""
     if sv.get("format") == "SignedData":
         return None
-    value = _value(sv.get("value"), sv.get("unit"))
-    if value is None:
-        return None
+    unit = sv.get("unit")
+    value = values.scaled(values.decimal_16(sv.get("value")), unit)
     return Reading(at, sv.get("measurand") or DEFAULT_MEASURAND, sv.get("phase") or "",
                    sv.get("context") or "Sample.Periodic", value)
 
 
-def readings_16(meter_values: list[dict[str, Any]] | None) -> list[Reading]:
+def _reading_2(at: datetime, sv: dict[str, Any]) -> Reading | None:
+    unit = sv.get("unit_of_measure") or {}
+    value = values.scaled(values.number_2(sv.get("value")), unit.get("unit"), values.multiplier(unit.get("multiplier")))
+    return Reading(at, sv.get("measurand") or DEFAULT_MEASURAND, sv.get("phase") or "",
+                   sv.get("context") or "Sample.Periodic", value)
+
+
+def _read(meter_values: list[dict[str, Any]] | None, reading: Callable[[datetime, dict[str, Any]], Reading | None],
+          lenient: bool) -> MeterData:
     out: list[Reading] = []
+    dropped: list[str] = []
     for mv in meter_values or []:
-        at = parse_datetime(mv["timestamp"])
+        try:
+            at = values.timestamp(mv.get("timestamp"))
+        except OCPPError as error:
+            if not lenient:
+                raise
+            dropped.append(_why(error))
+            continue
         for sv in mv.get("sampled_value") or []:
-            reading = _reading_16(at, sv)
-            if reading is not None:
-                out.append(reading)
-    return out
+            try:
+                r = reading(at, sv)
+            except OCPPError as error:
+                if not lenient:
+                    raise
+                dropped.append(_why(error))
+                continue
+            if r is not None:
+                out.append(r)
+    return MeterData(out, dropped)
+
+
+def _why(error: OCPPError) -> str:
+    return f"{error.code}: {(error.details or {}).get('cause', error.description)}"
+
+
+def readings_16(meter_values: list[dict[str, Any]] | None) -> list[Reading]:
+    return _read(meter_values, _reading_16, False).readings
+
+
+def meter_data_16(meter_values: list[dict[str, Any]] | None, *, lenient: bool = False) -> MeterData:
+    return _read(meter_values, _reading_16, lenient)
 
 
 # OCPP 1.6 MeterValues.req, as its JSON schema defines it: the enumerations of SampledValue.
@@ -68,8 +105,10 @@ _METER_VALUES_16 = frozenset(("connectorId", "transactionId", "meterValue"))
 def meter_values_16(payload: dict[str, Any]) -> tuple[int, int | None, list[Reading]] | None:
     """A 1.6 MeterValues.req payload (camelCase, as received) read in one pass: (connectorId,
     transactionId, readings), or None unless the payload is plainly valid (every field of the
-    schema's types and enumerations, nothing else, every timestamp readable). None means: let the
-    library's validation judge it; so this accepts nothing the JSON schema refuses."""
+    schema's types and enumerations, nothing else). None means: let the library's validation
+    judge it; so this accepts nothing the JSON schema refuses. A payload of the schema's shape
+    with a value or timestamp that `values` refuses raises its OCPP error, as the library's
+    path does."""
     if not _METER_VALUES_16.issuperset(payload):
         return None
     connector_id = payload.get("connectorId")
@@ -81,16 +120,11 @@ def meter_values_16(payload: dict[str, Any]) -> tuple[int, int | None, list[Read
         return None
     if type(meter_values) is not list or not meter_values:
         return None
-    out: list[Reading] = []
     for mv in meter_values:
         if type(mv) is not dict or len(mv) != 2 or "timestamp" not in mv or "sampledValue" not in mv:
             return None
         timestamp, sampled = mv["timestamp"], mv["sampledValue"]
         if type(timestamp) is not str or type(sampled) is not list or not sampled:
-            return None
-        try:
-            at = parse_datetime(timestamp)
-        except ValueError:
             return None
         for sv in sampled:
             if type(sv) is not dict or type(sv.get("value")) is not str:
@@ -99,6 +133,10 @@ def meter_values_16(payload: dict[str, Any]) -> tuple[int, int | None, list[Read
                 allowed = _SAMPLED_16.get(key, False)
                 if allowed is False or type(value) is not str or (allowed is not None and value not in allowed):
                     return None
+    out: list[Reading] = []
+    for mv in meter_values:
+        at = values.timestamp(mv["timestamp"])
+        for sv in mv["sampledValue"]:
             reading = _reading_16(at, sv)
             if reading is not None:
                 out.append(reading)
@@ -106,17 +144,11 @@ def meter_values_16(payload: dict[str, Any]) -> tuple[int, int | None, list[Read
 
 
 def readings_2(meter_values: list[dict[str, Any]] | None) -> list[Reading]:
-    out: list[Reading] = []
-    for mv in meter_values or []:
-        at = parse_datetime(mv["timestamp"])
-        for sv in mv.get("sampled_value") or []:
-            unit = sv.get("unit_of_measure") or {}
-            value = _value(sv.get("value"), unit.get("unit"), int(unit.get("multiplier") or 0))
-            if value is None:
-                continue
-            out.append(Reading(at, sv.get("measurand") or DEFAULT_MEASURAND, sv.get("phase") or "",
-                               sv.get("context") or "Sample.Periodic", value))
-    return out
+    return _read(meter_values, _reading_2, False).readings
+
+
+def meter_data_2(meter_values: list[dict[str, Any]] | None, *, lenient: bool = False) -> MeterData:
+    return _read(meter_values, _reading_2, lenient)
 
 
 def energy_at(readings: list[Reading], context: str) -> float | None:

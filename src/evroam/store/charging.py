@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evroam.model.common import utcnow
@@ -17,6 +17,9 @@ from evroam.store.bulk import insert_many
 from evroam.store.tables import ocpp_meter_values, ocpp_transactions
 
 Owner = tuple[str, str]
+# A transaction's status: running, stopped; or never billed: refused at its start, or an orphan
+# (events of a transaction we never saw start, on no EVSE we know).
+ACTIVE, COMPLETED, REFUSED, ORPHAN = "ACTIVE", "COMPLETED", "REFUSED", "ORPHAN"
 _READING_COLUMNS = ("transaction_pk", "timestamp", "measurand", "phase", "context", "value")
 _READING_KEY = ("transaction_pk", "measurand", "phase", "timestamp")
 
@@ -79,6 +82,18 @@ class TransactionRepository:
         if charger_id is not None:
             query = query.where(ocpp_transactions.c.charger_id == charger_id)
         return [_tx(r) for r in (await conn.execute(query.order_by(ocpp_transactions.c.pk))).all()]
+
+    async def listing(self, conn: AsyncConnection, *, charger_id: str | None = None, flagged: bool = False,
+                      limit: int = 100) -> list[TransactionRecord]:
+        """The newest transactions first; `flagged`: only those never billed (REFUSED, ORPHAN)
+        or with something flagged on them (refused readings, an orphan, a failed pricing)."""
+        t = ocpp_transactions.c
+        query = select(ocpp_transactions).order_by(t.pk.desc()).limit(limit)
+        if charger_id is not None:
+            query = query.where(t.charger_id == charger_id)
+        if flagged:
+            query = query.where(or_(t.status.in_((REFUSED, ORPHAN)), t.state.like('%"flags":%')))
+        return [_tx(r) for r in (await conn.execute(query)).all()]
 
     async def create(self, conn: AsyncConnection, *, charger_id: str, transaction_id: str | None,
                      start_key: str | None, evse_number: int, connector_number: int, id_tag: str | None,

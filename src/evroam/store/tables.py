@@ -161,7 +161,7 @@ ocpp_transactions = Table(
     Column("connector_number", Integer, nullable=False),
     Column("id_tag", String(64)),
     Column("session_id", String(36)),  # None while no OCPI session exists (refused or not yet authorized)
-    Column("status", String(12), nullable=False),  # ACTIVE | COMPLETED | REFUSED
+    Column("status", String(12), nullable=False),  # ACTIVE | COMPLETED | REFUSED | ORPHAN
     Column("started_at", UTCDateTime, nullable=False),
     Column("stopped_at", UTCDateTime),
     Column("meter_start_wh", Float),

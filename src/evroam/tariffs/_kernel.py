@@ -20,6 +20,10 @@ COMPILED: Final = not __file__.endswith(".py")
 
 
 _UTC: Final = UTC
+# kWh beyond any meter (a petawatt-hour). The unchecked pass gives up on values outside
+# +-MAX_KWH, NaN included: `round((kwh - base) * 1e6)` of an infinity or NaN raises, and the
+# checked pass (engine) refuses them with a PricingError instead.
+MAX_KWH: Final = 1e15
 _EPOCH_ORDINAL: Final = 719_163  # date(1970, 1, 1).toordinal()
 
 
@@ -91,7 +95,8 @@ def split(
     Energy is `round((kwh - base) * 1e6)` mWh at every cut.
 
     Unless `checked`, returns None as soon as a timestamp does not increase or the energy
-    decreases (the caller then validates and normalises the samples first)."""
+    decreases or is not a finite number within +-MAX_KWH (the caller then validates and
+    normalises the samples first)."""
     n = len(times) - 1
     power_th: tuple[float, ...] = ct.power_th if ct.has_power else ()
     power_masks: tuple[int, ...] = ct.power_masks
@@ -116,12 +121,14 @@ def split(
     j = 0
     t1: int = times[0]
     k1: float = kwhs[0]
+    if not checked and not -MAX_KWH <= k1 <= MAX_KWH:
+        return None
     for i in range(n):
         t0 = t1
         k0 = k1
         t1 = times[i + 1]
         k1 = kwhs[i + 1]
-        if not checked and (t1 <= t0 or k1 < k0):
+        if not checked and (t1 <= t0 or not k0 <= k1 <= MAX_KWH):
             return None
         charging = k1 > k0
         mask = const

@@ -210,6 +210,9 @@ def _split_columns(ct: CompiledTariff, s: SampleSeries | _Samples) -> _kernel.Co
     if gaps and any(map(lt, t1, t0)):
         i = list(map(lt, t1, t0)).index(True) + 1
         raise PricingError(f"meter_samples[{i}].timestamp is earlier than the sample before it")
+    for i, k in enumerate(kwhs):
+        if not -_kernel.MAX_KWH <= k <= _kernel.MAX_KWH:
+            raise PricingError(f"meter_samples[{i}].kwh_total {k!r} is not a number a meter can read")
     k0 = kwhs[:-1]
     k1 = kwhs[1:]
     if any(map(lt, k1, k0)):

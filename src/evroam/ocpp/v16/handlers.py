@@ -1,21 +1,29 @@
 """OCPP 1.6J: what a charger tells the central system, translated into service calls.
 
 Connector numbers (connectorId) are the numbers of the charger's EVSE mapping; each 1.6
-connector is one OCPI EVSE (its first connector). connectorId 0 is the whole station."""
+connector is one OCPI EVSE (its first connector). connectorId 0 is the whole station.
+
+Numbers and times are read strictly (`evroam.ocpp.values`): a bad one is answered with the
+CALLERROR the specification names, nothing stored. A StartTransaction on connectorId 0 or
+below (the specification requires > 0) is a PropertyConstraintViolation; on a connector the
+charger's mapping does not know it is answered Invalid (and stored REFUSED, never billed). A
+StopTransaction is never refused for its meter data (that would leave the transaction open
+for ever): values it carries that cannot be read are left out and flagged, an impossible
+meterStop is ignored (billed up to the last plausible reading)."""
 
 from __future__ import annotations
 
 import logging
 
+from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
-from evroam.model.common import parse_datetime
-from evroam.ocpp import status_map
+from evroam.ocpp import status_map, values
 from evroam.ocpp.common import REGISTRATION, id_tag_info_16, now
 from evroam.ocpp.connection import ChargerConnection
-from evroam.ocpp.meter import meter_values_16, readings_16
+from evroam.ocpp.meter import meter_data_16, meter_values_16, readings_16
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +61,10 @@ class Charger16(ChargerConnection, ChargePoint):
         return call_result.Heartbeat(current_time=now())
 
     @on(Action.status_notification)
-    async def on_status_notification(self, connector_id: int, error_code: str, status: str, **_):
+    async def on_status_notification(self, connector_id: int, error_code: str, status: str,
+                                     timestamp: str | None = None, **_):
+        if timestamp is not None:
+            values.timestamp(timestamp)
         if connector_id == 0:
             await self.platform.chargers.station_status(self.id, status_map.STATION.get(status))
         else:
@@ -73,13 +84,17 @@ class Charger16(ChargerConnection, ChargePoint):
     @on(Action.start_transaction)
     async def on_start_transaction(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str,
                                    reservation_id: int | None = None, **_):
-        started_at = parse_datetime(timestamp)
+        started_at = values.timestamp(timestamp)
+        if connector_id <= 0:
+            raise PropertyConstraintViolationError(
+                details={"cause": f"connectorId {connector_id} of a StartTransaction must be > 0"})
+        meter_start_wh = values.register_wh(meter_start, "meterStart")
         if not await self.platform.chargers.is_accepted(self.id):
             return call_result.StartTransaction(transaction_id=0, id_tag_info={"status": "Invalid"})
         key = f"{connector_id}|{timestamp}|{id_tag}|{meter_start}"
         tx, decision = await self.platform.charging.start_transaction(
             self.id, evse_number=connector_id, connector_number=1, id_tag=id_tag, started_at=started_at,
-            meter_start_wh=float(meter_start), start_key=key)
+            meter_start_wh=meter_start_wh, start_key=key)
         return call_result.StartTransaction(transaction_id=int(tx.transaction_id),
                                             id_tag_info=id_tag_info_16(decision))
 
@@ -101,9 +116,19 @@ class Charger16(ChargerConnection, ChargePoint):
     async def on_stop_transaction(self, meter_stop: int, timestamp: str, transaction_id: int,
                                   reason: str | None = None, id_tag: str | None = None,
                                   transaction_data: list | None = None, **_):
+        stopped_at = values.timestamp(timestamp)
+        flags: dict = {}
+        try:
+            meter_stop_wh: float | None = values.register_wh(meter_stop, "meterStop")
+        except OCPPError as error:
+            meter_stop_wh = None
+            flags["stop_meter"] = f"meterStop ignored: {(error.details or {}).get('cause')}"[:120]
+        data = meter_data_16(transaction_data, lenient=True)
+        if data.dropped:
+            flags["dropped"] = data.dropped[:20]
         tx = await self.platform.charging.stop_transaction(
-            self.id, str(transaction_id), stopped_at=parse_datetime(timestamp), meter_stop_wh=float(meter_stop),
-            readings=readings_16(transaction_data), reason=reason)
+            self.id, str(transaction_id), stopped_at=stopped_at, meter_stop_wh=meter_stop_wh,
+            readings=data.readings, reason=reason, flags=flags)
         if tx is None or id_tag is None:
             return call_result.StopTransaction()
         decision = self.platform.authorization.remembered(self.id, id_tag)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -59,6 +60,7 @@ class Platform:
         self.store = Store(settings.database_url, own_party=(settings.country_code, settings.party_id))
         self.bus = Bus()
         self.cluster = make_cluster(self.node, self.bus, settings.redis_url, prefix=settings.redis_prefix)
+        self.cluster.info.update(pid=os.getpid(), http_port=settings.http_port, ocpp_port=settings.ocpp_port)
         self.change_feed = ChangeFeed(self.store, self.bus, self.node, poll_seconds=settings.change_poll_seconds)
         self.http = httpx.AsyncClient(timeout=settings.ocpi_timeout, follow_redirects=False)
         self.ocpi = OcpiClient(self.http, country_code=settings.country_code, party_id=settings.party_id)
@@ -319,9 +321,11 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         return runner.run(main)
 
 
-async def serve(settings: Settings, *, demo_data: bool = False, ready: asyncio.Event | None = None) -> None:
+async def serve(settings: Settings, *, demo_data: bool = False, ready: asyncio.Event | None = None,
+                reuse_port: bool = False) -> None:
     """Run evroam until interrupted: migrate, optionally load demo data, serve HTTP and (when we
-    are a CPO) the OCPP WebSocket server, in one process."""
+    are a CPO) the OCPP WebSocket server, in one process. With `reuse_port`, other processes may
+    listen on the same ports (`evroam serve --workers N`)."""
     import uvicorn
 
     from evroam.demo import load_demo
@@ -333,11 +337,17 @@ async def serve(settings: Settings, *, demo_data: bool = False, ready: asyncio.E
     app = create_app(platform)
     server = uvicorn.Server(http_config(app, settings, host=settings.host, port=settings.http_port,
                                        timeout_graceful_shutdown=10))
+    sockets = None
     try:
+        if reuse_port:
+            from evroam.workers import reusable_socket
+
+            sockets = [reusable_socket(settings.host, settings.http_port)]
         if "CPO" in settings.roles:
-            await platform.gateway.start()
+            ocpp_sock = reusable_socket(settings.host, settings.ocpp_port) if reuse_port else None
+            await platform.gateway.start(sock=ocpp_sock)
             scheme = "wss" if settings.ocpp_tls_cert else "ws"
             log.info("OCPP on %s://%s:%s/ocpp/{charge_point_id}", scheme, settings.host, settings.ocpp_port)
-        await server.serve()
+        await server.serve(sockets=sockets)
     finally:
         await platform.close()

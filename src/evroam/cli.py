@@ -44,8 +44,12 @@ def serve(
     ocpp_client_ca: str | None = typer.Option(None, help="PEM CA of charger certificates (mutual TLS, profile 3)"),
     public_url: str | None = typer.Option(None, help="base URL partners use to reach us (EVROAM_PUBLIC_URL)"),
     demo_data: bool = typer.Option(False, "--demo-data", help="load demo locations and tariffs into an empty database"),
+    workers: int = typer.Option(1, "--workers", help="run N nodes on this machine sharing the ports (needs "
+                                "EVROAM_REDIS_URL; PostgreSQL recommended)"),
+    reuse_port: bool = typer.Option(False, "--reuse-port", hidden=True, help="(a node started by --workers)"),
 ) -> None:
     """Serve OCPI (versions at /ocpi/versions), the admin API and /health."""
+    from evroam import workers as node_workers
     from evroam.app import run as run_loop
     from evroam.app import serve as run
 
@@ -53,6 +57,21 @@ def serve(
                             ocpp_tls_cert=ocpp_tls_cert, ocpp_tls_key=ocpp_tls_key, ocpp_client_ca=ocpp_client_ca)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if (problem := node_workers.check(settings, workers)) is not None:
+        fail(problem)
+    if workers > 1:
+        if settings.database_url.startswith("sqlite"):
+            out.print("[yellow]warning:[/] several nodes on one SQLite file take turns writing; use PostgreSQL "
+                      "(--db postgresql+asyncpg://...) for real load")
+        if demo_data:
+            from evroam.demo import load_demo
+
+            run_service(settings, load_demo)  # once, before the nodes start
+        argv = [a for a in sys.argv[2:] if a != "--demo-data"]
+        argv = _without_option(argv, "--workers")
+        out.print(f"[bold green]evroam[/] {workers} nodes on {settings.database_url}, sharing HTTP "
+                  f"{settings.http_port} and OCPP {settings.ocpp_port}")
+        raise typer.Exit(node_workers.run(argv, settings, workers))
     out.print(f"[bold green]evroam[/] {settings.country_code}/{settings.party_id} ({', '.join(settings.roles)}) "
               f"on {settings.database_url}")
     out.print(f"  OCPI versions  {settings.versions_url}")
@@ -63,12 +82,25 @@ def serve(
         scheme = "wss" if settings.ocpp_tls_cert else "ws"
         out.print(f"  OCPP           {scheme}://{settings.host}:{settings.ocpp_port}/ocpp/{{charge_point_id}}")
     try:
-        run_loop(run(settings, demo_data=demo_data))
+        run_loop(run(settings, demo_data=demo_data, reuse_port=reuse_port))
     except KeyboardInterrupt:
         pass
     except OSError as exc:
         fail(f"cannot serve on {settings.host} (HTTP {settings.http_port}, OCPP {settings.ocpp_port}): {exc} "
              "(choose another --http-port / --ocpp-port?)")
+
+
+def _without_option(argv: list[str], name: str) -> list[str]:
+    """`argv` without `name VALUE` / `name=VALUE`."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == name:
+            skip = True
+        elif not arg.startswith(name + "="):
+            kept.append(arg)
+    return kept
 
 
 @app.command("admin-token")

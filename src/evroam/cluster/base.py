@@ -53,6 +53,7 @@ class Cluster:
         self.started_at = time.time()
         self._served: dict[str, Served] = {}
         self._taken: list[Taken] = []
+        self.info: dict[str, Any] = {}  # what this node tells about itself (pid, ports)
 
     async def start(self) -> None:
         """Join the platform (nothing to join alone)."""
@@ -107,7 +108,7 @@ class Cluster:
         return [self.describe()]
 
     def describe(self) -> dict[str, Any]:
-        return {"node": self.node, "started_at": self.started_at}
+        return {"node": self.node, "started_at": self.started_at, **self.info}
 
     def health(self) -> dict[str, Any]:
         return {"mode": "single node", "redis": None}

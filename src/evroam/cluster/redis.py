@@ -76,7 +76,6 @@ class RedisCluster(Cluster):
         self.redis = aioredis.Redis.from_url(url, decode_responses=True, socket_timeout=BLOCK_SECONDS + 4,
                                              socket_connect_timeout=3, health_check_interval=15)
         self.on_event = on_event
-        self.info: dict[str, Any] = {}  # what this node tells about itself (ports, pid)
         self.up = False
         self.last_error: str | None = None
         self._mine: dict[str, str] = {}  # charger id -> OCPP version, held here
@@ -463,7 +462,7 @@ class RedisCluster(Cluster):
     # ------------------------------------------------------------------ what the node sees
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), **self.info, "chargers": len(self._mine)}
+        return {**super().describe(), "chargers": len(self._mine)}
 
     async def nodes(self) -> list[dict[str, Any]]:
         if self.up:

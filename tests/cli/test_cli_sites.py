@@ -84,3 +84,45 @@ async def test_sites_commands_beside_a_running_server(tmp_path):
             await wait_for(lambda: tx_limit(cp) == 10.0)
     finally:
         await inst.close()
+
+
+async def test_a_site_set_beside_a_running_server_is_in_force_within_a_second(tmp_path):
+    """Two cars charge at a location with no site; `evroam sites set ... --capacity-kw 22` in a
+    separate process: the server limits them to 22 kW within 1 s of the change being stored (with
+    the default 60 s periodic re-plan, so not by waiting for it)."""
+    inst = Instance(db_path=tmp_path / "evroam.db")
+    await inst.start()
+    try:
+        assert await load_demo(inst.platform)
+        for n, uid in ((1, "EVR-GENT-1-E1"), (2, "EVR-GENT-1-E2")):  # 22 kW AC each
+            await inst.platform.chargers.add(f"CP-{n}", password=PASSWORD, location_id="EVR-GENT-1",
+                                             evses={1: uid})
+            await inst.platform.tokens.add_own({"uid": f"TAG-{n}", "whitelist": "ALWAYS"})
+        async with charge_point(inst, "CP-1", cls=PROFILED["1.6"]) as cp1, \
+                charge_point(inst, "CP-2", cls=PROFILED["1.6"]) as cp2:
+            cps = [cp1, cp2]
+            for n, cp in enumerate(cps, start=1):
+                await cp.call(call16.BootNotification(charge_point_model="AC-22", charge_point_vendor="Acme"))
+                await cp.call(call16.StartTransaction(connector_id=1, id_tag=f"TAG-{n}", meter_start=0,
+                                                      timestamp=iso(past(0))))
+            await asyncio.sleep(0.5)
+            assert all(tx_limit(cp) is None for cp in cps)  # no site: nothing to limit
+
+            command = asyncio.create_task(evroam(tmp_path, "sites", "set", "EVR-GENT-1", "--capacity-kw", "22"))
+            stored_at = None
+            loop = asyncio.get_running_loop()
+            while stored_at is None:  # the moment the command's change is in the database
+                if await inst.platform.sites.list():
+                    stored_at = loop.time()
+                elif command.done():
+                    await command
+                    raise AssertionError("the command ended without storing the site")
+                else:
+                    await asyncio.sleep(0.01)
+            await wait_for(lambda: all(tx_limit(cp) is not None for cp in cps), timeout=5, interval=0.01)
+            in_force_after = loop.time() - stored_at
+            await command
+            assert sum(tx_limit(cp) for cp in cps) <= 22_000 / (3 * 230)
+            assert in_force_after < 1.0, f"limits in force {in_force_after:.2f} s after the change"
+    finally:
+        await inst.close()

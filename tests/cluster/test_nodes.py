@@ -10,9 +10,11 @@ import asyncio
 import secrets
 from contextlib import asynccontextmanager
 
+import orjson
 import pytest
-from nodes import Node, RecordingEmsp, drop_database, fresh_database
-from ocpp_chargers import charger16
+from nodes import Node, RecordingEmsp, TcpProxy, drop_database, fresh_database
+from ocpp.v16 import call
+from ocpp_chargers import ReconnectingCharger, charger16, iso
 from sqlalchemy import text
 
 from evroam.app import Platform
@@ -157,3 +159,203 @@ async def test_every_outbox_row_is_delivered_once_by_the_nodes_together(tmp_path
             assert delivered_by and delivered_by <= {"node-a", "node-b"}
     finally:
         await emsp.stop()
+
+
+async def test_a_charger_continues_its_transaction_on_another_node_after_a_kill(tmp_path):
+    """kill -9 of the node holding a charger mid-session: the charger reconnects through the load
+    balancer to the other node, its transaction completes there, every meter value that was
+    answered is stored, and the CDR is sent once."""
+    emsp = await RecordingEmsp().start()
+    proxy = None
+    charger = None
+    try:
+        async with platform(tmp_path) as (nodes, local):
+            a, b = nodes
+            await seed(local, {"CP-1": {1: "EVR-GENT-1-E1"}}, emsp=emsp)
+            proxy = await TcpProxy([a.ocpp_port, b.ocpp_port]).start()  # a first, while it lives
+            charger = await ReconnectingCharger(f"ws://127.0.0.1:{proxy.port}/ocpp/", "CP-1", PASSWORD).start()
+            await charger.send(call.BootNotification(charge_point_model="AC", charge_point_vendor="Acme"))
+            # 6 kW for 11 minutes, a reading a minute (100 Wh each)
+            started = await charger.send(call.StartTransaction(connector_id=1, id_tag=EMSP_TOKEN, meter_start=0,
+                                                               timestamp=iso(past_seconds(660))))
+            assert started.id_tag_info["status"] == "Accepted"
+            tx = started.transaction_id
+            answered = 0
+            for i in range(1, 6):
+                await charger.send(meter(tx, 100 * i, past_seconds(660 - 60 * i)))
+                answered += 1
+            assert proxy.routed == [a.ocpp_port]
+            a.kill()  # no goodbye: its presence and leases expire
+            for i in range(6, 11):
+                await charger.send(meter(tx, 100 * i, past_seconds(660 - 60 * i)))
+                answered += 1
+            assert charger.connections >= 2 and proxy.routed[-1] == b.ocpp_port
+            stopped = await charger.send(call.StopTransaction(meter_stop=1100, timestamp=iso(past_seconds(0)),
+                                                              transaction_id=tx, reason="Local"))
+            assert stopped.id_tag_info is None or stopped.id_tag_info["status"] == "Accepted"
+
+            await wait_for(lambda: emsp.of("POST", "/cdrs"), timeout=60)
+            await asyncio.sleep(2)  # a second delivery, were there one, would come now
+            cdrs = emsp.of("POST", "/cdrs")
+            assert len(cdrs) == 1
+            cdr = orjson.loads(cdrs[0][2])
+            assert cdr["total_energy"] == 1.1
+            async with local.store.connect() as conn:
+                sessions = (await conn.execute(text("SELECT session_id, status FROM ocpp_transactions"))).all()
+                stored = (await conn.execute(text("SELECT count(*) FROM sessions"))).scalar_one()
+                readings = (await conn.execute(text(
+                    "SELECT count(*) FROM ocpp_meter_values v JOIN ocpp_transactions t ON t.pk = v.transaction_pk "
+                    "WHERE t.transaction_id = :tx"), {"tx": str(tx)})).scalar_one()
+            # one transaction and one session, no duplicate
+            assert len(sessions) == 1 and sessions[0].status == "COMPLETED" and stored == 1
+            assert readings >= answered  # every meter value answered is stored (+ start and stop)
+            assert "Traceback" not in b.log()
+    finally:
+        if charger is not None:
+            await charger.stop()
+        if proxy is not None:
+            await proxy.stop()
+        await emsp.stop()
+
+
+async def test_three_chargers_on_two_nodes_never_exceed_the_site_limit(tmp_path):
+    """A 22 kW site, three chargers split over the two nodes: load management runs on one node
+    and reaches every charger; the sum of the limits in force is above 22 kW for at most 5 s."""
+    env = {"EVROAM_LOAD_REPLAN_SECONDS": "30"}
+    chargers = []
+    try:
+        async with platform(tmp_path, env=env) as (nodes, local):
+            a, b = nodes
+            await seed(local, {})
+            await _third_ac_evse(local)
+            for cid, uid in (("CP-1", "EVR-GENT-1-E1"), ("CP-2", "EVR-GENT-1-E2"), ("CP-3", "EVR-GENT-1-E4")):
+                await local.chargers.add(cid, password=PASSWORD, location_id="EVR-GENT-1", evses={1: uid})
+                await local.tokens.add_own({"uid": f"TAG-{cid}", "whitelist": "ALWAYS"})
+            await local.sites.set_site("EVR-GENT-1", capacity_kw=22.0)
+            await local.change_feed.flush()
+            where = {"CP-1": a, "CP-2": b, "CP-3": a}
+            for cid, node in where.items():
+                chargers.append(await ReconnectingCharger(f"ws://127.0.0.1:{node.ocpp_port}/ocpp/", cid,
+                                                          PASSWORD).start())
+            for cp in chargers:
+                await cp.send(call.BootNotification(charge_point_model="AC-22", charge_point_vendor="Acme"))
+            started: dict[str, float] = {}
+            for cp in chargers:  # one car after the other
+                answer = await cp.send(call.StartTransaction(connector_id=1, id_tag=f"TAG-{cp.charger_id}",
+                                                             meter_start=0, timestamp=iso(past_seconds(0))))
+                assert answer.id_tag_info["status"] == "Accepted"
+                started[cp.charger_id] = asyncio.get_running_loop().time()
+                await asyncio.sleep(1.0)
+            await wait_for(lambda: all(_limit(cp) is not None for cp in chargers), timeout=20)
+            await wait_for(lambda: abs(sum(_limit(cp) for cp in chargers) - 31.8) < 0.5, timeout=20)
+            assert sum(_limit(cp) for cp in chargers) <= SITE_A
+            over = _time_over(chargers, started, SITE_A, asyncio.get_running_loop().time())
+            print(f"above the site limit for {over:.2f} s")
+            assert over <= 5.0
+    finally:
+        for cp in chargers:
+            await cp.stop()
+
+
+SITE_A = 22_000 / (3 * 230)  # 31.88 A per phase
+
+
+def _limit(cp: ReconnectingCharger) -> float | None:
+    found = cp.cp.tx_limits.get(1) if cp.cp is not None else None
+    return found[1] if found else None
+
+
+def _time_over(chargers, started: dict[str, float], limit_a: float, now: float) -> float:
+    """Seconds during which the chargers could draw more than `limit_a` in all: each session at the
+    TxProfile limit its charger applied, and at its EVSE's full 32 A from its start until its
+    first profile (a car draws what it can until it is limited)."""
+    events: list[tuple[float, str, float | None]] = []  # (when, charger, its limit from then on)
+    for cp in chargers:
+        events.append((started[cp.charger_id], cp.charger_id, 32.0))
+        for t, action, payload in cp.profile_log:
+            profile = payload.get("cs_charging_profiles") or {}
+            if action == "SetChargingProfile" and profile.get("charging_profile_purpose") == "TxProfile":
+                events.append((t, cp.charger_id,
+                               float(profile["charging_schedule"]["charging_schedule_period"][0]["limit"])))
+    in_force: dict[str, float] = {}
+    over_since, total = None, 0.0
+    for t, charger_id, limit in sorted(events):
+        in_force[charger_id] = limit
+        level = sum(in_force.values())
+        if level > limit_a + 1e-6 and over_since is None:
+            over_since = t
+        elif level <= limit_a + 1e-6 and over_since is not None:
+            total += t - over_since
+            over_since = None
+    if over_since is not None:
+        total += now - over_since
+    return total
+
+
+async def _third_ac_evse(local: Platform) -> None:
+    import copy
+
+    from evroam.demo import demo_objects
+
+    locations, _ = demo_objects()
+    gent = copy.deepcopy(next(loc for loc in locations if loc["id"] == "EVR-GENT-1"))
+    e4 = copy.deepcopy(next(e for e in gent["evses"] if e["uid"] == "EVR-GENT-1-E2"))
+    e4["uid"], e4["evse_id"] = "EVR-GENT-1-E4", "BE*EVR*E4"
+    gent["evses"].append(e4)
+    await local.locations.import_locations(gent, as_own=True)
+
+
+def past_seconds(seconds: float):
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) - timedelta(seconds=seconds)).replace(microsecond=0)
+
+
+def meter(tx: int, wh: int, at) -> call.MeterValues:
+    return call.MeterValues(connector_id=1, transaction_id=tx, meter_value=[{"timestamp": iso(at), "sampled_value": [
+        {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+        {"value": "6000", "measurand": "Power.Active.Import", "unit": "W"}]}])
+
+
+async def test_serve_workers_runs_nodes_sharing_the_ports(tmp_path):
+    import os
+    import signal
+    import sys
+
+    import httpx
+
+    url = await fresh_database()
+    node = Node("workers", url, tmp_path, f"evroam-workers-{secrets.token_hex(4)}")
+    env = {**os.environ, "EVROAM_REDIS_URL": redis_url(), "EVROAM_REDIS_PREFIX": node.prefix,
+           "EVROAM_NODE_NAME": "box", "EVROAM_ADMIN_TOKEN": "x"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "evroam", "serve", "--db", url, "--http-port", str(node.http_port), "--ocpp-port",
+        str(node.ocpp_port), "--workers", "2", "--demo-data", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        async def both_nodes():
+            try:
+                async with httpx.AsyncClient(timeout=2) as http:
+                    health = (await http.get(f"{node.url}/health")).json()
+            except httpx.HTTPError:
+                return None
+            return health if len(health["nodes"]) == 2 else None
+
+        health = await wait_for(both_nodes, timeout=60, interval=0.3)
+        assert sorted(n.split("-")[0] + "-" + n.split("-")[1] for n in health["nodes"]) == ["box-w0", "box-w1"]
+        # connections to the shared port reach both nodes
+        seen = set()
+        for _ in range(40):
+            async with httpx.AsyncClient(timeout=2) as http:
+                seen.add((await http.get(f"{node.url}/health")).json()["node"])
+        assert len(seen) == 2
+        async with httpx.AsyncClient(timeout=5) as http:  # the demo data was loaded once
+            locations = await http.get(f"{node.url}/admin/api/locations", headers={"Authorization": "Bearer x"})
+        assert len(locations.json()) == 3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+        await drop_database(url)

@@ -110,7 +110,8 @@ class Platform:
     def _charger_control(self):
         from evroam.ocpp.control import OcppChargerControl
 
-        return OcppChargerControl(lambda: self._gateway, self.cluster)
+        return OcppChargerControl(lambda: self._gateway, self.cluster,
+                                  observe=lambda *measured: self.metrics.charger_command(*measured))
 
     @property
     def gateway(self):

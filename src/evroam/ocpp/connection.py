@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -197,6 +198,7 @@ class ChargerConnection:
                 details={"cause": f"{msg.action} is not handled by this central system"}))
             return
         self._current = msg
+        started = time.perf_counter()
         try:
             fast = self._fast.get(msg.action)
             if fast is not None:
@@ -214,6 +216,7 @@ class ChargerConnection:
             await self._send(msg.create_call_error(InternalError()).to_json())
         finally:
             self._current = None
+            self.platform.metrics.ocpp_call(msg.action, time.perf_counter() - started)
 
     # ------------------------------------------------------------------ frames out
 

@@ -10,6 +10,7 @@ between nodes) and the answer, or the error, comes back the same way.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -59,14 +60,19 @@ BUILDERS: dict[str, Callable[..., Any]] = {
 READERS: dict[str, Callable[[Any], dict[str, Any] | None]] = {
     "composite_schedule": profiles.active_profile,
 }
+#: answer statuses counted as themselves in /metrics (anything else a charger says is "other")
+STATUSES = frozenset({"Accepted", "Rejected", "Occupied", "Faulted", "Unavailable", "Unlocked", "UnlockFailed",
+                      "NotSupported", "Scheduled", "RebootRequired", "Unknown", "Failed", "VersionMismatch"})
 SEND = "charger.send"  # the call another node serves for a charger it holds
 MARGIN_SECONDS = 2.0  # a command sent through another node gets this much longer
 
 
 class OcppChargerControl:
-    def __init__(self, gateway: Callable[[], Gateway | None], cluster: Cluster) -> None:
+    def __init__(self, gateway: Callable[[], Gateway | None], cluster: Cluster,
+                 observe: Callable[[str, str, float], None] | None = None) -> None:
         self._gateway = gateway
         self.cluster = cluster
+        self.observe = observe  # (command, outcome, seconds) of each command sent, for /metrics
         cluster.serve(SEND, self._serve)
 
     def _here(self, charger_id: str) -> Gateway | None:
@@ -98,6 +104,25 @@ class OcppChargerControl:
         return type(_build(version, command)).__name__
 
     async def send(self, charger_id: str, command: ChargerCommand, *, timeout: float) -> ChargerAnswer:  # noqa: ASYNC109
+        started, outcome = time.perf_counter(), "error"
+        try:
+            answer = await self._send(charger_id, command, timeout)
+            outcome = answer.status if answer.status in STATUSES else "other"
+            return answer
+        except ChargerOffline:
+            outcome = "offline"
+            raise
+        except ChargerTimedOut:
+            outcome = "timeout"
+            raise
+        except ChargerRefused:
+            outcome = "callerror"
+            raise
+        finally:
+            if self.observe is not None:
+                self.observe(command.name, outcome, time.perf_counter() - started)
+
+    async def _send(self, charger_id: str, command: ChargerCommand, timeout: float) -> ChargerAnswer:  # noqa: ASYNC109
         here = self._here(charger_id)
         if here is not None:
             return await self._send_here(here, charger_id, command, timeout)

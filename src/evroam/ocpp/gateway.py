@@ -279,6 +279,7 @@ class Gateway:
         if conn is not None:
             conn.replaced = True
             conn.close_soon(1000, f"connected to node {node}")
+        self.platform.charging.moved_away(charger_id)
 
     async def _watch(self) -> None:
         """Disconnect chargers that stayed silent too long (missed heartbeats)."""

@@ -78,6 +78,14 @@ class ChargingService:
         """Stop the session push timers."""
         await self.pusher.close()
 
+    def moved_away(self, charger_id: str) -> None:
+        """The charger's connection moved to another node of the platform: that node handles its
+        transactions from now on (they are stored; its next reading or stop pushes the Session),
+        so this one forgets what it kept of them and pushes nothing more for them."""
+        for key in [k for k in self._open if k[0] == charger_id]:
+            del self._open[key]
+        self.pusher.forget_charger(charger_id)
+
     # ------------------------------------------------------------------ remote starts
 
     async def expect_remote_start(self, charger_id: str, *, id_tag: str, token: dict[str, Any],

@@ -238,6 +238,9 @@ class LoadManager:
         self.next_change: datetime | None = None
         self._site_next: dict[str, datetime | None] = {}
         self.rounds = 0
+        # time the limits in force spent above a circuit's limit, per site (for /metrics)
+        self._over_since: dict[str, float] = {}
+        self._seconds_over: dict[str, float] = {}
         self._answers: dict[tuple[str, int], tuple[int, str]] = {}  # (charger, evse) -> (round, TxProfile answer)
         # The planner runs on one node of the platform and hears every node's events (and the
         # changes made by command-line processes, through the change feed).
@@ -395,6 +398,7 @@ class LoadManager:
                 self._site_next[model.site.id] = site_plan.next_change
                 if await self._apply(site_plan):
                     again.add(model.site.id)
+                self._note_over(site_plan)
             # when a site's schedule or an eMSP's profile changes next (sites not planned this
             # round keep what their last plan said)
             known = {m.site.id for m in models}
@@ -453,6 +457,36 @@ class LoadManager:
                 self._in_force[(t.charger_id, t.evse_number)] = InForce(
                     t.transaction_id, t.session_id, sent.limit_a, sent.unit or "A", sent.limit or sent.limit_a)
         self._loaded = True
+
+    def _note_over(self, site_plan: SitePlan) -> None:
+        """After a round: are the limits in force (a session without one at its maximum) above a
+        circuit's limit? The time they are is added up per site."""
+        parents = {c.id: c.parent_id for c in site_plan.model.circuits}
+        load: dict[str, float] = {}
+        for s in site_plan.sessions:
+            current = self.in_force(s.tx.charger_id, s.tx.evse_number, s.tx.transaction_id)
+            amps = current.limit_a if current is not None else s.max_a
+            circuit: str | None = s.circuit_id
+            while circuit is not None:
+                load[circuit] = load.get(circuit, 0.0) + amps
+                circuit = parents.get(circuit)
+        limits = site_plan.plan.circuit_limit_a
+        over = any(amps > limits.get(cid, math.inf) + 0.05 for cid, amps in load.items())
+        site, now = site_plan.model.site.id, time.monotonic()
+        since = self._over_since.get(site)
+        if over and since is None:
+            self._over_since[site] = now
+        elif not over and since is not None:
+            self._seconds_over[site] = self._seconds_over.get(site, 0.0) + now - self._over_since.pop(site)
+
+    def seconds_over_limit(self) -> dict[str, float]:
+        """Per site, the seconds its limits in force spent above a circuit's limit (as the rounds
+        saw them), counting the time it has been so now."""
+        now = time.monotonic()
+        totals = dict(self._seconds_over)
+        for site, since in self._over_since.items():
+            totals[site] = totals.get(site, 0.0) + now - since
+        return totals
 
     def refuses_profiles(self, charger_id: str) -> bool:
         """Whether the charger refused a charging profile within the last hour."""

@@ -148,6 +148,10 @@ class SessionPusher:
             tx.state = state  # as stored
             raise
 
+    def forget_charger(self, charger_id: str) -> None:
+        for key in [k for k in (*self._timers, *self.dirty) if k[0] == charger_id]:
+            self.cancel(*key)
+
     def cancel(self, charger_id: str, transaction_id: str) -> None:
         key = (charger_id, str(transaction_id))
         timer = self._timers.pop(key, None)

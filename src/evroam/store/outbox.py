@@ -122,6 +122,21 @@ class OutboxRepository:
                                                            claimed_until=None)
         )
 
+    async def waiting_by_partner(self, conn: AsyncConnection) -> dict[int, tuple[int, float, int]]:
+        """{partner_pk: (pending messages, age in seconds of the oldest, failed messages)}."""
+        now = utcnow()
+        query = (select(outbox.c.partner_pk, outbox.c.status, func.count(), func.min(outbox.c.created_at))
+                 .where(outbox.c.status.in_((PENDING, FAILED))).group_by(outbox.c.partner_pk, outbox.c.status))
+        result: dict[int, tuple[int, float, int]] = {}
+        for partner_pk, status, n, oldest in (await conn.execute(query)).all():
+            waiting, age, failed = result.get(partner_pk, (0, 0.0, 0))
+            if status == PENDING:
+                waiting, age = n, max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+            else:
+                failed = n
+            result[partner_pk] = (waiting, age, failed)
+        return result
+
     async def counts(self, conn: AsyncConnection) -> dict[int, dict[str, int]]:
         """{partner_pk: {status: n}} for the operator's view."""
         query = select(outbox.c.partner_pk, outbox.c.status, func.count()).group_by(outbox.c.partner_pk, outbox.c.status)

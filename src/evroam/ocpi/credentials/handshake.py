@@ -220,6 +220,7 @@ async def invite(platform: Platform, name: str, token: str | None = None) -> tup
             await platform.store.partners.update(conn, partner.pk, status=PartnerStatus.INVITED,
                                                  registration_token=token, token=None)
             partner = await platform.store.partners.get(conn, partner.pk)
+    platform.bus.publish("partner.changed", partner_pk=partner.pk)
     return partner, token
 
 
@@ -283,6 +284,7 @@ async def update_with(platform: Platform, partner: Partner) -> Partner:
     if not theirs.get("token"):
         raise RuntimeError("the partner's credentials answer carries no token")
     await _store_registration(platform, partner.pk, theirs, new_b, negotiated, first=False)
+    platform.bus.publish("partner.changed", partner_pk=partner.pk)  # its tokens changed
     async with platform.store.connect() as conn:
         return await platform.store.partners.get(conn, partner.pk)
 

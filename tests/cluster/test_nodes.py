@@ -186,6 +186,8 @@ async def test_a_charger_continues_its_transaction_on_another_node_after_a_kill(
                 answered += 1
             assert proxy.routed == [a.ocpp_port]
             a.kill()  # no goodbye: its presence and leases expire
+            killed_at = asyncio.get_running_loop().time()
+            taken_over = asyncio.create_task(wait_for(lambda: _runs_everything(b), timeout=20, interval=0.1))
             for i in range(6, 11):
                 await charger.send(meter(tx, 100 * i, past_seconds(660 - 60 * i)))
                 answered += 1
@@ -210,12 +212,23 @@ async def test_a_charger_continues_its_transaction_on_another_node_after_a_kill(
             assert len(sessions) == 1 and sessions[0].status == "COMPLETED" and stored == 1
             assert readings >= answered  # every meter value answered is stored (+ start and stop)
             assert "Traceback" not in b.log()
+            # the work that ran once per platform on the dead node moved to the survivor
+            moved_at = await taken_over
+            print(f"singleton work moved {moved_at - killed_at:.1f} s after the kill")
+            assert moved_at - killed_at < 10
     finally:
         if charger is not None:
             await charger.stop()
         if proxy is not None:
             await proxy.stop()
         await emsp.stop()
+
+
+async def _runs_everything(node: Node) -> float | None:
+    """When the node runs every singleton: the time it was seen doing so."""
+    if all((await node.health())["singletons"].values()):
+        return asyncio.get_running_loop().time()
+    return None
 
 
 async def test_three_chargers_on_two_nodes_never_exceed_the_site_limit(tmp_path):

@@ -123,6 +123,23 @@ async def test_a_command_sent_to_the_other_node_reaches_the_charger(tmp_path):
         assert reply.status_code == 409 and "not connected" in reply.json()["detail"]
 
 
+async def test_a_charger_connecting_to_another_node_keeps_only_its_newest_connection(tmp_path):
+    async with platform(tmp_path) as (nodes, local):
+        await seed(local, {"CP-1": {1: "EVR-GENT-1-E1"}})
+        a, b = nodes
+        async with charger16(f"ws://127.0.0.1:{a.ocpp_port}/ocpp/", "CP-1", PASSWORD) as old:
+            async with charger16(f"ws://127.0.0.1:{b.ocpp_port}/ocpp/", "CP-1", PASSWORD) as new:
+                # node a closes the older connection; the charger is not offline (it moved)
+                await wait_for(lambda: old._connection.close_code is not None, timeout=10)
+                assert old._connection.close_code == 1000
+                assert "connected to node" in (old._connection.close_reason or "")
+                reply = await a.admin("POST", "/chargers/CP-1/reset", json={"hard": False})
+                assert reply.status_code == 200 and ("Reset", {"type": "Soft"}) in new.received
+                async with local.store.connect() as conn:
+                    statuses = (await conn.execute(text("SELECT data FROM locations"))).scalars().all()
+                assert "UNKNOWN" not in "".join(statuses)  # never shown offline while it moved
+
+
 async def _connected_on(node: Node, charger_id: str) -> bool:
     reply = await node.admin("GET", "/chargers")
     return any(c["id"] == charger_id and c["connected"] for c in reply.json())

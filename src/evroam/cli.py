@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import TypeVar
@@ -12,6 +11,7 @@ from typing import TypeVar
 import typer
 from rich.table import Table
 
+from evroam import logs
 from evroam.cli_support import DB, fail, out, read_json_file, run_service, settings_for
 
 T = TypeVar("T")
@@ -55,8 +55,7 @@ def serve(
 
     settings = settings_for(db, host=host, http_port=http_port, ocpp_port=ocpp_port, public_url=public_url,
                             ocpp_tls_cert=ocpp_tls_cert, ocpp_tls_key=ocpp_tls_key, ocpp_client_ca=ocpp_client_ca)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.configure(settings.log_level)  # (libraries that would log secrets at DEBUG kept at INFO)
     if (problem := node_workers.check(settings, workers)) is not None:
         fail(problem)
     if workers > 1:

@@ -1,0 +1,24 @@
+"""Bugs the fuzz tests found, each pinned by a plain example."""
+
+from __future__ import annotations
+
+import pytest
+
+from evroam.ocpi.credentials import handshake
+from harness import auth, httpx
+
+
+@pytest.mark.parametrize("url", ["\x06http://partner.example/versions", "http://partner example/\x7f"])
+async def test_credentials_with_an_unusable_url_are_answered_3001_and_change_nothing(instance, url):
+    """A versions URL httpx cannot even parse (control characters) was an InternalError (HTTP
+    500): it is the partner's API we are unable to use (3001), and nothing is registered."""
+    partner, token_a = await handshake.invite(instance.platform, "p")
+    credentials = {"token": "their-token-b", "url": url, "roles": [
+        {"role": "EMSP", "party_id": "STB", "country_code": "DE", "business_details": {"name": "Stub"}}]}
+    async with httpx.AsyncClient() as http:
+        r = await http.post(f"{instance.url}/ocpi/2.2.1/credentials", json=credentials, headers=auth(token_a))
+    assert r.status_code == 200, r.text
+    assert r.json()["status_code"] == 3001 and "versions" in r.json()["status_message"]
+    async with instance.platform.store.connect() as conn:
+        stored = await instance.platform.store.partners.get(conn, partner.pk)
+    assert not stored.registered and stored.roles == []

@@ -22,3 +22,16 @@ async def test_credentials_with_an_unusable_url_are_answered_3001_and_change_not
     async with instance.platform.store.connect() as conn:
         stored = await instance.platform.store.partners.get(conn, partner.pk)
     assert not stored.registered and stored.roles == []
+
+
+@pytest.mark.parametrize("name", ["ÉLODIE", "Ötzi Ω"])
+async def test_a_second_driver_with_a_non_ascii_name_is_refused_not_a_server_error(instance, name):
+    """Names compare case-insensitively; SQLite's lower() only folds ASCII, so a name with
+    capital non-ASCII letters was not found as taken, and the insert broke the unique index
+    (HTTP 500)."""
+    admin = {"Authorization": "Bearer admin-secret"}
+    async with httpx.AsyncClient(base_url=instance.url, headers=admin) as http:
+        assert (await http.post("/admin/api/drivers", json={"name": name})).status_code == 201
+        again = await http.post("/admin/api/drivers", json={"name": name})
+        assert again.status_code == 400 and "exists already" in again.json()["detail"]
+        assert [d["name"] for d in (await http.get("/admin/api/drivers")).json()] == [name]

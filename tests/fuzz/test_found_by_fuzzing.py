@@ -35,3 +35,16 @@ async def test_a_second_driver_with_a_non_ascii_name_is_refused_not_a_server_err
         again = await http.post("/admin/api/drivers", json={"name": name})
         assert again.status_code == 400 and "exists already" in again.json()["detail"]
         assert [d["name"] for d in (await http.get("/admin/api/drivers")).json()] == [name]
+
+
+async def test_a_boolean_credit_limit_is_refused_not_read_as_zero(instance):
+    """`"credit_limit": false` was read as 0.00 (a driver who can never charge), `true` as 1.00."""
+    admin = {"Authorization": "Bearer admin-secret"}
+    async with httpx.AsyncClient(base_url=instance.url, headers=admin) as http:
+        r = await http.post("/admin/api/drivers", json={"name": "ann", "credit_limit": False})
+        assert r.status_code == 422 and any(line.startswith("credit_limit") for line in r.json()["detail"])
+        assert (await http.get("/admin/api/drivers")).json() == []
+        assert (await http.post("/admin/api/drivers", json={"name": "ann", "credit_limit": 50})).status_code == 201
+        r = await http.patch("/admin/api/drivers/ann", json={"credit_limit": True})
+        assert r.status_code == 422
+        assert (await http.get("/admin/api/drivers/ann")).json()["credit_limit"] == "50.00"

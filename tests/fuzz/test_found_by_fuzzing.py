@@ -48,3 +48,36 @@ async def test_a_boolean_credit_limit_is_refused_not_read_as_zero(instance):
         r = await http.patch("/admin/api/drivers/ann", json={"credit_limit": True})
         assert r.status_code == 422
         assert (await http.get("/admin/api/drivers/ann")).json()["credit_limit"] == "50.00"
+
+
+def test_datetimes_before_the_year_1000_are_formatted_with_four_digit_years():
+    """strftime's %Y drops leading zeros: year 1 came out as '1-01-01T00:00:00Z', which our own
+    validation then refused (a 1.6 StartTransaction dated 0001-01-01 was answered InternalError)."""
+    from datetime import UTC, datetime
+
+    from evroam.model.common import format_datetime, parse_datetime
+
+    for value in (datetime(1, 1, 1, tzinfo=UTC), datetime(999, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)):
+        text = format_datetime(value)
+        assert text[:4] == f"{value.year:04d}" and parse_datetime(text) == value
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59-12:00"])
+def test_a_datetime_whose_offset_leaves_the_calendar_is_a_value_error(value):
+    """Converting to UTC overflowed (OverflowError, which validation does not catch)."""
+    from evroam.model.common import parse_datetime
+
+    with pytest.raises(ValueError, match="out of range"):
+        parse_datetime(value)
+
+
+async def test_an_ocpi_object_dated_out_of_the_calendar_is_answered_2001(instance):
+    await instance.add_partner("cpo", "cpo-token", [("CPO", "DE", "CPO")])
+    tariff = {"country_code": "DE", "party_id": "CPO", "id": "T1", "currency": "EUR",
+              "elements": [{"price_components": [{"type": "ENERGY", "price": 0.3, "step_size": 1}]}],
+              "last_updated": "0001-01-01T00:30:00+01:00"}
+    async with httpx.AsyncClient(headers=auth("cpo-token")) as http:
+        r = await http.put(f"{instance.url}/ocpi/2.2.1/emsp/tariffs/DE/CPO/T1", json=tariff)
+        assert r.status_code == 400 and r.json()["status_code"] == 2001, r.text
+        assert "last_updated" in r.json()["status_message"]
+        assert (await http.get(f"{instance.url}/ocpi/2.2.1/emsp/tariffs/DE/CPO/T1")).status_code == 404

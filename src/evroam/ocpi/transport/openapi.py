@@ -58,16 +58,21 @@ def envelope_responses(*statuses: int, model: type[BaseModel] = OcpiEnvelope) ->
 
 
 def paged(*, date_from_required: bool = False) -> dict[str, Any]:
-    """`openapi_extra` of a list endpoint: its paging and filter parameters."""
+    """`openapi_extra` of a list endpoint: its paging and filter parameters (an empty value is
+    the same as none)."""
+    empty = {"type": "string", "maxLength": 0}
+    whole = {"anyOf": [{"type": "integer", "minimum": 0}, empty]}
+    instant = {"anyOf": [{"type": "string", "format": "date-time"}, empty]}
     return {"parameters": [
         {"name": "offset", "in": "query", "required": False, "description": "index of the first object (default 0)",
-         "schema": {"type": "integer", "minimum": 0}},
+         "schema": whole},
         {"name": "limit", "in": "query", "required": False,
-         "description": "page size (at most X-Limit; 0 or absent: X-Limit)", "schema": {"type": "integer", "minimum": 0}},
+         "description": "page size (at most X-Limit; 0 or absent: X-Limit)", "schema": whole},
         {"name": "date_from", "in": "query", "required": date_from_required,
-         "description": "only objects updated at or after", "schema": {"type": "string", "format": "date-time"}},
+         "description": "only objects updated at or after", "schema": instant if not date_from_required else
+         {"type": "string", "format": "date-time"}},
         {"name": "date_to", "in": "query", "required": False, "description": "only objects updated before",
-         "schema": {"type": "string", "format": "date-time"}},
+         "schema": instant},
     ]}
 
 

@@ -1,0 +1,401 @@
+"""hypothesis strategies of the OCPP frames a charger (1.6 or 2.0.1) may send: CALLs of the
+right shape with hostile values (huge, negative and NaN-like numbers as strings, absurd dates,
+long strings, unknown enums, unicode), and malformed frames (wrong arity, wrong types, not
+JSON, nesting, huge ids, unsolicited answers).
+
+A program is a list of `Frame`s. Transaction ids a CALL refers to may be `TxRef`s: the runner
+puts in the id of a transaction started earlier in the run (or a made-up one when none was).
+
+Findings still open are kept out of what is generated (their triggers would fail the run for a
+known reason, and some take the whole answer bound each): see `OPEN_FINDINGS`. Removing an
+entry puts its triggers back into the frames."""
+
+from __future__ import annotations
+
+import json
+import string
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import strategies as st
+
+# Known findings being fixed. While a key is here, its triggers are not generated.
+OPEN_FINDINGS: dict[str, str] = {
+    "readings": "absurd meter readings (NaN, Infinity, 1e308, odd digits, spikes, huge multipliers) are "
+                "acknowledged and then break the transaction's stop, or get no answer (NaN in 1.6)",
+    "timestamps": "unreadable OCPP timestamps are answered InternalError instead of a format error (1.6, and "
+                  "2.0.1 TransactionEvent too)",
+    "unmapped-connectors": "StartTransaction / TransactionEvent on a connector or EVSE not mapped to an EVSE is "
+                           "Accepted and never billed",
+    "transaction-ids-201": "2.0.1 Updated/Ended events for unknown transaction ids create sessions; an empty "
+                           "transactionId is answered InternalError",
+    "deep-json": "deeply nested JSON makes the validator recurse (no answer, or the connection dropped)",
+}
+
+
+def is_open(finding: str, enabled: frozenset[str] = frozenset()) -> bool:
+    """True when `finding` is open and its triggers are not asked for (`enabled`)."""
+    return finding in OPEN_FINDINGS and finding not in enabled
+
+
+@dataclass(frozen=True)
+class TxRef:
+    """The id of the n-th transaction started in this run (modulo how many were started)."""
+
+    n: int
+
+
+@dataclass(frozen=True)
+class FreshTx:
+    """A transaction id never used before in this run (2.0.1: the charger names its transactions)."""
+
+
+@dataclass
+class Frame:
+    """One frame to send. `action`/`payload`: a CALL (its id made by the runner unless
+    `message_id` is given); `raw`: text sent as it is (a malformed frame)."""
+
+    action: str | None = None
+    payload: Any = None
+    raw: str | None = None
+    message_id: str | None = None
+    expects_answer: bool = True  # False: an unsolicited CALLRESULT / CALLERROR, which is not answered
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- hostile values
+
+LONG = st.integers(min_value=256, max_value=20_000).map(lambda n: "X" * n)
+UNICODE = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=40)
+ODD_TEXT = st.sampled_from(["", " ", "\u0000", "\t\n", "null", "[]", "{}", "💥🔌⚡", "مرحبا", "\u202eRTL",
+                            "Robert'); DROP TABLE chargers;--", "%s%s%n", "../../etc/passwd", "\\u0000"])
+NUMBER_STRINGS = st.sampled_from(["-1", "-0", "0", "0.0000001", "99999999999999999999", "1e3", "-1e3", "0x10",
+                                  " 5 ", "5,5", "+7", "1.5.5"])
+# read as numbers by a lax parser: only generated when the readings finding is closed
+NON_FINITE_STRINGS = st.sampled_from(["NaN", "nan", "Infinity", "-Infinity", "inf", "1e308", "-1e308", "1e400",
+                                      "1_000", "١٢٣", "１２３", "3.4028235e38"])
+HOSTILE_STRINGS = st.one_of(LONG, UNICODE, ODD_TEXT, NUMBER_STRINGS)
+HOSTILE_INTEGERS = st.one_of(
+    st.sampled_from([0, -1, -2**31, 2**31 - 1, 2**31, 2**53 + 1, 2**63 - 1, 2**63, 2**64, -2**63 - 1, 10**30]),
+    st.integers())
+HOSTILE_NUMBERS = st.one_of(HOSTILE_INTEGERS, st.floats(allow_nan=False, allow_infinity=False),
+                            st.sampled_from([1e308, -1e308, 5e-324, -0.0, 0.1]))
+NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def recent() -> st.SearchStrategy[str]:
+    """A plausible timestamp: within the last day."""
+    return st.integers(min_value=0, max_value=86_400).map(lambda s: iso(datetime.now(UTC) - timedelta(seconds=s)))
+
+
+ABSURD_DATES = st.sampled_from(["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "1970-01-01T00:00:00Z",
+                                "2026-01-15T12:00:00+14:00", "2026-01-15T12:00:00-12:00", "2100-02-28T00:00:00Z"])
+UNREADABLE_DATES = st.one_of(
+    st.sampled_from(["", "now", "2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-15T25:61:61Z",
+                     "2026-01-15", "20260115T120000Z", "2026-01-15T12:00:00", "1e9", "-1", "０００１-01-01T00:00:00Z"]),
+    HOSTILE_STRINGS)
+
+
+def timestamp(version: str, enabled: frozenset[str]) -> st.SearchStrategy[str]:
+    if not is_open("timestamps", enabled):
+        return mostly(recent(), ABSURD_DATES, UNREADABLE_DATES)
+    return mostly(recent(), ABSURD_DATES)
+
+
+def mostly(valid: st.SearchStrategy[Any], *hostile: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """A valid value three times in four, else a hostile one: frames with many fields still
+    often get through validation, and reach the handlers."""
+    return st.one_of(valid, valid, valid, *hostile) if len(hostile) == 1 else \
+        st.one_of(valid, valid, valid, st.one_of(*hostile))
+
+
+def text(valid: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    """A string field: a valid value, a hostile string, or another JSON type."""
+    return mostly(valid, HOSTILE_STRINGS, HOSTILE_NUMBERS, st.none(), st.booleans())
+
+
+def enum(values: list[str]) -> st.SearchStrategy[Any]:
+    return mostly(st.sampled_from(values), st.sampled_from([v.lower() for v in values] + ["Unknown", ""]),
+                  HOSTILE_STRINGS, HOSTILE_NUMBERS)
+
+
+def integer(valid: st.SearchStrategy[int]) -> st.SearchStrategy[Any]:
+    return mostly(valid, HOSTILE_INTEGERS, HOSTILE_STRINGS, st.floats(allow_nan=False), st.none())
+
+
+def maybe(payload: dict[str, st.SearchStrategy[Any]], optional: dict[str, st.SearchStrategy[Any]]
+          ) -> st.SearchStrategy[dict[str, Any]]:
+    """An object with the required fields, some optional ones, and at times an unknown field."""
+    return st.fixed_dictionaries(payload, optional={**optional, "unknownField": HOSTILE_STRINGS})
+
+
+def id_token() -> st.SearchStrategy[str]:
+    from live import DRIVER_TAG
+
+    return st.one_of(st.just(DRIVER_TAG), st.just(DRIVER_TAG.lower()), st.text(string.ascii_uppercase, max_size=20))
+
+
+def connector(enabled: frozenset[str], *, starts: bool) -> st.SearchStrategy[Any]:
+    """A connector / EVSE number: the mapped ones (1, 2), and others where no transaction
+    starts on it (or the unmapped-connectors finding is closed)."""
+    if starts and is_open("unmapped-connectors", enabled):
+        return st.sampled_from([1, 2])
+    return integer(st.sampled_from([0, 1, 2, 3]))
+
+
+def transaction_ref() -> st.SearchStrategy[Any]:
+    return st.integers(min_value=0, max_value=9).map(TxRef)
+
+
+# --------------------------------------------------------------------------- OCPP 1.6
+
+def reading_16(enabled: frozenset[str]) -> st.SearchStrategy[str]:
+    plain = st.integers(min_value=0, max_value=200_000).map(str)
+    if is_open("readings", enabled):
+        return st.one_of(plain, st.sampled_from(["-1", "0.5", "abc", ""]))
+    return st.one_of(plain, NON_FINITE_STRINGS, NUMBER_STRINGS, HOSTILE_STRINGS)
+
+
+def sampled_value_16(enabled: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
+    return maybe({"value": reading_16(enabled)}, {
+        "measurand": enum(["Energy.Active.Import.Register", "Power.Active.Import", "Current.Import", "SoC"]),
+        "unit": enum(["Wh", "kWh", "W", "kW", "A", "Percent"]),
+        "context": enum(["Sample.Periodic", "Transaction.Begin", "Transaction.End"]),
+        "phase": enum(["L1", "L2", "L3", "L1-N"]),
+        "format": enum(["Raw", "SignedData"]),
+        "location": enum(["Outlet", "Body"]),
+    })
+
+
+def meter_value_16(version_enabled: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({
+        "timestamp": timestamp("1.6", version_enabled),
+        "sampledValue": st.lists(sampled_value_16(version_enabled), min_size=1, max_size=3),
+    })
+
+
+def calls_16(enabled: frozenset[str] = frozenset()) -> st.SearchStrategy[Frame]:
+    ts = timestamp("1.6", enabled)
+    tx = st.one_of(transaction_ref(), HOSTILE_INTEGERS) if is_open("readings", enabled) else \
+        st.one_of(transaction_ref(), integer(st.integers(0, 10)))
+    meter = st.one_of(st.integers(min_value=0, max_value=10**7), st.sampled_from([-1, 2**31, 2**63])) \
+        if not is_open("readings", enabled) else st.integers(min_value=0, max_value=10**7)
+    plain_meter = st.integers(min_value=0, max_value=10**6)
+    actions = {
+        "PlainStartTransaction": st.fixed_dictionaries({
+            "connectorId": st.sampled_from([1, 2]), "idTag": id_token(), "meterStart": plain_meter,
+            "timestamp": recent()}),
+        "PlainStopTransaction": st.fixed_dictionaries({
+            "transactionId": transaction_ref(), "meterStop": plain_meter, "timestamp": recent()},
+            optional={"reason": st.sampled_from(["Local", "EVDisconnected"])}),
+        "BootNotification": maybe({"chargePointVendor": text(st.just("Acme")), "chargePointModel": text(st.just("X"))},
+                                  {"firmwareVersion": text(st.just("1.0")), "chargePointSerialNumber": HOSTILE_STRINGS}),
+        "Heartbeat": maybe({}, {}),
+        "StatusNotification": maybe(
+            {"connectorId": connector(enabled, starts=False), "errorCode": enum(["NoError", "GroundFailure", "OtherError"]),
+             "status": enum(["Available", "Preparing", "Charging", "SuspendedEV", "Finishing", "Faulted"])},
+            {"timestamp": ts, "info": text(st.just("info")), "vendorErrorCode": HOSTILE_STRINGS}),
+        "Authorize": maybe({"idTag": text(id_token())}, {}),
+        "StartTransaction": maybe(
+            {"connectorId": connector(enabled, starts=True), "idTag": st.one_of(id_token(), HOSTILE_STRINGS),
+             "meterStart": meter, "timestamp": ts},
+            {"reservationId": integer(st.integers(0, 5))}),
+        "MeterValues": maybe(
+            {"connectorId": connector(enabled, starts=False),
+             "meterValue": st.lists(meter_value_16(enabled), min_size=1, max_size=3)},
+            {"transactionId": tx}),
+        "StopTransaction": maybe(
+            {"transactionId": tx, "meterStop": meter, "timestamp": ts},
+            {"idTag": id_token(), "reason": enum(["Local", "Remote", "EVDisconnected", "PowerLoss"]),
+             "transactionData": st.lists(meter_value_16(enabled), max_size=2)}),
+        "DataTransfer": maybe({"vendorId": text(st.just("acme"))}, {"messageId": HOSTILE_STRINGS,
+                                                                      "data": HOSTILE_STRINGS}),
+        "FirmwareStatusNotification": maybe({"status": enum(["Downloaded", "Installing", "Installed"])}, {}),
+        "DiagnosticsStatusNotification": maybe({"status": enum(["Idle", "Uploaded", "UploadFailed"])}, {}),
+    }
+    return weighted(actions, ["StartTransaction", "PlainStartTransaction", "MeterValues", "StopTransaction",
+                              "PlainStopTransaction"])
+
+
+def weighted(actions: dict[str, st.SearchStrategy[Any]], busy: list[str]) -> st.SearchStrategy[Frame]:
+    """One CALL of `actions`, the transaction's own (`busy`) three times as often as others."""
+    frames = {a: p.map(lambda payload, a=a.removeprefix("Plain"): Frame(a, payload)) for a, p in actions.items()}
+    return st.one_of(*(frames[a] for a in busy * 3), *(frames[a] for a in actions if a not in busy))
+
+
+# --------------------------------------------------------------------------- OCPP 2.0.1
+
+def reading_201(enabled: frozenset[str]) -> st.SearchStrategy[Any]:
+    plain = st.one_of(st.integers(min_value=0, max_value=200_000), st.floats(min_value=0, max_value=2e5))
+    if is_open("readings", enabled):
+        return plain
+    return st.one_of(plain, HOSTILE_NUMBERS, HOSTILE_STRINGS)
+
+
+def sampled_value_201(enabled: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
+    multiplier = st.integers(-3, 3) if is_open("readings", enabled) else integer(st.integers(-9, 9))
+    return maybe({"value": reading_201(enabled)}, {
+        "measurand": enum(["Energy.Active.Import.Register", "Power.Active.Import", "SoC"]),
+        "context": enum(["Sample.Periodic", "Transaction.Begin", "Transaction.End"]),
+        "phase": enum(["L1", "L2", "L3"]),
+        "location": enum(["Outlet", "Body"]),
+        "unitOfMeasure": maybe({}, {"unit": enum(["Wh", "kWh", "W"]), "multiplier": multiplier}),
+    })
+
+
+def meter_value_201(enabled: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({
+        "timestamp": timestamp("2.0.1", enabled),
+        "sampledValue": st.lists(sampled_value_201(enabled), min_size=1, max_size=3),
+    })
+
+
+def transaction_id_201(enabled: frozenset[str], *, event: str) -> st.SearchStrategy[Any]:
+    """A Started event names a new id (or an earlier one again); other events earlier ids, and
+    made-up ones when the transaction-ids finding is closed."""
+    fresh = st.text(string.ascii_letters + string.digits + "-", min_size=1, max_size=36)
+    if event == "Started":
+        return st.one_of(st.just(FreshTx()), fresh, transaction_ref())
+    if is_open("transaction-ids-201", enabled):
+        return transaction_ref()
+    return st.one_of(transaction_ref(), fresh, st.sampled_from(["", " ", "X" * 37]), HOSTILE_STRINGS)
+
+
+def transaction_event(enabled: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
+    @st.composite
+    def build(draw):
+        event = draw(st.sampled_from(["Started", "Updated", "Ended", "Unknown"]))
+        kind = "Updated" if event == "Unknown" else event
+        body = {
+            "eventType": event,
+            "timestamp": draw(timestamp("2.0.1", enabled)),
+            "triggerReason": draw(enum(["Authorized", "CablePluggedIn", "MeterValuePeriodic", "StopAuthorized",
+                                        "EVCommunicationLost", "ChargingStateChanged"])),
+            "seqNo": draw(integer(st.integers(0, 100))),
+            "transactionInfo": draw(maybe(
+                {"transactionId": transaction_id_201(enabled, event=kind)},
+                {"chargingState": enum(["Charging", "EVConnected", "SuspendedEV", "Idle"]),
+                 "stoppedReason": enum(["Local", "Remote", "EVDisconnected"]),
+                 "remoteStartId": integer(st.integers(0, 5))})),
+        }
+        if draw(st.booleans()) or kind == "Started":
+            body["evse"] = draw(maybe({"id": connector(enabled, starts=kind == "Started")},
+                                      {"connectorId": integer(st.sampled_from([1, 2]))}))
+        if draw(st.booleans()):
+            body["idToken"] = draw(maybe({"idToken": text(id_token()), "type": enum(["ISO14443", "Central", "eMAID"])},
+                                         {}))
+        if draw(st.booleans()):
+            body["meterValue"] = draw(st.lists(meter_value_201(enabled), min_size=1, max_size=2))
+        if draw(st.booleans()):
+            body["offline"] = draw(st.one_of(st.booleans(), HOSTILE_STRINGS))
+        return body
+
+    return build()
+
+
+def plain_transaction_event() -> st.SearchStrategy[dict[str, Any]]:
+    """A TransactionEvent with plausible values only: transactions start, run and end."""
+    from live import DRIVER_TAG
+
+    @st.composite
+    def build(draw):
+        event = draw(st.sampled_from(["Started", "Updated", "Ended"]))
+        tx_id = draw(st.just(FreshTx()) if event == "Started" else transaction_ref())
+        body = {"eventType": event, "timestamp": draw(recent()), "seqNo": draw(st.integers(0, 50)),
+                "triggerReason": {"Started": "Authorized", "Updated": "MeterValuePeriodic", "Ended": "StopAuthorized"}[
+                    event],
+                "transactionInfo": {"transactionId": tx_id, "chargingState": "Charging"}}
+        if event == "Started":
+            body["evse"] = {"id": draw(st.sampled_from([1, 2])), "connectorId": 1}
+            body["idToken"] = {"idToken": DRIVER_TAG, "type": "ISO14443"}
+        body["meterValue"] = [{"timestamp": draw(recent()), "sampledValue": [
+            {"value": draw(st.integers(0, 50_000)), "measurand": "Energy.Active.Import.Register"}]}]
+        return body
+
+    return build()
+
+
+def calls_201(enabled: frozenset[str] = frozenset()) -> st.SearchStrategy[Frame]:
+    ts = timestamp("2.0.1", enabled)
+    actions = {
+        "BootNotification": maybe({"chargingStation": maybe({"model": text(st.just("X")), "vendorName": text(
+            st.just("Acme"))}, {"firmwareVersion": HOSTILE_STRINGS}), "reason": enum(["PowerUp", "Watchdog"])}, {}),
+        "Heartbeat": maybe({}, {}),
+        "StatusNotification": maybe(
+            {"timestamp": ts, "connectorStatus": enum(["Available", "Occupied", "Reserved", "Unavailable", "Faulted"]),
+             "evseId": connector(enabled, starts=False), "connectorId": integer(st.sampled_from([1, 2]))}, {}),
+        "Authorize": maybe({"idToken": maybe({"idToken": text(id_token()), "type": enum(["ISO14443", "Central"])},
+                                             {})}, {}),
+        "TransactionEvent": transaction_event(enabled),
+        "PlainTransactionEvent": plain_transaction_event(),
+        "MeterValues": maybe({"evseId": connector(enabled, starts=False),
+                              "meterValue": st.lists(meter_value_201(enabled), min_size=1, max_size=2)}, {}),
+        "DataTransfer": maybe({"vendorId": text(st.just("acme"))}, {"messageId": HOSTILE_STRINGS,
+                                                                      "data": HOSTILE_STRINGS}),
+        "FirmwareStatusNotification": maybe({"status": enum(["Downloaded", "Installing", "Installed"])}, {}),
+        "SecurityEventNotification": maybe({"type": HOSTILE_STRINGS, "timestamp": ts}, {"techInfo": HOSTILE_STRINGS}),
+        "NotifyEvent": maybe({"generatedAt": ts, "seqNo": integer(st.integers(0, 3)),
+                              "eventData": st.lists(st.dictionaries(st.sampled_from(["eventId", "trigger"]),
+                                                                    HOSTILE_STRINGS), max_size=2)}, {}),
+    }
+    return weighted(actions, ["TransactionEvent", "PlainTransactionEvent", "MeterValues"])
+
+
+def calls(version: str, enabled: frozenset[str] = frozenset()) -> st.SearchStrategy[Frame]:
+    return calls_16(enabled) if version == "1.6" else calls_201(enabled)
+
+
+# --------------------------------------------------------------------------- malformed frames
+
+def nested(depth: int) -> Any:
+    value: Any = {}
+    for _ in range(depth):
+        value = {"a": [value]}
+    return value
+
+
+def malformed(version: str, enabled: frozenset[str] = frozenset()) -> st.SearchStrategy[Frame]:
+    """Frames a broken charger may send. Those that read as a CALL (a list starting 2 with a
+    string id) expect an answer; the others only must not disturb the connection."""
+    max_depth = 30 if is_open("deep-json", enabled) else 5000
+    json_values = st.recursive(st.none() | st.booleans() | HOSTILE_NUMBERS | HOSTILE_STRINGS,
+                               lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                             max_size=3),
+                               max_leaves=10)
+    action = st.sampled_from(["Heartbeat", "BootNotification", "StartTransaction", "TransactionEvent", "Unknown",
+                              "heartbeat", "", "X" * 200])
+    raw = st.one_of(
+        st.sampled_from(["", " ", "null", "[]", "{}", "[2]", "[2, \"id\"]", "[2, 1, \"Heartbeat\", {}]", "[5, \"x\"]",
+                         "[2, \"id\", \"Heartbeat\", {}, \"extra\"]", "[\"2\", \"id\", \"Heartbeat\", {}]",
+                         "[2, \"id\", \"Heartbeat\", {},]", "[2, \"id\", \"Heartbeat\", {\"a\": NaN}]",
+                         "[2, \"id\", \"Heartbeat\", {\"a\": Infinity}]", "\ufeff[2, \"id\", \"Heartbeat\", {}]",
+                         "[2, \"id\", \"Heartbeat\", null]", "[2, \"id\", \"Heartbeat\", []]", "[2, null, null, null]",
+                         "[3, \"nobody-asked\", {}]", "[4, \"nobody-asked\", \"GenericError\", \"\", {}]"]),
+        st.text(max_size=50),
+        json_values.map(json.dumps),
+        st.lists(json_values, max_size=6).map(json.dumps),
+        st.integers(min_value=1, max_value=max_depth).map(lambda d: json.dumps([2, f"deep-{d}", "Heartbeat", nested(d)])),
+        st.tuples(st.one_of(st.integers(-3, 9), st.floats(allow_nan=False), HOSTILE_STRINGS), json_values,
+                  action, json_values).map(lambda t: json.dumps(list(t))),
+    )
+    huge_ids = st.tuples(st.integers(min_value=37, max_value=100_000), action).map(
+        lambda t: Frame(t[1], {}, message_id="I" * t[0]))
+    odd_ids = st.tuples(HOSTILE_STRINGS, action, json_values).map(
+        lambda t: Frame(t[1], t[2] if isinstance(t[2], dict) else {}, message_id=t[0]))
+    unsolicited = st.tuples(st.text(min_size=1, max_size=36), json_values).map(
+        lambda t: Frame(raw=json.dumps([3, t[0], t[1]]), expects_answer=False))
+    return st.one_of(raw.map(lambda text_: Frame(raw=text_, expects_answer=_reads_as_call(text_))), huge_ids, odd_ids,
+                     unsolicited)
+
+
+def _reads_as_call(text_: str) -> bool:
+    try:
+        frame = json.loads(text_)
+    except ValueError:
+        return False
+    return isinstance(frame, list) and len(frame) >= 1 and frame[0] == 2 and len(frame) >= 2 and isinstance(frame[1], str)

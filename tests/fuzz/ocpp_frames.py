@@ -26,6 +26,9 @@ OPEN_FINDINGS: dict[str, str] = {
                 "acknowledged and then break the transaction's stop, or get no answer (NaN in 1.6)",
     "timestamps": "unreadable OCPP timestamps are answered InternalError instead of a format error (1.6, and "
                   "2.0.1 TransactionEvent too)",
+    "absurd-dates": "transactions dated far from now are priced over their whole span: a start in 1970 makes its "
+                    "stop take seconds (the event loop blocked, /health too), one at 9999-12-31 overflows the tariff "
+                    "kernel (InternalError)",
     "unmapped-connectors": "StartTransaction / TransactionEvent on a connector or EVSE not mapped to an EVSE is "
                            "Accepted and never billed",
     "transaction-ids-201": "2.0.1 Updated/Ended events for unknown transaction ids create sessions; an empty "
@@ -34,9 +37,15 @@ OPEN_FINDINGS: dict[str, str] = {
 }
 
 
-def is_open(finding: str, enabled: frozenset[str] = frozenset()) -> bool:
-    """True when `finding` is open and its triggers are not asked for (`enabled`)."""
-    return finding in OPEN_FINDINGS and finding not in enabled
+def gated(finding: str, enabled: frozenset[str], normal: st.SearchStrategy[Any],
+          triggers: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """`normal` values, and the `triggers` of a finding: never while it is open, mostly when
+    they are asked for (`enabled`), at times once it is closed."""
+    if finding in enabled:
+        return st.one_of(triggers, triggers, triggers, normal)
+    if finding in OPEN_FINDINGS:
+        return normal
+    return st.one_of(normal, normal, normal, triggers)
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,6 @@ HOSTILE_INTEGERS = st.one_of(
     st.integers())
 HOSTILE_NUMBERS = st.one_of(HOSTILE_INTEGERS, st.floats(allow_nan=False, allow_infinity=False),
                             st.sampled_from([1e308, -1e308, 5e-324, -0.0, 0.1]))
-NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 
 def iso(value: datetime) -> str:
@@ -89,8 +97,15 @@ def iso(value: datetime) -> str:
 
 
 def recent() -> st.SearchStrategy[str]:
-    """A plausible timestamp: within the last day."""
-    return st.integers(min_value=0, max_value=86_400).map(lambda s: iso(datetime.now(UTC) - timedelta(seconds=s)))
+    """A plausible timestamp: within the last day (in UTC, or with an offset)."""
+    def written(seconds: int, zone: int) -> str:
+        at = datetime.now(UTC) - timedelta(seconds=seconds)
+        if zone == 0:
+            return iso(at)
+        local = at + timedelta(hours=zone)
+        return local.strftime("%Y-%m-%dT%H:%M:%S") + f"{'+' if zone > 0 else '-'}{abs(zone):02d}:00"
+
+    return st.builds(written, st.integers(min_value=0, max_value=86_400), st.sampled_from([0, 0, 0, 14, -12, 2]))
 
 
 ABSURD_DATES = st.sampled_from(["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "1970-01-01T00:00:00Z",
@@ -102,9 +117,7 @@ UNREADABLE_DATES = st.one_of(
 
 
 def timestamp(version: str, enabled: frozenset[str]) -> st.SearchStrategy[str]:
-    if not is_open("timestamps", enabled):
-        return mostly(recent(), ABSURD_DATES, UNREADABLE_DATES)
-    return mostly(recent(), ABSURD_DATES)
+    return gated("timestamps", enabled, gated("absurd-dates", enabled, recent(), ABSURD_DATES), UNREADABLE_DATES)
 
 
 def mostly(valid: st.SearchStrategy[Any], *hostile: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -143,9 +156,10 @@ def id_token() -> st.SearchStrategy[str]:
 def connector(enabled: frozenset[str], *, starts: bool) -> st.SearchStrategy[Any]:
     """A connector / EVSE number: the mapped ones (1, 2), and others where no transaction
     starts on it (or the unmapped-connectors finding is closed)."""
-    if starts and is_open("unmapped-connectors", enabled):
-        return st.sampled_from([1, 2])
-    return integer(st.sampled_from([0, 1, 2, 3]))
+    if not starts:
+        return integer(st.sampled_from([0, 1, 2, 3]))
+    return gated("unmapped-connectors", enabled, st.sampled_from([1, 2]),
+                 st.one_of(st.sampled_from([0, 3, -1, 2**31 - 1]), st.integers(min_value=3)))
 
 
 def transaction_ref() -> st.SearchStrategy[Any]:
@@ -155,10 +169,9 @@ def transaction_ref() -> st.SearchStrategy[Any]:
 # --------------------------------------------------------------------------- OCPP 1.6
 
 def reading_16(enabled: frozenset[str]) -> st.SearchStrategy[str]:
-    plain = st.integers(min_value=0, max_value=200_000).map(str)
-    if is_open("readings", enabled):
-        return st.one_of(plain, st.sampled_from(["-1", "0.5", "abc", ""]))
-    return st.one_of(plain, NON_FINITE_STRINGS, NUMBER_STRINGS, HOSTILE_STRINGS)
+    plain = st.one_of(st.integers(min_value=0, max_value=200_000).map(str), st.sampled_from(["-1", "0.5", "abc", ""]))
+    return gated("readings", enabled, plain, st.one_of(NON_FINITE_STRINGS, NON_FINITE_STRINGS, NUMBER_STRINGS,
+                                                       HOSTILE_STRINGS))
 
 
 def sampled_value_16(enabled: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
@@ -181,10 +194,8 @@ def meter_value_16(version_enabled: frozenset[str]) -> st.SearchStrategy[dict[st
 
 def calls_16(enabled: frozenset[str] = frozenset()) -> st.SearchStrategy[Frame]:
     ts = timestamp("1.6", enabled)
-    tx = st.one_of(transaction_ref(), HOSTILE_INTEGERS) if is_open("readings", enabled) else \
-        st.one_of(transaction_ref(), integer(st.integers(0, 10)))
-    meter = st.one_of(st.integers(min_value=0, max_value=10**7), st.sampled_from([-1, 2**31, 2**63])) \
-        if not is_open("readings", enabled) else st.integers(min_value=0, max_value=10**7)
+    tx = st.one_of(transaction_ref(), integer(st.integers(0, 10)))
+    meter = gated("readings", enabled, st.integers(min_value=0, max_value=10**7), st.sampled_from([-1, 2**31, 2**63]))
     plain_meter = st.integers(min_value=0, max_value=10**6)
     actions = {
         "PlainStartTransaction": st.fixed_dictionaries({
@@ -232,13 +243,12 @@ def weighted(actions: dict[str, st.SearchStrategy[Any]], busy: list[str]) -> st.
 
 def reading_201(enabled: frozenset[str]) -> st.SearchStrategy[Any]:
     plain = st.one_of(st.integers(min_value=0, max_value=200_000), st.floats(min_value=0, max_value=2e5))
-    if is_open("readings", enabled):
-        return plain
-    return st.one_of(plain, HOSTILE_NUMBERS, HOSTILE_STRINGS)
+    return gated("readings", enabled, plain, st.one_of(st.sampled_from([1e308, -1e308, 1e300, 2**64]), HOSTILE_NUMBERS,
+                                                       HOSTILE_STRINGS))
 
 
 def sampled_value_201(enabled: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
-    multiplier = st.integers(-3, 3) if is_open("readings", enabled) else integer(st.integers(-9, 9))
+    multiplier = gated("readings", enabled, st.integers(-3, 3), integer(st.sampled_from([-20, 9, 20, 10**7])))
     return maybe({"value": reading_201(enabled)}, {
         "measurand": enum(["Energy.Active.Import.Register", "Power.Active.Import", "SoC"]),
         "context": enum(["Sample.Periodic", "Transaction.Begin", "Transaction.End"]),
@@ -261,9 +271,8 @@ def transaction_id_201(enabled: frozenset[str], *, event: str) -> st.SearchStrat
     fresh = st.text(string.ascii_letters + string.digits + "-", min_size=1, max_size=36)
     if event == "Started":
         return st.one_of(st.just(FreshTx()), fresh, transaction_ref())
-    if is_open("transaction-ids-201", enabled):
-        return transaction_ref()
-    return st.one_of(transaction_ref(), fresh, st.sampled_from(["", " ", "X" * 37]), HOSTILE_STRINGS)
+    return gated("transaction-ids-201", enabled, transaction_ref(),
+                 st.one_of(fresh, st.sampled_from(["", " ", "X" * 37]), HOSTILE_STRINGS))
 
 
 def transaction_event(enabled: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
@@ -362,7 +371,7 @@ def nested(depth: int) -> Any:
 def malformed(version: str, enabled: frozenset[str] = frozenset()) -> st.SearchStrategy[Frame]:
     """Frames a broken charger may send. Those that read as a CALL (a list starting 2 with a
     string id) expect an answer; the others only must not disturb the connection."""
-    max_depth = 30 if is_open("deep-json", enabled) else 5000
+    depth = gated("deep-json", enabled, st.integers(min_value=1, max_value=30), st.integers(min_value=500, max_value=5000))
     json_values = st.recursive(st.none() | st.booleans() | HOSTILE_NUMBERS | HOSTILE_STRINGS,
                                lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
                                                                                              max_size=3),
@@ -379,7 +388,7 @@ def malformed(version: str, enabled: frozenset[str] = frozenset()) -> st.SearchS
         st.text(max_size=50),
         json_values.map(json.dumps),
         st.lists(json_values, max_size=6).map(json.dumps),
-        st.integers(min_value=1, max_value=max_depth).map(lambda d: json.dumps([2, f"deep-{d}", "Heartbeat", nested(d)])),
+        depth.map(lambda d: json.dumps([2, f"deep-{d}", "Heartbeat", nested(d)])),
         st.tuples(st.one_of(st.integers(-3, 9), st.floats(allow_nan=False), HOSTILE_STRINGS), json_values,
                   action, json_values).map(lambda t: json.dumps(list(t))),
     )

@@ -413,6 +413,8 @@ def _open_finding_params():
         # in the suite: listed, not run (some of these frames wait out the answer bound)
         yield pytest.param(finding, None, id=finding, marks=pytest.mark.xfail(reason=reason, run=False))
         for version in VERSIONS:  # with -m fuzz: run, expected to fail until the fix lands
+            if finding.endswith("-201") and version != "2.0.1":
+                continue
             yield pytest.param(finding, version, id=f"{finding}-{version}", marks=[
                 pytest.mark.fuzz, pytest.mark.timeout(3600), pytest.mark.xfail(reason=reason, strict=False)])
 

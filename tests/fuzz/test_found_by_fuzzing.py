@@ -81,3 +81,67 @@ async def test_an_ocpi_object_dated_out_of_the_calendar_is_answered_2001(instanc
         assert r.status_code == 400 and r.json()["status_code"] == 2001, r.text
         assert "last_updated" in r.json()["status_message"]
         assert (await http.get(f"{instance.url}/ocpi/2.2.1/emsp/tariffs/DE/CPO/T1")).status_code == 404
+
+
+async def test_a_frame_with_a_huge_message_type_does_not_stop_the_ocpp_log(instance):
+    """The message type of a frame went into the log as it was: 2**63 overflowed the database's
+    integer, and the batch holding it was retried for ever (no frame of any charger logged any
+    more, and the queue growing)."""
+    from live import CHARGER_PASSWORD, populate
+    from test_ocpp_fuzz import RawCharger
+
+    await populate(instance)
+    charger = RawCharger(instance.ocpp_url, "FUZZ-16", "1.6")
+    await charger.connect()
+    try:
+        await charger.send('[9223372036854775808, "x", "Heartbeat", {}]')
+        assert (await charger.call("Heartbeat", {}))[0] == 3
+    finally:
+        await charger.close()
+    assert CHARGER_PASSWORD
+    entries = await instance.platform.ocpp_log.query(charger_id="FUZZ-16")
+    assert [e.message_type for e in entries if e.direction == "in" and "9223372036854775808" in e.frame] == [None]
+    assert any(e.action == "Heartbeat" and e.message_type == 3 for e in entries)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request, tmp_path):
+    from sqlalchemy import text
+
+    from evroam.store import Store
+    from harness import postgres_url
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}" if request.param == "sqlite" else postgres_url()
+    if not url:
+        pytest.skip("needs EVROAM_TEST_POSTGRES_URL")
+    s = Store(url)
+
+    async def drop_all():
+        async with s.engine.begin() as conn:
+            names = (await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")))
+            for table in list(names.scalars()):
+                await conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+
+    if s.dialect == "postgresql":
+        await drop_all()
+    await s.migrate()
+    yield s
+    if s.dialect == "postgresql":
+        await drop_all()
+    await s.close()
+
+
+async def test_any_frame_a_charger_sends_can_be_logged(store):
+    """A NUL character (PostgreSQL text cannot hold one) or an out-of-range message type failed
+    the whole batch of log entries it was in, again at every retry."""
+    from evroam.model.common import utcnow
+    from evroam.store.ocpp_log import LogEntry
+
+    entries = [LogEntry("CP-1", utcnow(), "in", 2**63, "a\x00b", "Heart\x00beat", '[2, "a\x00b", "Heartbeat", {}]'),
+               LogEntry("CP-1", utcnow(), "in", 2, "id-2", "Heartbeat", '[2, "id-2", "Heartbeat", {}]')]
+    async with store.begin() as conn:
+        await store.ocpp_log.append(conn, entries)
+    async with store.connect() as conn:
+        stored = await store.ocpp_log.query(conn, charger_id="CP-1")
+    assert [(e.message_type, e.unique_id, e.frame) for e in stored] == [
+        (None, "a?b", '[2, "a\\u0000b", "Heartbeat", {}]'), (2, "id-2", '[2, "id-2", "Heartbeat", {}]')]

@@ -50,7 +50,7 @@ def gated(finding: str, enabled: frozenset[str], normal: st.SearchStrategy[Any],
 
 @dataclass(frozen=True)
 class TxRef:
-    """The id of the n-th transaction started in this run (modulo how many were started)."""
+    """The id of the n-th newest transaction started in this run (modulo how many were started)."""
 
     n: int
 
@@ -116,35 +116,203 @@ UNREADABLE_DATES = st.one_of(
     HOSTILE_STRINGS)
 
 
-def timestamp(version: str, enabled: frozenset[str]) -> st.SearchStrategy[str]:
-    return gated("timestamps", enabled, gated("absurd-dates", enabled, recent(), ABSURD_DATES), UNREADABLE_DATES)
+@dataclass(frozen=True)
+class Gen:
+    """Builds the strategies of one kind of frame: `hostile` ones get a hostile value in any
+    field at times (three values in four stay valid, so that frames with many fields still
+    reach the handlers), the others only valid values; both carry the triggers of the findings
+    in `enabled` (see `gated`)."""
 
+    enabled: frozenset[str] = frozenset()
+    hostile: bool = True
 
-def mostly(valid: st.SearchStrategy[Any], *hostile: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """A valid value three times in four, else a hostile one: frames with many fields still
-    often get through validation, and reach the handlers."""
-    return st.one_of(valid, valid, valid, *hostile) if len(hostile) == 1 else \
-        st.one_of(valid, valid, valid, st.one_of(*hostile))
+    # ------------------------------------------------------------------ fields
 
+    def mostly(self, valid: st.SearchStrategy[Any], *hostile: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        if not self.hostile:
+            return valid
+        return st.one_of(valid, valid, valid, hostile[0] if len(hostile) == 1 else st.one_of(*hostile))
 
-def text(valid: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
-    """A string field: a valid value, a hostile string, or another JSON type."""
-    return mostly(valid, HOSTILE_STRINGS, HOSTILE_NUMBERS, st.none(), st.booleans())
+    def text(self, valid: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+        """A string field: a valid value, a hostile string, or another JSON type."""
+        return self.mostly(valid, HOSTILE_STRINGS, HOSTILE_NUMBERS, st.none(), st.booleans())
 
+    def enum(self, values: list[str]) -> st.SearchStrategy[Any]:
+        return self.mostly(st.sampled_from(values), st.sampled_from([v.lower() for v in values] + ["Unknown", ""]),
+                           HOSTILE_STRINGS, HOSTILE_NUMBERS)
 
-def enum(values: list[str]) -> st.SearchStrategy[Any]:
-    return mostly(st.sampled_from(values), st.sampled_from([v.lower() for v in values] + ["Unknown", ""]),
-                  HOSTILE_STRINGS, HOSTILE_NUMBERS)
+    def integer(self, valid: st.SearchStrategy[int]) -> st.SearchStrategy[Any]:
+        return self.mostly(valid, HOSTILE_INTEGERS, HOSTILE_STRINGS, st.floats(allow_nan=False), st.none())
 
+    def any_string(self) -> st.SearchStrategy[str]:
+        return HOSTILE_STRINGS if self.hostile else st.text(string.ascii_letters, min_size=1, max_size=20)
 
-def integer(valid: st.SearchStrategy[int]) -> st.SearchStrategy[Any]:
-    return mostly(valid, HOSTILE_INTEGERS, HOSTILE_STRINGS, st.floats(allow_nan=False), st.none())
+    def obj(self, payload: dict[str, st.SearchStrategy[Any]], optional: dict[str, st.SearchStrategy[Any]]
+            ) -> st.SearchStrategy[dict[str, Any]]:
+        """An object with the required fields, some optional ones, and at times an unknown field."""
+        extra = {"unknownField": HOSTILE_STRINGS} if self.hostile else {}
+        return st.fixed_dictionaries(payload, optional={**optional, **extra})
 
+    def gated(self, finding: str, normal: st.SearchStrategy[Any], triggers: st.SearchStrategy[Any]):
+        return gated(finding, self.enabled, normal, triggers)
 
-def maybe(payload: dict[str, st.SearchStrategy[Any]], optional: dict[str, st.SearchStrategy[Any]]
-          ) -> st.SearchStrategy[dict[str, Any]]:
-    """An object with the required fields, some optional ones, and at times an unknown field."""
-    return st.fixed_dictionaries(payload, optional={**optional, "unknownField": HOSTILE_STRINGS})
+    def timestamp(self) -> st.SearchStrategy[str]:
+        return self.gated("timestamps", self.gated("absurd-dates", recent(), ABSURD_DATES), UNREADABLE_DATES)
+
+    def connector(self, *, starts: bool) -> st.SearchStrategy[Any]:
+        """A connector / EVSE number: the mapped ones (1, 2) where a transaction starts (others
+        are the unmapped-connectors finding's triggers), and others too elsewhere."""
+        if not starts:
+            return self.integer(st.sampled_from([0, 1, 2, 3]))
+        return self.gated("unmapped-connectors", st.sampled_from([1, 2]),
+                          st.one_of(st.sampled_from([0, 3, -1, 2**31 - 1]), st.integers(min_value=3)))
+
+    def tx_16(self) -> st.SearchStrategy[Any]:
+        return self.mostly(transaction_ref(), HOSTILE_INTEGERS, HOSTILE_STRINGS)
+
+    # ------------------------------------------------------------------ OCPP 1.6
+
+    def reading_16(self) -> st.SearchStrategy[str]:
+        plain = st.integers(min_value=0, max_value=200_000).map(str)
+        plain = self.mostly(plain, st.sampled_from(["-1", "0.5", "abc", ""]), HOSTILE_STRINGS)
+        return self.gated("readings", plain, st.one_of(NON_FINITE_STRINGS, NON_FINITE_STRINGS, NUMBER_STRINGS))
+
+    def meter_value_16(self) -> st.SearchStrategy[dict[str, Any]]:
+        sampled = self.obj({"value": self.reading_16()}, {
+            "measurand": self.enum(["Energy.Active.Import.Register", "Power.Active.Import", "Current.Import", "SoC"]),
+            "unit": self.enum(["Wh", "kWh", "W", "kW", "A", "Percent"]),
+            "context": self.enum(["Sample.Periodic", "Transaction.Begin", "Transaction.End"]),
+            "phase": self.enum(["L1", "L2", "L3", "L1-N"]),
+            "format": self.enum(["Raw", "SignedData"]),
+            "location": self.enum(["Outlet", "Body"]),
+        })
+        return st.fixed_dictionaries({"timestamp": self.timestamp(),
+                                      "sampledValue": st.lists(sampled, min_size=1, max_size=3)})
+
+    def calls_16(self) -> st.SearchStrategy[Frame]:
+        ts, tx = self.timestamp(), self.tx_16()
+        meter = self.gated("readings", st.integers(min_value=0, max_value=10**7), st.sampled_from([-1, 2**31, 2**63]))
+        actions = {
+            "BootNotification": self.obj(
+                {"chargePointVendor": self.text(st.just("Acme")), "chargePointModel": self.text(st.just("X"))},
+                {"firmwareVersion": self.text(st.just("1.0")), "chargePointSerialNumber": self.any_string()}),
+            "Heartbeat": self.obj({}, {}),
+            "StatusNotification": self.obj(
+                {"connectorId": self.connector(starts=False),
+                 "errorCode": self.enum(["NoError", "GroundFailure", "OtherError"]),
+                 "status": self.enum(["Available", "Preparing", "Charging", "SuspendedEV", "Finishing", "Faulted"])},
+                {"timestamp": ts, "info": self.text(st.just("info")), "vendorErrorCode": self.any_string()}),
+            "Authorize": self.obj({"idTag": self.text(id_token())}, {}),
+            "StartTransaction": self.obj(
+                {"connectorId": self.connector(starts=True), "idTag": self.text(id_token()), "meterStart": meter,
+                 "timestamp": ts},
+                {"reservationId": self.integer(st.integers(0, 5))}),
+            "MeterValues": self.obj(
+                {"connectorId": self.connector(starts=False),
+                 "meterValue": st.lists(self.meter_value_16(), min_size=1, max_size=3)},
+                {"transactionId": tx}),
+            "StopTransaction": self.obj(
+                {"transactionId": tx, "meterStop": meter, "timestamp": ts},
+                {"idTag": id_token(), "reason": self.enum(["Local", "Remote", "EVDisconnected", "PowerLoss"]),
+                 "transactionData": st.lists(self.meter_value_16(), max_size=2)}),
+            "DataTransfer": self.obj({"vendorId": self.text(st.just("acme"))},
+                                     {"messageId": self.any_string(), "data": self.any_string()}),
+            "FirmwareStatusNotification": self.obj({"status": self.enum(["Downloaded", "Installing", "Installed"])},
+                                                   {}),
+            "DiagnosticsStatusNotification": self.obj({"status": self.enum(["Idle", "Uploaded", "UploadFailed"])},
+                                                      {}),
+        }
+        return weighted(actions, ["StartTransaction", "MeterValues", "StopTransaction"])
+
+    # ------------------------------------------------------------------ OCPP 2.0.1
+
+    def reading_201(self) -> st.SearchStrategy[Any]:
+        plain = st.one_of(st.integers(min_value=0, max_value=200_000), st.floats(min_value=0, max_value=2e5))
+        return self.gated("readings", self.mostly(plain, HOSTILE_STRINGS, st.none()),
+                          st.one_of(st.sampled_from([1e308, -1e308, 1e300, 2**64]), HOSTILE_NUMBERS))
+
+    def meter_value_201(self) -> st.SearchStrategy[dict[str, Any]]:
+        multiplier = self.gated("readings", self.integer(st.integers(-3, 3)), st.sampled_from([-20, 9, 20, 10**7]))
+        sampled = self.obj({"value": self.reading_201()}, {
+            "measurand": self.enum(["Energy.Active.Import.Register", "Power.Active.Import", "SoC"]),
+            "context": self.enum(["Sample.Periodic", "Transaction.Begin", "Transaction.End"]),
+            "phase": self.enum(["L1", "L2", "L3"]),
+            "location": self.enum(["Outlet", "Body"]),
+            "unitOfMeasure": self.obj({}, {"unit": self.enum(["Wh", "kWh", "W"]), "multiplier": multiplier}),
+        })
+        return st.fixed_dictionaries({"timestamp": self.timestamp(),
+                                      "sampledValue": st.lists(sampled, min_size=1, max_size=3)})
+
+    def transaction_id_201(self, *, event: str) -> st.SearchStrategy[Any]:
+        """A Started event names a new id (or an earlier one again); other events earlier ids
+        (made-up ones are the transaction-ids finding's triggers)."""
+        fresh = st.text(string.ascii_letters + string.digits + "-", min_size=1, max_size=36)
+        if event == "Started":
+            return self.mostly(st.just(FreshTx()), fresh, transaction_ref())
+        return self.gated("transaction-ids-201", transaction_ref(),
+                          st.one_of(fresh, st.sampled_from(["", " ", "X" * 37]), HOSTILE_STRINGS))
+
+    def transaction_event(self) -> st.SearchStrategy[dict[str, Any]]:
+        events = ["Started", "Updated", "Ended"] + (["Unknown"] if self.hostile else [])
+
+        @st.composite
+        def build(draw):
+            event = draw(st.sampled_from(events))
+            kind = "Updated" if event == "Unknown" else event
+            body = {
+                "eventType": event,
+                "timestamp": draw(self.timestamp()),
+                "triggerReason": draw(self.enum(["Authorized", "CablePluggedIn", "MeterValuePeriodic", "StopAuthorized",
+                                                 "EVCommunicationLost", "ChargingStateChanged"])),
+                "seqNo": draw(self.integer(st.integers(0, 100))),
+                "transactionInfo": draw(self.obj(
+                    {"transactionId": self.transaction_id_201(event=kind)},
+                    {"chargingState": self.enum(["Charging", "EVConnected", "SuspendedEV", "Idle"]),
+                     "stoppedReason": self.enum(["Local", "Remote", "EVDisconnected"]),
+                     "remoteStartId": self.integer(st.integers(0, 5))})),
+            }
+            if kind == "Started" or draw(st.booleans()):
+                body["evse"] = draw(self.obj({"id": self.connector(starts=kind == "Started")},
+                                             {"connectorId": self.integer(st.sampled_from([1, 2]))}))
+            if kind == "Started" or draw(st.booleans()):
+                body["idToken"] = draw(self.obj({"idToken": self.text(id_token()),
+                                                 "type": self.enum(["ISO14443", "Central", "eMAID"])}, {}))
+            if draw(st.booleans()):
+                body["meterValue"] = draw(st.lists(self.meter_value_201(), min_size=1, max_size=2))
+            if draw(st.booleans()):
+                body["offline"] = draw(self.mostly(st.booleans(), HOSTILE_STRINGS))
+            return body
+
+        return build()
+
+    def calls_201(self) -> st.SearchStrategy[Frame]:
+        ts = self.timestamp()
+        actions = {
+            "BootNotification": self.obj(
+                {"chargingStation": self.obj({"model": self.text(st.just("X")), "vendorName": self.text(st.just("Acme"))},
+                                             {"firmwareVersion": self.any_string()}),
+                 "reason": self.enum(["PowerUp", "Watchdog"])}, {}),
+            "Heartbeat": self.obj({}, {}),
+            "StatusNotification": self.obj(
+                {"timestamp": ts,
+                 "connectorStatus": self.enum(["Available", "Occupied", "Reserved", "Unavailable", "Faulted"]),
+                 "evseId": self.connector(starts=False), "connectorId": self.integer(st.sampled_from([1, 2]))}, {}),
+            "Authorize": self.obj({"idToken": self.obj({"idToken": self.text(id_token()),
+                                                        "type": self.enum(["ISO14443", "Central"])}, {})}, {}),
+            "TransactionEvent": self.transaction_event(),
+            "MeterValues": self.obj({"evseId": self.connector(starts=False),
+                                     "meterValue": st.lists(self.meter_value_201(), min_size=1, max_size=2)}, {}),
+            "DataTransfer": self.obj({"vendorId": self.text(st.just("acme"))},
+                                     {"messageId": self.any_string(), "data": self.any_string()}),
+            "FirmwareStatusNotification": self.obj({"status": self.enum(["Downloaded", "Installing", "Installed"])},
+                                                   {}),
+            "SecurityEventNotification": self.obj({"type": self.any_string(), "timestamp": ts},
+                                                  {"techInfo": self.any_string()}),
+            "NotifyEvent": self.obj({"generatedAt": ts, "seqNo": self.integer(st.integers(0, 3)),
+                                     "eventData": st.lists(st.dictionaries(st.sampled_from(["eventId", "trigger"]),
+                                                                           self.any_string()), max_size=2)}, {}),
+        }
+        return weighted(actions, ["TransactionEvent", "MeterValues"])
 
 
 def id_token() -> st.SearchStrategy[str]:
@@ -153,210 +321,20 @@ def id_token() -> st.SearchStrategy[str]:
     return st.one_of(st.just(DRIVER_TAG), st.just(DRIVER_TAG.lower()), st.text(string.ascii_uppercase, max_size=20))
 
 
-def connector(enabled: frozenset[str], *, starts: bool) -> st.SearchStrategy[Any]:
-    """A connector / EVSE number: the mapped ones (1, 2), and others where no transaction
-    starts on it (or the unmapped-connectors finding is closed)."""
-    if not starts:
-        return integer(st.sampled_from([0, 1, 2, 3]))
-    return gated("unmapped-connectors", enabled, st.sampled_from([1, 2]),
-                 st.one_of(st.sampled_from([0, 3, -1, 2**31 - 1]), st.integers(min_value=3)))
-
-
 def transaction_ref() -> st.SearchStrategy[Any]:
     return st.integers(min_value=0, max_value=9).map(TxRef)
 
 
-# --------------------------------------------------------------------------- OCPP 1.6
-
-def reading_16(enabled: frozenset[str]) -> st.SearchStrategy[str]:
-    plain = st.one_of(st.integers(min_value=0, max_value=200_000).map(str), st.sampled_from(["-1", "0.5", "abc", ""]))
-    return gated("readings", enabled, plain, st.one_of(NON_FINITE_STRINGS, NON_FINITE_STRINGS, NUMBER_STRINGS,
-                                                       HOSTILE_STRINGS))
-
-
-def sampled_value_16(enabled: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
-    return maybe({"value": reading_16(enabled)}, {
-        "measurand": enum(["Energy.Active.Import.Register", "Power.Active.Import", "Current.Import", "SoC"]),
-        "unit": enum(["Wh", "kWh", "W", "kW", "A", "Percent"]),
-        "context": enum(["Sample.Periodic", "Transaction.Begin", "Transaction.End"]),
-        "phase": enum(["L1", "L2", "L3", "L1-N"]),
-        "format": enum(["Raw", "SignedData"]),
-        "location": enum(["Outlet", "Body"]),
-    })
-
-
-def meter_value_16(version_enabled: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({
-        "timestamp": timestamp("1.6", version_enabled),
-        "sampledValue": st.lists(sampled_value_16(version_enabled), min_size=1, max_size=3),
-    })
-
-
-def calls_16(enabled: frozenset[str] = frozenset()) -> st.SearchStrategy[Frame]:
-    ts = timestamp("1.6", enabled)
-    tx = st.one_of(transaction_ref(), integer(st.integers(0, 10)))
-    meter = gated("readings", enabled, st.integers(min_value=0, max_value=10**7), st.sampled_from([-1, 2**31, 2**63]))
-    plain_meter = st.integers(min_value=0, max_value=10**6)
-    actions = {
-        "PlainStartTransaction": st.fixed_dictionaries({
-            "connectorId": st.sampled_from([1, 2]), "idTag": id_token(), "meterStart": plain_meter,
-            "timestamp": recent()}),
-        "PlainStopTransaction": st.fixed_dictionaries({
-            "transactionId": transaction_ref(), "meterStop": plain_meter, "timestamp": recent()},
-            optional={"reason": st.sampled_from(["Local", "EVDisconnected"])}),
-        "BootNotification": maybe({"chargePointVendor": text(st.just("Acme")), "chargePointModel": text(st.just("X"))},
-                                  {"firmwareVersion": text(st.just("1.0")), "chargePointSerialNumber": HOSTILE_STRINGS}),
-        "Heartbeat": maybe({}, {}),
-        "StatusNotification": maybe(
-            {"connectorId": connector(enabled, starts=False), "errorCode": enum(["NoError", "GroundFailure", "OtherError"]),
-             "status": enum(["Available", "Preparing", "Charging", "SuspendedEV", "Finishing", "Faulted"])},
-            {"timestamp": ts, "info": text(st.just("info")), "vendorErrorCode": HOSTILE_STRINGS}),
-        "Authorize": maybe({"idTag": text(id_token())}, {}),
-        "StartTransaction": maybe(
-            {"connectorId": connector(enabled, starts=True), "idTag": st.one_of(id_token(), HOSTILE_STRINGS),
-             "meterStart": meter, "timestamp": ts},
-            {"reservationId": integer(st.integers(0, 5))}),
-        "MeterValues": maybe(
-            {"connectorId": connector(enabled, starts=False),
-             "meterValue": st.lists(meter_value_16(enabled), min_size=1, max_size=3)},
-            {"transactionId": tx}),
-        "StopTransaction": maybe(
-            {"transactionId": tx, "meterStop": meter, "timestamp": ts},
-            {"idTag": id_token(), "reason": enum(["Local", "Remote", "EVDisconnected", "PowerLoss"]),
-             "transactionData": st.lists(meter_value_16(enabled), max_size=2)}),
-        "DataTransfer": maybe({"vendorId": text(st.just("acme"))}, {"messageId": HOSTILE_STRINGS,
-                                                                      "data": HOSTILE_STRINGS}),
-        "FirmwareStatusNotification": maybe({"status": enum(["Downloaded", "Installing", "Installed"])}, {}),
-        "DiagnosticsStatusNotification": maybe({"status": enum(["Idle", "Uploaded", "UploadFailed"])}, {}),
-    }
-    return weighted(actions, ["StartTransaction", "PlainStartTransaction", "MeterValues", "StopTransaction",
-                              "PlainStopTransaction"])
-
-
 def weighted(actions: dict[str, st.SearchStrategy[Any]], busy: list[str]) -> st.SearchStrategy[Frame]:
-    """One CALL of `actions`, the transaction's own (`busy`) three times as often as others."""
-    frames = {a: p.map(lambda payload, a=a.removeprefix("Plain"): Frame(a, payload)) for a, p in actions.items()}
+    """One CALL of `actions`, those of transactions (`busy`) three times as often as others."""
+    frames = {a: p.map(lambda payload, a=a: Frame(a, payload)) for a, p in actions.items()}
     return st.one_of(*(frames[a] for a in busy * 3), *(frames[a] for a in actions if a not in busy))
 
 
-# --------------------------------------------------------------------------- OCPP 2.0.1
-
-def reading_201(enabled: frozenset[str]) -> st.SearchStrategy[Any]:
-    plain = st.one_of(st.integers(min_value=0, max_value=200_000), st.floats(min_value=0, max_value=2e5))
-    return gated("readings", enabled, plain, st.one_of(st.sampled_from([1e308, -1e308, 1e300, 2**64]), HOSTILE_NUMBERS,
-                                                       HOSTILE_STRINGS))
-
-
-def sampled_value_201(enabled: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
-    multiplier = gated("readings", enabled, st.integers(-3, 3), integer(st.sampled_from([-20, 9, 20, 10**7])))
-    return maybe({"value": reading_201(enabled)}, {
-        "measurand": enum(["Energy.Active.Import.Register", "Power.Active.Import", "SoC"]),
-        "context": enum(["Sample.Periodic", "Transaction.Begin", "Transaction.End"]),
-        "phase": enum(["L1", "L2", "L3"]),
-        "location": enum(["Outlet", "Body"]),
-        "unitOfMeasure": maybe({}, {"unit": enum(["Wh", "kWh", "W"]), "multiplier": multiplier}),
-    })
-
-
-def meter_value_201(enabled: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({
-        "timestamp": timestamp("2.0.1", enabled),
-        "sampledValue": st.lists(sampled_value_201(enabled), min_size=1, max_size=3),
-    })
-
-
-def transaction_id_201(enabled: frozenset[str], *, event: str) -> st.SearchStrategy[Any]:
-    """A Started event names a new id (or an earlier one again); other events earlier ids, and
-    made-up ones when the transaction-ids finding is closed."""
-    fresh = st.text(string.ascii_letters + string.digits + "-", min_size=1, max_size=36)
-    if event == "Started":
-        return st.one_of(st.just(FreshTx()), fresh, transaction_ref())
-    return gated("transaction-ids-201", enabled, transaction_ref(),
-                 st.one_of(fresh, st.sampled_from(["", " ", "X" * 37]), HOSTILE_STRINGS))
-
-
-def transaction_event(enabled: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
-    @st.composite
-    def build(draw):
-        event = draw(st.sampled_from(["Started", "Updated", "Ended", "Unknown"]))
-        kind = "Updated" if event == "Unknown" else event
-        body = {
-            "eventType": event,
-            "timestamp": draw(timestamp("2.0.1", enabled)),
-            "triggerReason": draw(enum(["Authorized", "CablePluggedIn", "MeterValuePeriodic", "StopAuthorized",
-                                        "EVCommunicationLost", "ChargingStateChanged"])),
-            "seqNo": draw(integer(st.integers(0, 100))),
-            "transactionInfo": draw(maybe(
-                {"transactionId": transaction_id_201(enabled, event=kind)},
-                {"chargingState": enum(["Charging", "EVConnected", "SuspendedEV", "Idle"]),
-                 "stoppedReason": enum(["Local", "Remote", "EVDisconnected"]),
-                 "remoteStartId": integer(st.integers(0, 5))})),
-        }
-        if draw(st.booleans()) or kind == "Started":
-            body["evse"] = draw(maybe({"id": connector(enabled, starts=kind == "Started")},
-                                      {"connectorId": integer(st.sampled_from([1, 2]))}))
-        if draw(st.booleans()):
-            body["idToken"] = draw(maybe({"idToken": text(id_token()), "type": enum(["ISO14443", "Central", "eMAID"])},
-                                         {}))
-        if draw(st.booleans()):
-            body["meterValue"] = draw(st.lists(meter_value_201(enabled), min_size=1, max_size=2))
-        if draw(st.booleans()):
-            body["offline"] = draw(st.one_of(st.booleans(), HOSTILE_STRINGS))
-        return body
-
-    return build()
-
-
-def plain_transaction_event() -> st.SearchStrategy[dict[str, Any]]:
-    """A TransactionEvent with plausible values only: transactions start, run and end."""
-    from live import DRIVER_TAG
-
-    @st.composite
-    def build(draw):
-        event = draw(st.sampled_from(["Started", "Updated", "Ended"]))
-        tx_id = draw(st.just(FreshTx()) if event == "Started" else transaction_ref())
-        body = {"eventType": event, "timestamp": draw(recent()), "seqNo": draw(st.integers(0, 50)),
-                "triggerReason": {"Started": "Authorized", "Updated": "MeterValuePeriodic", "Ended": "StopAuthorized"}[
-                    event],
-                "transactionInfo": {"transactionId": tx_id, "chargingState": "Charging"}}
-        if event == "Started":
-            body["evse"] = {"id": draw(st.sampled_from([1, 2])), "connectorId": 1}
-            body["idToken"] = {"idToken": DRIVER_TAG, "type": "ISO14443"}
-        body["meterValue"] = [{"timestamp": draw(recent()), "sampledValue": [
-            {"value": draw(st.integers(0, 50_000)), "measurand": "Energy.Active.Import.Register"}]}]
-        return body
-
-    return build()
-
-
-def calls_201(enabled: frozenset[str] = frozenset()) -> st.SearchStrategy[Frame]:
-    ts = timestamp("2.0.1", enabled)
-    actions = {
-        "BootNotification": maybe({"chargingStation": maybe({"model": text(st.just("X")), "vendorName": text(
-            st.just("Acme"))}, {"firmwareVersion": HOSTILE_STRINGS}), "reason": enum(["PowerUp", "Watchdog"])}, {}),
-        "Heartbeat": maybe({}, {}),
-        "StatusNotification": maybe(
-            {"timestamp": ts, "connectorStatus": enum(["Available", "Occupied", "Reserved", "Unavailable", "Faulted"]),
-             "evseId": connector(enabled, starts=False), "connectorId": integer(st.sampled_from([1, 2]))}, {}),
-        "Authorize": maybe({"idToken": maybe({"idToken": text(id_token()), "type": enum(["ISO14443", "Central"])},
-                                             {})}, {}),
-        "TransactionEvent": transaction_event(enabled),
-        "PlainTransactionEvent": plain_transaction_event(),
-        "MeterValues": maybe({"evseId": connector(enabled, starts=False),
-                              "meterValue": st.lists(meter_value_201(enabled), min_size=1, max_size=2)}, {}),
-        "DataTransfer": maybe({"vendorId": text(st.just("acme"))}, {"messageId": HOSTILE_STRINGS,
-                                                                      "data": HOSTILE_STRINGS}),
-        "FirmwareStatusNotification": maybe({"status": enum(["Downloaded", "Installing", "Installed"])}, {}),
-        "SecurityEventNotification": maybe({"type": HOSTILE_STRINGS, "timestamp": ts}, {"techInfo": HOSTILE_STRINGS}),
-        "NotifyEvent": maybe({"generatedAt": ts, "seqNo": integer(st.integers(0, 3)),
-                              "eventData": st.lists(st.dictionaries(st.sampled_from(["eventId", "trigger"]),
-                                                                    HOSTILE_STRINGS), max_size=2)}, {}),
-    }
-    return weighted(actions, ["TransactionEvent", "PlainTransactionEvent", "MeterValues"])
-
-
 def calls(version: str, enabled: frozenset[str] = frozenset()) -> st.SearchStrategy[Frame]:
-    return calls_16(enabled) if version == "1.6" else calls_201(enabled)
+    """CALLs of `version`: plausible ones, and ones with hostile values."""
+    kinds = [Gen(enabled, hostile=False), Gen(enabled, hostile=True)]
+    return st.one_of(*(g.calls_16() if version == "1.6" else g.calls_201() for g in kinds))
 
 
 # --------------------------------------------------------------------------- malformed frames

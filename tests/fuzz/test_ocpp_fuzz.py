@@ -170,7 +170,7 @@ class Run:
         if isinstance(value, TxRef):
             if not self.started:
                 return None
-            return self.started[value.n % len(self.started)]
+            return self.started[-1 - value.n % len(self.started)]  # TxRef(0): the newest, likely still open
         if isinstance(value, dict):
             out = {}
             for k, v in value.items():

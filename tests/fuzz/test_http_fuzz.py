@@ -74,8 +74,15 @@ def known_finding(case, response) -> str | None:
     return next((name for name, matches in KNOWN_FINDINGS.items() if matches(case, response)), None)
 
 
-def examples_per_mode(long: bool) -> int:
-    return int(os.environ.get("EVROAM_FUZZ_EXAMPLES", 100 if long else 4))
+SHORT_REQUESTS = 300  # per API in the suite, spread over its operations
+
+
+def examples_per_operation(long: bool, operations: int) -> int:
+    """Examples of each operation: EVROAM_FUZZ_EXAMPLES per kind of case (positive, negative,
+    aimed), else 100 per kind in the long form and about SHORT_REQUESTS per API in the short."""
+    if os.environ.get("EVROAM_FUZZ_EXAMPLES"):
+        return int(os.environ["EVROAM_FUZZ_EXAMPLES"]) * 3
+    return 300 if long else max(6, -(-SHORT_REQUESTS // operations))
 
 
 @pytest.fixture
@@ -99,11 +106,11 @@ def strategy_for(operation):
     return st.one_of(strategies)
 
 
-def hypothesis_settings(long: bool) -> hypothesis.settings:
+def hypothesis_settings(long: bool, examples: int) -> hypothesis.settings:
     """Short: derandomised (the same requests on every run), no shrinking. Long: random (the
     failure report prints how to reproduce it; EVROAM_FUZZ_SEED fixes the seed), shrunk."""
     return hypothesis.settings(
-        max_examples=examples_per_mode(long) * 3, derandomize=not long, database=None, deadline=None,
+        max_examples=examples, derandomize=not long, database=None, deadline=None,
         suppress_health_check=list(HealthCheck), print_blob=long,
         phases=[Phase.explicit, Phase.generate, Phase.shrink] if long else [Phase.explicit, Phase.generate])
 
@@ -129,11 +136,13 @@ def fuzz(live: LiveServer, prefix: str, api: str, *, long: bool) -> tuple[list[s
     schema = schema.include(path_regex=f"^{prefix}")
     failures: list[str] = []
     known: set[str] = set()
-    operations, statuses = 0, Counter()
-    for operation in sorted((r.ok() for r in schema.get_all_operations()), key=unregisters_last):
-        operations += 1
+    operations = sorted((r.ok() for r in schema.get_all_operations()), key=unregisters_last)
+    assert operations, f"no operation under {prefix} in the OpenAPI document"
+    examples = examples_per_operation(long, len(operations))
+    statuses: Counter = Counter()
+    for operation in operations:
 
-        @hypothesis_settings(long)
+        @hypothesis_settings(long, examples)
         @hypothesis.given(case=strategy_for(operation))
         def run(case):
             response = case.call(base_url=live.url, headers=headers or None, timeout=15)
@@ -155,7 +164,6 @@ def fuzz(live: LiveServer, prefix: str, api: str, *, long: bool) -> tuple[list[s
             failures.append(f"{operation.label}:\n{exc}")
         if os.environ.get("EVROAM_FUZZ_TIMES"):
             print(f"  {time.monotonic() - began:5.2f} s  {operation.label}")
-    assert operations, f"no operation under {prefix} in the OpenAPI document"
     return failures, known, statuses
 
 

@@ -67,7 +67,7 @@ def test_a_datetime_whose_offset_leaves_the_calendar_is_a_value_error(value):
     """Converting to UTC overflowed (OverflowError, which validation does not catch)."""
     from evroam.model.common import parse_datetime
 
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match="out of"):
         parse_datetime(value)
 
 

@@ -31,7 +31,7 @@ import hypothesis
 import pytest
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
-from live import CHARGER_PASSWORD, CHARGERS, populate, rss_bytes
+from live import CHARGER_PASSWORD, CHARGERS, FUZZ_SETTINGS, populate, rss_bytes
 from ocpp.messages import CallResult, validate_payload
 from ocpp_frames import OPEN_FINDINGS, Frame, FreshTx, TxRef, calls, malformed
 from websockets.asyncio.client import connect
@@ -379,7 +379,7 @@ async def fuzz_ocpp(inst, version: str, *, long: bool, enabled: frozenset[str] =
 
 
 async def check_ocpp(make_instance, version: str, *, long: bool, enabled: frozenset[str] = frozenset()) -> None:
-    inst = await make_instance("fuzz-ocpp")
+    inst = await make_instance("fuzz-ocpp", extra=dict(FUZZ_SETTINGS))
     await populate(inst)
     rss_before = rss_bytes()
     started = time.monotonic()

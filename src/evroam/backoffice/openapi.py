@@ -1,8 +1,8 @@
 """How the admin API answers errors, for our OpenAPI document: `{"detail": "..."}` with the HTTP
 status (400 bad input, 401 without the admin token, 403, 404, 409 a charger offline or a
-conflicting state), and 422 `{"detail": ["field: problem", ...]}` for a body or query the API
-could not read. Commands to chargers add 502 (the charger refused with a CALLERROR) and 504 (it
-did not answer)."""
+conflicting state, 429 after too many wrong tokens), and 422 `{"detail": ["field: problem",
+...]}` for a body or query the API could not read. Commands to chargers add 502 (the charger
+refused with a CALLERROR) and 504 (it did not answer)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: _error("No such object"),
     409: _error("The charger is not connected, or the object is in a state that does not allow this"),
     422: _error("The body or query could not be read", ValidationAnswer),
+    429: _error("Too many wrong admin tokens from this address: wait for Retry-After"),
 }
 
 CHARGER_COMMAND: dict[int | str, dict[str, Any]] = {

@@ -1,6 +1,7 @@
 """How the driver API answers errors, for our OpenAPI document: `{"error": "<kind>", "detail":
 ...}` with the HTTP status (400 invalid, 401 unauthorized, 403 forbidden, 404 not_found, 422
-invalid with one line per problem, 503 when remote commands are not available)."""
+invalid with one line per problem, 429 too_many_requests, 503 when remote commands are not
+available)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: _error("Not allowed for this driver (blocked, or a CPO the contract does not allow)"),
     404: _error("No such object, or not the driver's"),
     422: _error("The body or query could not be read", DriverApiValidationAnswer),
+    429: _error("Too many unknown API keys from this address: wait for Retry-After"),
 }
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {

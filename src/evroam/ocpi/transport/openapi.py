@@ -45,6 +45,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: _error("The object belongs to a party that is not yours"),
     404: _error("No such object, version or endpoint (OCPI 2000, 2003 unknown location, 2004 unknown token)"),
     405: _error("Not allowed in the current registration state"),
+    429: _error("Too many unknown tokens from this address: wait for Retry-After"),
     # documented so that the framework adds no 422 of its own: OCPI never answers 422
     "4XX": _error("Any other client error, in the OCPI envelope"),
 }

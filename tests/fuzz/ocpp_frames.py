@@ -13,6 +13,7 @@ entry puts its triggers back into the frames."""
 from __future__ import annotations
 
 import json
+import re
 import string
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -339,11 +340,9 @@ def calls(version: str, enabled: frozenset[str] = frozenset()) -> st.SearchStrat
 
 # --------------------------------------------------------------------------- malformed frames
 
-def nested(depth: int) -> Any:
-    value: Any = {}
-    for _ in range(depth):
-        value = {"a": [value]}
-    return value
+def nested(depth: int) -> str:
+    """JSON text of objects nested `depth` deep (written out: json.dumps itself would recurse)."""
+    return '{"a": [' * depth + "{}" + "]}" * depth
 
 
 def malformed(version: str, enabled: frozenset[str] = frozenset()) -> st.SearchStrategy[Frame]:
@@ -366,7 +365,7 @@ def malformed(version: str, enabled: frozenset[str] = frozenset()) -> st.SearchS
         st.text(max_size=50),
         json_values.map(json.dumps),
         st.lists(json_values, max_size=6).map(json.dumps),
-        depth.map(lambda d: json.dumps([2, f"deep-{d}", "Heartbeat", nested(d)])),
+        depth.map(lambda d: f'[2, "deep-{d}", "Heartbeat", {nested(d)}]'),
         st.tuples(st.one_of(st.integers(-3, 9), st.floats(allow_nan=False), HOSTILE_STRINGS), json_values,
                   action, json_values).map(lambda t: json.dumps(list(t))),
     )
@@ -381,8 +380,21 @@ def malformed(version: str, enabled: frozenset[str] = frozenset()) -> st.SearchS
 
 
 def _reads_as_call(text_: str) -> bool:
+    return message_id(text_) is not None
+
+
+_HEAD = re.compile(r'^\s*\[\s*2\s*,\s*"((?:[^"\\]|\\.)*)"')
+
+
+def message_id(text_: str) -> str | None:
+    """The message id of a frame that reads as a CALL (a list starting 2 and a string), else None."""
     try:
         frame = json.loads(text_)
+    except RecursionError:  # nested deeper than Python's parser goes: read its head
+        head = _HEAD.match(text_)
+        return json.loads(f'"{head.group(1)}"') if head else None
     except ValueError:
-        return False
-    return isinstance(frame, list) and len(frame) >= 1 and frame[0] == 2 and len(frame) >= 2 and isinstance(frame[1], str)
+        return None
+    if isinstance(frame, list) and len(frame) >= 2 and frame[0] == 2 and isinstance(frame[1], str):
+        return frame[1]
+    return None

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from live import CHARGER_PASSWORD, CHARGERS, FUZZ_SETTINGS, populate, rss_bytes
 from ocpp.messages import CallResult, validate_payload
-from ocpp_frames import OPEN_FINDINGS, Frame, FreshTx, TxRef, calls, malformed
+from ocpp_frames import OPEN_FINDINGS, Frame, FreshTx, TxRef, calls, malformed, message_id
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -189,8 +189,7 @@ class Run:
             await self.charger.send(frame.raw)
             if frame.expects_answer:
                 self.calls += 1
-                message_id = _id_of(frame.raw)
-                answer = await self.charger.answer({message_id, "-1"}, f"frame {short(frame.raw)}")
+                answer = await self.charger.answer({message_id(frame.raw) or "-1", "-1"}, f"frame {short(frame.raw)}")
                 self.check_error(answer, f"frame {short(frame.raw)}")
             await self.probe(f"after frame {short(frame.raw)}")
             return
@@ -240,14 +239,6 @@ class Run:
             tx_id = payload["transactionInfo"].get("transactionId")
             if isinstance(tx_id, str) and tx_id not in self.started:
                 self.started.append(tx_id)
-
-
-def _id_of(raw: str) -> str:
-    try:
-        frame = json.loads(raw)
-        return frame[1] if isinstance(frame[1], str) else "-1"
-    except (ValueError, LookupError, TypeError):
-        return "-1"
 
 
 # --------------------------------------------------------------------------- after the run

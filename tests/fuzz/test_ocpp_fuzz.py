@@ -161,6 +161,7 @@ class Run:
     frames: int = 0
     calls: int = 0
     fresh: int = 0
+    start_answers: dict[Any, str | None] = field(default_factory=dict)  # transaction id -> its start's status
     history: list[tuple[str, Any]] = field(default_factory=list)  # (what was sent, its answer)
 
     def resolve(self, value: Any) -> Any:
@@ -230,15 +231,17 @@ class Run:
                 from None
 
     def note_start(self, action: str, payload: Any, result: Any) -> None:
+        """Keep the ids of the transactions the server took, and how their start was answered."""
+        tx_id, info = None, {}
         if self.version == "1.6" and action == "StartTransaction" and isinstance(result, dict):
-            tx_id = result.get("transactionId")
-            if tx_id and tx_id not in self.started:
-                self.started.append(tx_id)
+            tx_id, info = result.get("transactionId"), result.get("idTagInfo") or {}
         if (self.version == "2.0.1" and action == "TransactionEvent" and isinstance(payload, dict)
                 and payload.get("eventType") == "Started" and isinstance(payload.get("transactionInfo"), dict)):
-            tx_id = payload["transactionInfo"].get("transactionId")
-            if isinstance(tx_id, str) and tx_id not in self.started:
-                self.started.append(tx_id)
+            tx_id, info = payload["transactionInfo"].get("transactionId"), result.get("idTokenInfo") or {}
+            tx_id = tx_id if isinstance(tx_id, str) else None
+        if tx_id and tx_id not in self.started:
+            self.started.append(tx_id)
+            self.start_answers[tx_id] = info.get("status")
 
 
 # --------------------------------------------------------------------------- after the run
@@ -281,6 +284,9 @@ async def stop_everything(inst, runs: list[Run]) -> list[str]:
             where = f"{run.charger.charger_id} transaction {tx_id}"
             if tx is None:
                 problems.append(f"{where}: acknowledged as started but not stored")
+            elif tx.status in ("REFUSED", "ORPHAN"):  # never billed, and said so: refused at its start, or flagged
+                if tx.status == "REFUSED" and run.start_answers.get(tx_id) == "Accepted":
+                    problems.append(f"{where}: its start was answered Accepted, yet it is REFUSED (never billed)")
             elif tx.status != "COMPLETED":
                 problems.append(f"{where}: still {tx.status} after its stop")
             elif tx.session_id is not None and await platform.charging.get_cdr(tx.session_id) is None:

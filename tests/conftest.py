@@ -10,6 +10,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness import Instance, example_dir  # noqa: E402
 
 
+def pytest_collection_modifyitems(config, items):
+    """The long fuzzing runs (marker `fuzz`) run only when a -m expression names them."""
+    if "fuzz" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("fuzz") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("fuzz") is not None])
+        items[:] = kept
+
+
 @pytest.fixture
 def examples():
     path = example_dir("2.2.1")

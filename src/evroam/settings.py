@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     session_push_interval: float = Field(
         60.0, ge=0, description="seconds between session updates pushed to the eMSP while charging (0: every change)"
     )
+    ocpp_max_transaction_age_days: int = Field(
+        60, ge=1, description="a transaction start or stop a charger dates further back than this (a clock never "
+        "set says 1970) is dated when it is received instead, and flagged"
+    )
     meter_power_margin: float = Field(
         1.5, ge=0, description="an energy reading that rises faster than this many times the EVSE's maximum power "
         "(plus a minute's grace) is refused for billing as implausible; 0 checks only that readings never go down"

@@ -182,6 +182,28 @@ async def test_16_an_impossible_meter_stop_still_ends_the_transaction_in_a_cdr(m
     assert tx.state["flags"]["dropped"] == ["TypeConstraintViolation: value 'NaN' is not a decimal number"]
 
 
+async def test_16_transactions_dated_in_1970_or_9999_are_dated_when_received(make_instance):
+    """A charger whose clock was never set (1970) or runs wild (9999): the transaction is dated
+    when its start and stop are received, flagged, stopped at once (not priced over decades, the
+    server stays responsive) and billed."""
+    cpo, emsp = await roaming_pair(make_instance)
+    async with charge_point(cpo, "CP-1") as cp:
+        await cp.call(call.BootNotification(charge_point_model="DC-150", charge_point_vendor="Acme"))
+        for stamp in ("1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
+            start = await cp.call(call.StartTransaction(connector_id=1, id_tag=DRIVER_TAG, meter_start=0,
+                                                        timestamp=stamp))
+            assert start.id_tag_info["status"] == "Accepted"
+            began = time.monotonic()
+            stop = await cp.call(call.StopTransaction(meter_stop=1000, timestamp=stamp,
+                                                      transaction_id=start.transaction_id))
+            assert time.monotonic() - began < 2.0 and stop.id_tag_info is None
+            tx = await cpo.platform.charging.get_transaction("CP-1", str(start.transaction_id))
+            assert tx.status == "COMPLETED" and "received is used" in tx.state["flags"]["clock"]
+            assert abs((tx.started_at - past(0)).total_seconds()) < 60
+            cdr = await wait_cdr(emsp, tx.session_id)
+            assert cdr["total_energy"] == 1.0
+
+
 async def test_a_stop_ends_in_a_cdr_even_when_pricing_fails(make_instance, monkeypatch):
     cpo, emsp = await roaming_pair(make_instance)
     t0 = past(30)

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from evroam.backoffice.auth import require_admin
+from evroam.backoffice.openapi import CHARGER_COMMAND, ERRORS
 from evroam.model.locations import Status
 
-router = APIRouter(prefix="/admin/api", tags=["admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/admin/api", tags=["admin"], dependencies=[Depends(require_admin)], responses=ERRORS)
 
 
 class StatusChange(BaseModel):
@@ -234,58 +235,68 @@ async def _operate(request: Request, work):
         raise HTTPException(502, exc.message) from None
 
 
-@router.post("/chargers/{charger_id}/reset", summary="Reset a charger (1.6 Reset Soft/Hard, 2.x OnIdle/Immediate)")
+@router.post("/chargers/{charger_id}/reset", summary="Reset a charger (1.6 Reset Soft/Hard, 2.x OnIdle/Immediate)",
+             responses=CHARGER_COMMAND)
 async def reset_charger(charger_id: str, body: ResetIn, request: Request):
     return await _operate(request, lambda c: c.reset(charger_id, hard=body.hard))
 
 
-@router.post("/chargers/{charger_id}/availability", summary="Change availability of a connector/EVSE or the charger")
+@router.post("/chargers/{charger_id}/availability", summary="Change availability of a connector/EVSE or the charger",
+             responses=CHARGER_COMMAND)
 async def change_availability(charger_id: str, body: AvailabilityIn, request: Request):
     return await _operate(request, lambda c: c.availability(charger_id, evse_number=body.evse,
                                                             operative=body.operative))
 
 
-@router.post("/chargers/{charger_id}/trigger", summary="Ask the charger to send a message (TriggerMessage)")
+@router.post("/chargers/{charger_id}/trigger", summary="Ask the charger to send a message (TriggerMessage)",
+             responses=CHARGER_COMMAND)
 async def trigger_message(charger_id: str, body: TriggerIn, request: Request):
     return await _operate(request, lambda c: c.trigger(charger_id, body.message, evse_number=body.evse))
 
 
-@router.get("/chargers/{charger_id}/config", summary="Read configuration (1.6 keys / 2.x Component.Variable)")
+@router.get("/chargers/{charger_id}/config", summary="Read configuration (1.6 keys / 2.x Component.Variable)",
+            responses=CHARGER_COMMAND)
 async def get_config(charger_id: str, request: Request, key: list[str] | None = Query(None)):
     return await _operate(request, lambda c: c.get_config(charger_id, key or []))
 
 
-@router.put("/chargers/{charger_id}/config", summary="Change a configuration key (1.6) / variable (2.x)")
+@router.put("/chargers/{charger_id}/config", summary="Change a configuration key (1.6) / variable (2.x)",
+            responses=CHARGER_COMMAND)
 async def set_config(charger_id: str, body: ConfigSet, request: Request):
     return await _operate(request, lambda c: c.set_config(charger_id, body.key, body.value))
 
 
-@router.post("/chargers/{charger_id}/clear-cache", summary="Clear the charger's authorization cache")
+@router.post("/chargers/{charger_id}/clear-cache", summary="Clear the charger's authorization cache",
+             responses=CHARGER_COMMAND)
 async def clear_cache(charger_id: str, request: Request):
     return await _operate(request, lambda c: c.clear_cache(charger_id))
 
 
-@router.get("/chargers/{charger_id}/local-list", summary="The version of the charger's local authorization list")
+@router.get("/chargers/{charger_id}/local-list", summary="The version of the charger's local authorization list",
+            responses=CHARGER_COMMAND)
 async def local_list_version(charger_id: str, request: Request):
     return await _operate(request, lambda c: c.local_list_version(charger_id))
 
 
-@router.put("/chargers/{charger_id}/local-list", summary="Send a full local authorization list (empty: clear it)")
+@router.put("/chargers/{charger_id}/local-list", summary="Send a full local authorization list (empty: clear it)",
+            responses=CHARGER_COMMAND)
 async def send_local_list(charger_id: str, body: LocalListIn, request: Request):
     return await _operate(request, lambda c: c.send_local_list(charger_id, body.tokens, list_version=body.version))
 
 
-@router.post("/chargers/{charger_id}/start", summary="Start charging on an EVSE for a token")
+@router.post("/chargers/{charger_id}/start", summary="Start charging on an EVSE for a token",
+             responses=CHARGER_COMMAND)
 async def remote_start(charger_id: str, body: StartIn, request: Request):
     return await _operate(request, lambda c: c.start(charger_id, evse_number=body.evse, uid=body.token))
 
 
-@router.post("/chargers/{charger_id}/stop", summary="Stop a session at this charger")
+@router.post("/chargers/{charger_id}/stop", summary="Stop a session at this charger",
+             responses=CHARGER_COMMAND)
 async def remote_stop(charger_id: str, body: StopIn, request: Request):
     return await _operate(request, lambda c: c.stop(charger_id, session_id=body.session_id))
 
 
-@router.post("/chargers/{charger_id}/unlock", summary="Unlock a connector")
+@router.post("/chargers/{charger_id}/unlock", summary="Unlock a connector", responses=CHARGER_COMMAND)
 async def unlock_connector(charger_id: str, body: UnlockIn, request: Request):
     return await _operate(request, lambda c: c.unlock(charger_id, evse_number=body.evse,
                                                       connector_number=body.connector))

@@ -8,12 +8,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat, StrictStr
 
 from evroam.backoffice.auth import require_admin
+from evroam.backoffice.openapi import ERRORS
 from evroam.model.common import format_datetime
 
-router = APIRouter(tags=["admin: drivers"], dependencies=[Depends(require_admin)])
+router = APIRouter(tags=["admin: drivers"], dependencies=[Depends(require_admin)], responses=ERRORS)
 
 
 class DriverIn(BaseModel):
@@ -23,14 +24,15 @@ class DriverIn(BaseModel):
     token_uid: str | None = Field(None, description="a token to give the driver (an app token is always made)")
     token_type: str | None = Field(None, description="RFID (default) or APP_USER")
     whitelist: str | None = Field(None, description="ALWAYS, ALLOWED (default), ALLOWED_OFFLINE or NEVER")
-    credit_limit: str | float | None = Field(None, description="monthly limit incl. VAT, in our currency")
+    # strict: a JSON true/false is no amount (it would be read as 1.00 / 0.00)
+    credit_limit: StrictStr | StrictFloat | None = Field(None, description="monthly limit incl. VAT, in our currency")
     contract_end: str | None = Field(None, description="DateTime (or date) the contract ends")
     allowed_cpos: list[str] | None = Field(None, description='CPO parties the driver may charge at, ["NL/ABC"]')
 
 
 class DriverChange(BaseModel):
     email: str | None = None
-    credit_limit: str | float | None = None
+    credit_limit: StrictStr | StrictFloat | None = None
     contract_end: str | None = None
     allowed_cpos: list[str] | None = Field(None, description="[] allows every CPO")
 

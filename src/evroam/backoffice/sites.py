@@ -10,8 +10,10 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from evroam.backoffice.auth import require_admin
+from evroam.backoffice.openapi import ERRORS
 
-router = APIRouter(prefix="/admin/api", tags=["admin: load management"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/admin/api", tags=["admin: load management"], dependencies=[Depends(require_admin)],
+                   responses=ERRORS)
 
 
 class SiteIn(BaseModel):

@@ -7,8 +7,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from evroam.backoffice.auth import require_admin
+from evroam.backoffice.openapi import ERRORS
 
-router = APIRouter(prefix="/admin/api", tags=["admin: throttling"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/admin/api", tags=["admin: throttling"], dependencies=[Depends(require_admin)],
+                   responses=ERRORS)
 
 
 @router.get("/throttled", summary="Addresses refused now for too many wrong credentials, longest wait first")

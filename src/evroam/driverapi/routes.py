@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evroam.driverapi import chargers as geo
+from evroam.driverapi.openapi import ERRORS, UNAVAILABLE
 from evroam.driverapi.views import cdr_view, location_view, session_view
 from evroam.model.common import MAX_PAGING_VALUE, utcnow
 from evroam.model.drivers import Driver
@@ -26,7 +27,7 @@ from evroam.services.throttle import DRIVER, retry_after_header
 
 log = logging.getLogger(__name__)
 PREFIX = "/driver/v1"
-router = APIRouter(prefix=PREFIX, tags=["driver API"])
+router = APIRouter(prefix=PREFIX, tags=["driver API"], responses=ERRORS)
 
 
 class DriverApiError(Exception):
@@ -165,7 +166,8 @@ async def _driver_token(platform, driver: Driver, token_uid: str | None) -> dict
     return token
 
 
-@router.post("/charging/start", status_code=202, summary="Start charging at an EVSE (OCPI START_SESSION)")
+@router.post("/charging/start", status_code=202, summary="Start charging at an EVSE (OCPI START_SESSION)",
+             responses=UNAVAILABLE)
 async def start_charging(body: StartIn, request: Request, driver: Driver = Depends(current_driver)):
     platform = _platform(request)
     if not driver.active:
@@ -197,7 +199,8 @@ async def start_charging(body: StartIn, request: Request, driver: Driver = Depen
     return JSONResponse(record, status_code=202)
 
 
-@router.post("/charging/stop", status_code=202, summary="Stop one of your sessions (OCPI STOP_SESSION)")
+@router.post("/charging/stop", status_code=202, summary="Stop one of your sessions (OCPI STOP_SESSION)",
+             responses=UNAVAILABLE)
 async def stop_charging(body: StopIn, request: Request, driver: Driver = Depends(current_driver)):
     platform = _platform(request)
     await _own_record(platform, driver, "session", body.country_code, body.party_id, body.session_id)
@@ -210,7 +213,7 @@ async def stop_charging(body: StopIn, request: Request, driver: Driver = Depends
     return JSONResponse(record, status_code=202)
 
 
-@router.get("/commands/{command_id}", summary="A start or stop you asked for, and its result")
+@router.get("/commands/{command_id}", summary="A start or stop you asked for, and its result", responses=UNAVAILABLE)
 async def command(command_id: str, request: Request, driver: Driver = Depends(current_driver)):
     platform = _platform(request)
     record = await _remote_commands(platform).get(command_id)

@@ -52,7 +52,8 @@ def parse_datetime(value: Any) -> datetime:
 def format_datetime(value: datetime) -> str:
     """Format as OCPI DateTime: UTC with a Z, milliseconds only when present (max 25 chars)."""
     value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    # not strftime's %Y: it leaves out the leading zeros of years before 1000
+    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
     if value.microsecond:
         text += f".{value.microsecond // 1000:03d}".rstrip("0").rstrip(".") or ""
     return text + "Z"

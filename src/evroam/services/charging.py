@@ -22,16 +22,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from evroam.events import Bus
-from evroam.model.common import format_datetime
+from evroam.model.common import format_datetime, utcnow
 from evroam.model.sessions import AuthMethod
 from evroam.services.authorization import ACCEPTED, INVALID, Authorization, AuthorizationService
 from evroam.services.errors import Invalid
 from evroam.services.meter_writer import MeterWriter
-from evroam.services.plausibility import check_energy
+from evroam.services.plausibility import check_energy, plausible_time
 from evroam.services.ports import PartnerPushes
 from evroam.services.pricing import CURRENT, ENERGY_REGISTER, POWER
 from evroam.services.remote_starts import RemoteStart, RemoteStartService
@@ -61,6 +61,7 @@ class ChargingService:
         # per MeterValues). Every other change of a transaction goes through this service under
         # the charger's lock and drops its entry first.
         self._open: dict[tuple[str, str], TransactionRecord] = {}
+        self._max_age = timedelta(days=settings.ocpp_max_transaction_age_days)
         self.pusher = SessionPusher(self)  # Session pushes on a timer
 
     @property
@@ -155,6 +156,9 @@ class ChargingService:
                     await self._add_readings(existing, readings, seq_no=seq_no)
                 return existing, _decision_of(existing)
             flags: dict[str, Any] = {"orphan": orphan} if orphan else {}
+            started_at, clock = plausible_time(started_at, utcnow(), self._max_age)
+            if clock is not None:
+                flags["clock"] = clock
             status = ACTIVE
             if evse_number is None:
                 evse_number = await self._only_evse(charger_id)
@@ -372,6 +376,9 @@ class ChargingService:
                 if flags:
                     tx.state.setdefault("flags", {}).update(flags)
                 await self.store.transactions.add_readings(conn, tx.pk, readings)
+                stopped_at, clock = plausible_time(stopped_at, utcnow(), self._max_age)
+                if clock is not None:
+                    tx.state.setdefault("flags", {})["clock_stop"] = clock
                 tx.stopped_at, tx.meter_stop_wh = max(stopped_at, tx.started_at), meter_stop_wh
                 tx.state["stop_reason"] = reason
                 if tx.status != ACTIVE:  # REFUSED or ORPHAN: ended, never billed

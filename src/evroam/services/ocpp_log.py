@@ -44,8 +44,8 @@ def describe(frame: str) -> tuple[int | None, str | None, str | None]:
         msg = orjson.loads(frame)
     except orjson.JSONDecodeError:
         return None, None, None
-    if not isinstance(msg, list) or not msg or not isinstance(msg[0], int):
-        return None, None, None
+    if not isinstance(msg, list) or not msg or type(msg[0]) is not int or msg[0] not in (2, 3, 4):
+        return None, None, None  # no OCPP frame
     unique_id = str(msg[1]) if len(msg) > 1 else None
     action = msg[2] if msg[0] == 2 and len(msg) > 2 and isinstance(msg[2], str) else None
     return msg[0], unique_id, action

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from evroam.model.common import format_datetime
 
 GRACE_SECONDS = 60.0
 SPIKE_RUN = 3
@@ -148,3 +150,19 @@ def max_power_w(connector: dict) -> float | None:
         return None
     phases = {"AC_3_PHASE": 3, "AC_2_PHASE": 2, "AC_2_PHASE_SPLIT": 2}.get(connector.get("power_type") or "", 1)
     return float(volts) * float(amps) * phases
+
+
+#: how far a charger's clock may be from ours for the times of its transactions to be believed
+CLOCK_AHEAD = timedelta(hours=1)
+
+
+def plausible_time(at: datetime, now: datetime, max_age: timedelta) -> tuple[datetime, str | None]:
+    """A transaction's start or stop time as a charger gave it, or `now` when it cannot be true
+    (a clock that was never set says 1970; one running ahead says next year), with the reason.
+    A transaction spanning decades would also be priced over every day of them."""
+    if at > now + CLOCK_AHEAD:
+        return now, f"the charger's time {format_datetime(at)} is in the future: the time it was received is used"
+    if at < now - max_age:
+        return now, (f"the charger's time {format_datetime(at)} is older than {max_age.days} days: the time it was "
+                     "received is used")
+    return at, None

@@ -55,9 +55,10 @@ class DriverRepository:
         return _driver(row) if row else None
 
     async def find(self, conn: AsyncConnection, key: str) -> Driver | None:
-        """A driver by id or by name (names compare case-insensitively)."""
+        """A driver by id or by name (names compare case-insensitively; the exact name always
+        matches, also where the database folds only ASCII letters, as SQLite's lower() does)."""
         row = (await conn.execute(select(drivers).where(
-            or_(drivers.c.id == key, func.lower(drivers.c.name) == key.lower())))).first()
+            or_(drivers.c.id == key, drivers.c.name == key, func.lower(drivers.c.name) == key.lower())))).first()
         return _driver(row) if row else None
 
     async def by_api_key_hash(self, conn: AsyncConnection, digest: str) -> Driver | None:

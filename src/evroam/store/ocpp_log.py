@@ -29,10 +29,13 @@ class LogEntry:
 
 class OcppLogRepository:
     async def append(self, conn: AsyncConnection, entries: Sequence[LogEntry]) -> None:
-        """Add entries, all in one statement."""
+        """Add entries, all in one statement. Whatever a charger sent fits the columns: a
+        message type other than 2, 3 or 4 is stored as none (it may be any number), and NUL
+        characters (which PostgreSQL text cannot hold) as the JSON escape \\u0000, so that
+        one odd frame never fails the batch it is in."""
         await insert_many(conn, ocpp_log, _COLUMNS, [
-            (e.charger_id, e.at, e.direction, e.message_type, (e.unique_id or "")[:64] or None,
-             (e.action or "")[:64] or None, e.frame) for e in entries])
+            (e.charger_id, e.at, e.direction, e.message_type if e.message_type in (2, 3, 4) else None,
+             _text(e.unique_id, 64), _text(e.action, 64), e.frame.replace("\x00", "\\u0000")) for e in entries])
 
     async def query(self, conn: AsyncConnection, *, charger_id: str | None = None, since: datetime | None = None,
                     until: datetime | None = None, limit: int = 1000) -> list[LogEntry]:
@@ -50,3 +53,7 @@ class OcppLogRepository:
 
     async def prune(self, conn: AsyncConnection, before: datetime) -> int:
         return (await conn.execute(delete(ocpp_log).where(ocpp_log.c.at < before))).rowcount or 0
+
+
+def _text(value: str | None, limit: int) -> str | None:
+    return (value or "")[:limit].replace("\x00", "?") or None

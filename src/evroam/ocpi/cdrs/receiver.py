@@ -7,13 +7,17 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 
+from evroam.model.cdrs import CDR
 from evroam.ocpi.server import Caller, authenticated, read_json, require_owner, routing_headers
 from evroam.ocpi.transport.envelope import ocpi_response
+from evroam.ocpi.transport.openapi import envelope_responses, json_body
 
-router = APIRouter(prefix="/ocpi/2.2.1/emsp/cdrs", tags=["OCPI CDRs (eMSP receiver)"])
+router = APIRouter(prefix="/ocpi/2.2.1/emsp/cdrs", tags=["OCPI CDRs (eMSP receiver)"],
+                   responses=envelope_responses(200))
 
 
-@router.post("", summary="A new CDR")
+@router.post("", summary="A new CDR", responses=envelope_responses(201),
+             openapi_extra=json_body("the CDR", CDR))
 async def post_cdr(request: Request, caller: Caller = Depends(authenticated)):
     platform = request.app.state.platform
     cdr = await platform.received.cdr_post(caller.partner.parties("CPO"), await read_json(request))

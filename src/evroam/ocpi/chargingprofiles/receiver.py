@@ -17,9 +17,11 @@ from evroam.model.charging_profiles import SetChargingProfile
 from evroam.ocpi.server import Caller, authenticated, read_json, routing_headers, validate
 from evroam.ocpi.transport.envelope import ocpi_response
 from evroam.ocpi.transport.errors import invalid
+from evroam.ocpi.transport.openapi import envelope_responses, json_body
 
 MAX_DURATION = 2**31 - 1  # seconds: the largest OCPP integer (GetCompositeSchedule.duration)
-router = APIRouter(prefix="/ocpi/2.2.1/cpo/chargingprofiles", tags=["OCPI chargingprofiles (CPO receiver)"])
+router = APIRouter(prefix="/ocpi/2.2.1/cpo/chargingprofiles", tags=["OCPI chargingprofiles (CPO receiver)"],
+                   responses=envelope_responses(200))
 
 
 def _required(value: str | None, name: str) -> str:
@@ -28,7 +30,8 @@ def _required(value: str | None, name: str) -> str:
     return value
 
 
-@router.put("/{session_id}", summary="Set (or replace) the ChargingProfile of a session (SetChargingProfile)")
+@router.put("/{session_id}", summary="Set (or replace) the ChargingProfile of a session (SetChargingProfile)",
+            openapi_extra=json_body("the SetChargingProfile", SetChargingProfile))
 async def put_profile(session_id: str, request: Request, caller: Caller = Depends(authenticated)):
     body = validate(SetChargingProfile, await read_json(request), what="SetChargingProfile")
     response = await request.app.state.platform.charging_profiles.set_profile(caller.partner, session_id, body)

@@ -14,12 +14,15 @@ from evroam.model.commands import COMMAND_REQUESTS, CommandResponseType, Command
 from evroam.ocpi.server import Caller, authenticated, ocpi_error_for, read_json, routing_headers, validate
 from evroam.ocpi.transport.envelope import ocpi_response
 from evroam.ocpi.transport.errors import forbidden, invalid
+from evroam.ocpi.transport.openapi import envelope_responses, json_body
 from evroam.services.errors import NotFound
 
-router = APIRouter(prefix="/ocpi/2.2.1/cpo/commands", tags=["OCPI commands (CPO receiver)"])
+router = APIRouter(prefix="/ocpi/2.2.1/cpo/commands", tags=["OCPI commands (CPO receiver)"],
+                   responses=envelope_responses(200))
 
 
-@router.post("/{command}", summary="A command for one of our charge points (answered with a CommandResponse)")
+@router.post("/{command}", summary="A command for one of our charge points (answered with a CommandResponse)",
+             openapi_extra=json_body("the command's request object (StartSession, StopSession, ReserveNow, ...)"))
 async def post_command(command: str, request: Request, caller: Caller = Depends(authenticated)):
     if not caller.partner.has_role("EMSP"):
         raise forbidden("commands are accepted from eMSP partners only")

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from evroam.model.commands import CommandResult
 from evroam.ocpi.server import Caller, authenticated, read_json, routing_headers
 from evroam.ocpi.transport import status
 from evroam.ocpi.transport.envelope import ocpi_response
 from evroam.ocpi.transport.errors import OcpiError
+from evroam.ocpi.transport.openapi import envelope_responses, json_body
 from evroam.services.errors import NotFound
 
-router = APIRouter(prefix="/ocpi/2.2.1/emsp/commands", tags=["OCPI commands (eMSP sender: results)"])
+router = APIRouter(prefix="/ocpi/2.2.1/emsp/commands", tags=["OCPI commands (eMSP sender: results)"],
+                   responses=envelope_responses(200))
 
 
-@router.post("/{command}/{command_id}", summary="The CommandResult of a command we sent (our response_url)")
+@router.post("/{command}/{command_id}", summary="The CommandResult of a command we sent (our response_url)",
+             openapi_extra=json_body("the CommandResult", CommandResult))
 async def post_result(command: str, command_id: str, request: Request, caller: Caller = Depends(authenticated)):
     body = await read_json(request)
     try:

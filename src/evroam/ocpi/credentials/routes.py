@@ -10,6 +10,7 @@ from evroam.ocpi.server import Caller, authenticated_for_registration, read_json
 from evroam.ocpi.transport.auth import token_candidates
 from evroam.ocpi.transport.envelope import ocpi_response
 from evroam.ocpi.transport.errors import method_not_allowed, not_found
+from evroam.ocpi.transport.openapi import envelope_responses, json_body
 
 
 async def offered_version(version: str, request: Request) -> str:
@@ -19,7 +20,7 @@ async def offered_version(version: str, request: Request) -> str:
     return version
 
 
-router = APIRouter(tags=["OCPI credentials"], dependencies=[Depends(offered_version)])
+router = APIRouter(tags=["OCPI credentials"], dependencies=[Depends(offered_version)], responses=envelope_responses(200))
 PATH = "/ocpi/{version}/credentials"
 
 
@@ -41,7 +42,8 @@ async def get_credentials(version: str, request: Request, caller: Caller = Depen
     return ocpi_response(handshake.our_credentials(request.app.state.platform, _presented_token(request, caller)))
 
 
-@router.post(PATH, summary="Register: the partner gives us its credentials")
+@router.post(PATH, summary="Register: the partner gives us its credentials",
+             openapi_extra=json_body("the partner's Credentials", Credentials))
 async def post_credentials(version: str, request: Request, caller: Caller = Depends(authenticated_for_registration)):
     if caller.token_kind != "A":
         raise method_not_allowed("already registered: use PUT to update or DELETE to unregister")
@@ -50,7 +52,8 @@ async def post_credentials(version: str, request: Request, caller: Caller = Depe
     return ocpi_response(data)
 
 
-@router.put(PATH, summary="Update the partner's credentials (token rotation, version change)")
+@router.put(PATH, summary="Update the partner's credentials (token rotation, version change)",
+            openapi_extra=json_body("the partner's Credentials", Credentials))
 async def put_credentials(version: str, request: Request, caller: Caller = Depends(authenticated_for_registration)):
     if caller.token_kind != "C":
         raise method_not_allowed("not registered yet: register with POST first")

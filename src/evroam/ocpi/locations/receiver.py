@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from evroam.model.locations import EVSE, Connector, Location
 from evroam.ocpi.server import Caller, authenticated, read_json, require_owner, routing_headers
 from evroam.ocpi.transport.envelope import ocpi_response
+from evroam.ocpi.transport.openapi import CREATED_OR_REPLACED, envelope_responses, json_body
 
-router = APIRouter(prefix="/ocpi/2.2.1/emsp/locations", tags=["OCPI locations (eMSP receiver)"])
+router = APIRouter(prefix="/ocpi/2.2.1/emsp/locations", tags=["OCPI locations (eMSP receiver)"],
+                   responses=envelope_responses(200))
 P1 = "/{country_code}/{party_id}/{location_id}"
 P2 = P1 + "/{evse_uid}"
 P3 = P2 + "/{connector_id}"
@@ -26,9 +29,12 @@ async def get_received(country_code: str, party_id: str, location_id: str, reque
     return ocpi_response(obj, headers=routing_headers(request, caller))
 
 
-@router.put(P1, summary="Create or replace a location")
-@router.put(P2, summary="Create or replace an EVSE")
-@router.put(P3, summary="Create or replace a connector")
+@router.put(P1, summary="Create or replace a location", responses=CREATED_OR_REPLACED,
+            openapi_extra=json_body("the Location", Location))
+@router.put(P2, summary="Create or replace an EVSE", responses=CREATED_OR_REPLACED,
+            openapi_extra=json_body("the EVSE", EVSE))
+@router.put(P3, summary="Create or replace a connector", responses=CREATED_OR_REPLACED,
+            openapi_extra=json_body("the Connector", Connector))
 async def put_received(country_code: str, party_id: str, location_id: str, request: Request,
                        evse_uid: str | None = None, connector_id: str | None = None,
                        caller: Caller = Depends(authenticated)):
@@ -39,9 +45,10 @@ async def put_received(country_code: str, party_id: str, location_id: str, reque
     return ocpi_response(http_status=201 if created else 200, headers=routing_headers(request, caller))
 
 
-@router.patch(P1, summary="Update fields of a location")
-@router.patch(P2, summary="Update fields of an EVSE (e.g. its status)")
-@router.patch(P3, summary="Update fields of a connector")
+@router.patch(P1, summary="Update fields of a location", openapi_extra=json_body("fields of the Location"))
+@router.patch(P2, summary="Update fields of an EVSE (e.g. its status)",
+              openapi_extra=json_body("fields of the EVSE"))
+@router.patch(P3, summary="Update fields of a connector", openapi_extra=json_body("fields of the Connector"))
 async def patch_received(country_code: str, party_id: str, location_id: str, request: Request,
                          evse_uid: str | None = None, connector_id: str | None = None,
                          caller: Caller = Depends(authenticated)):

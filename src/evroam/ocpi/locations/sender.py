@@ -8,12 +8,14 @@ from fastapi import APIRouter, Depends, Request
 from evroam.ocpi.listing import paged_response
 from evroam.ocpi.server import Caller, authenticated, routing_headers
 from evroam.ocpi.transport.envelope import ocpi_response
+from evroam.ocpi.transport.openapi import LIST, PAGED, envelope_responses
 from evroam.services.locations import select_part
 
-router = APIRouter(prefix="/ocpi/2.2.1/cpo/locations", tags=["OCPI locations (CPO sender)"])
+router = APIRouter(prefix="/ocpi/2.2.1/cpo/locations", tags=["OCPI locations (CPO sender)"],
+                   responses=envelope_responses(200))
 
 
-@router.get("", summary="Our locations, paged (offset, limit, date_from, date_to)")
+@router.get("", summary="Our locations, paged (offset, limit, date_from, date_to)", responses=LIST, openapi_extra=PAGED)
 async def list_locations(request: Request, caller: Caller = Depends(authenticated)):
     platform = request.app.state.platform
     ours = [(platform.settings.country_code, platform.settings.party_id)]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from evroam.model.sessions import Session
 from evroam.ocpi.server import Caller, authenticated, read_json, require_owner, routing_headers
 from evroam.ocpi.transport.envelope import ocpi_response
+from evroam.ocpi.transport.openapi import CREATED_OR_REPLACED, envelope_responses, json_body
 
-router = APIRouter(prefix="/ocpi/2.2.1/emsp/sessions", tags=["OCPI sessions (eMSP receiver)"])
+router = APIRouter(prefix="/ocpi/2.2.1/emsp/sessions", tags=["OCPI sessions (eMSP receiver)"],
+                   responses=envelope_responses(200))
 PATH = "/{country_code}/{party_id}/{session_id}"
 
 
@@ -19,7 +22,8 @@ async def get_session(country_code: str, party_id: str, session_id: str, request
     return ocpi_response(session, headers=routing_headers(request, caller))
 
 
-@router.put(PATH, summary="Create or replace a session")
+@router.put(PATH, summary="Create or replace a session", responses=CREATED_OR_REPLACED,
+            openapi_extra=json_body("the Session", Session))
 async def put_session(country_code: str, party_id: str, session_id: str, request: Request,
                       caller: Caller = Depends(authenticated)):
     require_owner(caller, country_code, party_id, "CPO")
@@ -28,7 +32,8 @@ async def put_session(country_code: str, party_id: str, session_id: str, request
     return ocpi_response(http_status=201 if created else 200, headers=routing_headers(request, caller))
 
 
-@router.patch(PATH, summary="Update fields of a session (charging_periods are appended)")
+@router.patch(PATH, summary="Update fields of a session (charging_periods are appended)",
+              openapi_extra=json_body("fields of the Session"))
 async def patch_session(country_code: str, party_id: str, session_id: str, request: Request,
                         caller: Caller = Depends(authenticated)):
     require_owner(caller, country_code, party_id, "CPO")

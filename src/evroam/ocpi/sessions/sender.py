@@ -11,18 +11,22 @@ from evroam.ocpi.server import Caller, authenticated, read_json, routing_headers
 from evroam.ocpi.transport import status
 from evroam.ocpi.transport.envelope import ocpi_response
 from evroam.ocpi.transport.errors import OcpiError
+from evroam.ocpi.transport.openapi import LIST, envelope_responses, json_body, paged
 from evroam.services.charging_profiles import NotCapable
 
-router = APIRouter(prefix="/ocpi/2.2.1/cpo/sessions", tags=["OCPI sessions (CPO sender)"])
+router = APIRouter(prefix="/ocpi/2.2.1/cpo/sessions", tags=["OCPI sessions (CPO sender)"],
+                   responses=envelope_responses(200))
 
 
-@router.get("", summary="Sessions of your drivers, paged (date_from required; date_to, offset, limit)")
+@router.get("", summary="Sessions of your drivers, paged (date_from required; date_to, offset, limit)",
+            responses=LIST, openapi_extra=paged(date_from_required=True))
 async def list_sessions(request: Request, caller: Caller = Depends(authenticated)):
     return await charging_list(request, caller, "sessions", require_date_from=True)
 
 
 @router.put("/{session_id}/charging_preferences",
-            summary="Set the driver's charging preferences of a running session (answer: ChargingPreferencesResponse)")
+            summary="Set the driver's charging preferences of a running session (answer: ChargingPreferencesResponse)",
+            openapi_extra=json_body("the ChargingPreferences"))
 async def put_charging_preferences(session_id: str, request: Request, caller: Caller = Depends(authenticated)):
     try:
         answer = await request.app.state.platform.charging_profiles.set_preferences(

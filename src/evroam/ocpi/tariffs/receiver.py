@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from evroam.model.tariffs import Tariff
 from evroam.ocpi.server import Caller, authenticated, read_json, require_owner, routing_headers
 from evroam.ocpi.transport.envelope import ocpi_response
+from evroam.ocpi.transport.openapi import CREATED_OR_REPLACED, envelope_responses, json_body
 
-router = APIRouter(prefix="/ocpi/2.2.1/emsp/tariffs", tags=["OCPI tariffs (eMSP receiver)"])
+router = APIRouter(prefix="/ocpi/2.2.1/emsp/tariffs", tags=["OCPI tariffs (eMSP receiver)"],
+                   responses=envelope_responses(200))
 PATH = "/{country_code}/{party_id}/{tariff_id}"
 
 
@@ -19,7 +22,8 @@ async def get_tariff(country_code: str, party_id: str, tariff_id: str, request: 
     return ocpi_response(tariff, headers=routing_headers(request, caller))
 
 
-@router.put(PATH, summary="Create or replace a tariff")
+@router.put(PATH, summary="Create or replace a tariff", responses=CREATED_OR_REPLACED,
+            openapi_extra=json_body("the Tariff", Tariff))
 async def put_tariff(country_code: str, party_id: str, tariff_id: str, request: Request,
                      caller: Caller = Depends(authenticated)):
     require_owner(caller, country_code, party_id, "CPO")

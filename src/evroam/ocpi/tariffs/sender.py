@@ -6,11 +6,14 @@ from fastapi import APIRouter, Depends, Request
 
 from evroam.ocpi.listing import paged_response
 from evroam.ocpi.server import Caller, authenticated
+from evroam.ocpi.transport.openapi import LIST, PAGED, envelope_responses
 
-router = APIRouter(prefix="/ocpi/2.2.1/cpo/tariffs", tags=["OCPI tariffs (CPO sender)"])
+router = APIRouter(prefix="/ocpi/2.2.1/cpo/tariffs", tags=["OCPI tariffs (CPO sender)"],
+                   responses=envelope_responses(200))
 
 
-@router.get("", summary="Our tariffs, paged (offset, limit, date_from, date_to)")
+@router.get("", summary="Our tariffs, paged (offset, limit, date_from, date_to)",
+            responses=LIST, openapi_extra=PAGED)
 async def list_tariffs(request: Request, caller: Caller = Depends(authenticated)):
     platform = request.app.state.platform
     ours = [(platform.settings.country_code, platform.settings.party_id)]

@@ -15,11 +15,13 @@ from evroam.ocpi.transport import headers as h
 from evroam.ocpi.transport import status
 from evroam.ocpi.transport.envelope import ocpi_response, raw_list_response
 from evroam.ocpi.transport.errors import OcpiError, forbidden, invalid
+from evroam.ocpi.transport.openapi import LIST, PAGED, TOKEN_TYPE, envelope_responses, json_body
 from evroam.ocpi.transport.paging import paging_headers, parse_page
 from evroam.services.drivers import NotEnoughInformation
 from evroam.services.errors import NotFound
 
-router = APIRouter(prefix="/ocpi/2.2.1/emsp/tokens", tags=["OCPI tokens (eMSP sender)"])
+router = APIRouter(prefix="/ocpi/2.2.1/emsp/tokens", tags=["OCPI tokens (eMSP sender)"],
+                   responses=envelope_responses(200))
 
 
 def cpo_parties(caller: Caller) -> list[tuple[str, str]]:
@@ -29,7 +31,8 @@ def cpo_parties(caller: Caller) -> list[tuple[str, str]]:
     return parties
 
 
-@router.get("", summary="Our drivers' tokens, paged (date_from, date_to, offset, limit)")
+@router.get("", summary="Our drivers' tokens, paged (date_from, date_to, offset, limit)",
+            responses=LIST, openapi_extra=PAGED)
 async def list_tokens(request: Request, caller: Caller = Depends(authenticated)):
     platform = request.app.state.platform
     parties = cpo_parties(caller)
@@ -41,7 +44,9 @@ async def list_tokens(request: Request, caller: Caller = Depends(authenticated))
     return raw_list_response(rows, headers=headers)
 
 
-@router.post("/{token_uid}/authorize", summary="Real-time authorization of one of our tokens")
+@router.post("/{token_uid}/authorize", summary="Real-time authorization of one of our tokens",
+             openapi_extra=json_body("where the token is to be used", LocationReferences, required=False,
+                                     extra=TOKEN_TYPE))
 async def authorize(token_uid: str, request: Request, caller: Caller = Depends(authenticated)):
     parties = cpo_parties(caller)
     raw = await request.body()

@@ -80,7 +80,7 @@ class OcpiClient:
                 headers[h.TO_COUNTRY], headers[h.TO_PARTY] = to_party
         try:
             response = await self.http.request(method, url, headers=headers, content=content, params=params)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: a URL httpx cannot even parse
             raise PartnerCallError(f"{method} {url}: {type(exc).__name__}: {exc}".rstrip(": ")) from exc
         try:
             body = orjson.loads(response.content) if response.content else {}

@@ -8,8 +8,9 @@ from evroam.ocpi.endpoints import offered
 from evroam.ocpi.server import Caller, authenticated_for_registration
 from evroam.ocpi.transport.envelope import ocpi_response
 from evroam.ocpi.transport.errors import not_found
+from evroam.ocpi.transport.openapi import envelope_responses
 
-router = APIRouter(tags=["OCPI versions"])
+router = APIRouter(tags=["OCPI versions"], responses=envelope_responses(200))
 
 
 @router.get("/ocpi/versions", summary="OCPI versions this platform speaks")

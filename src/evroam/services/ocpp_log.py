@@ -22,6 +22,7 @@ from evroam.store.ocpp_log import LogEntry
 
 log = logging.getLogger(__name__)
 
+STOP_SECONDS = 5.0  # the longest a stop waits for a flush under way
 FLUSH_SECONDS = 0.5
 BATCH = 500
 PRUNE_SECONDS = 3600.0
@@ -129,7 +130,11 @@ class OcppLog:
         if task is not None:
             self._stopping = True
             self._wake.set()
-            await cancel_and_wait(task)
+            # let a flush under way finish (cancelling it mid-write leaves its connection broken);
+            # the loop ends after it. A writer stuck that long is cancelled.
+            done, _ = await asyncio.wait([task], timeout=STOP_SECONDS)
+            if not done:
+                await cancel_and_wait(task)
         await self.flush()
 
     async def _run(self) -> None:

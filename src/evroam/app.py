@@ -145,7 +145,7 @@ class Platform:
         await self.change_feed.start(read=True)
         self.outbox_worker.start()
         for singleton in self.singletons:
-            singleton.launch()
+            await singleton.launch()
         self.workers_running = True
 
     async def stop_workers(self) -> None:

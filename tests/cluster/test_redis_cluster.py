@@ -91,9 +91,9 @@ async def test_a_lease_is_held_once_and_moves_when_its_node_leaves(nodes):
         return Singleton(cluster, "work", start, stop, lease_seconds=1.0, renew_seconds=0.2)
 
     sa, sb = runner(a, "node-a"), runner(b, "node-b")
-    sa.launch()
+    await sa.launch()
     await wait_for(lambda: running["node-a"] == 1, timeout=3)
-    sb.launch()
+    await sb.launch()
     await asyncio.sleep(0.8)
     assert running == {"node-a": 1, "node-b": 0}  # once per platform
     await sa.shutdown()  # gives the lease up: the other node takes over at once

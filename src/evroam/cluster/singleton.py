@@ -34,10 +34,14 @@ class Singleton:
         self._task: asyncio.Task | None = None
         self._stopping = asyncio.Event()
 
-    def launch(self) -> None:
-        if self._task is None:
-            self._stopping.clear()
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"singleton-{self.name}")
+    async def launch(self) -> None:
+        """Try the lease once now (a node alone, or the first of several, starts the work before
+        it serves), then keep trying and renewing in the background."""
+        if self._task is not None:
+            return
+        self._stopping.clear()
+        await self._step()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"singleton-{self.name}")
 
     async def shutdown(self) -> None:
         self._stopping.set()
@@ -52,22 +56,26 @@ class Singleton:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                held = await self.cluster.lease(self.name, self.lease_seconds)
-            except Exception:
-                log.exception("lease %s: checking it failed", self.name)
-                held = self.running
-            if held and not self.running:
-                log.info("this node now runs %s", self.name)
-                self.running = True
-                await self._call(self._start)
-            elif not held and self.running:
-                log.warning("lease %s lost: %s stops here (another node runs it)", self.name, self.name)
-                self.running = False
-                await self._call(self._stop)
-            try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.renew_seconds)
             except TimeoutError:
                 pass
+            if not self._stopping.is_set():
+                await self._step()
+
+    async def _step(self) -> None:
+        try:
+            held = await self.cluster.lease(self.name, self.lease_seconds)
+        except Exception:
+            log.exception("lease %s: checking it failed", self.name)
+            held = self.running
+        if held and not self.running:
+            log.info("this node now runs %s", self.name)
+            self.running = True
+            await self._call(self._start)
+        elif not held and self.running:
+            log.warning("lease %s lost: %s stops here (another node runs it)", self.name, self.name)
+            self.running = False
+            await self._call(self._stop)
 
     async def _call(self, step: Step) -> None:
         try:
@@ -88,8 +96,13 @@ class Periodic:
         self.seconds = seconds
         self._task: asyncio.Task | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Do the work once now, then every `seconds`."""
         if self._task is None:
+            try:
+                await self.work()
+            except Exception:
+                log.exception("%s failed; trying again in %.0fs", self.name, self.seconds)
             self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
@@ -100,10 +113,10 @@ class Periodic:
 
     async def _run(self) -> None:
         while True:
+            await asyncio.sleep(self.seconds)
             try:
                 await self.work()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("%s failed; trying again in %.0fs", self.name, self.seconds)
-            await asyncio.sleep(self.seconds)

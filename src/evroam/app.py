@@ -38,9 +38,11 @@ from evroam.services.received import ReceivedRecords
 from evroam.services.reconciliation import ReconciliationService
 from evroam.services.remote_commands import RemoteCommandService
 from evroam.services.sites import SiteService
+from evroam.services.subscriptions import PlanService
 from evroam.services.tariffs import TariffService
 from evroam.services.throttle import Throttle
 from evroam.services.tokens import TokenService
+from evroam.services.uptime import UptimeService
 from evroam.settings import Settings
 from evroam.store import Store
 
@@ -117,6 +119,8 @@ class Platform:
         from evroam.payments import make_mailer, make_provider
 
         self.open_data = OpenDataService(self.store, self.bus, settings)
+        self.plans = PlanService(self.store, self.bus, settings)  # drivers' subscriptions
+        self.uptime = UptimeService(self.store, settings)  # AFIR uptime
         self.adhoc = AdHocPayments(self.store, self.bus, settings, self.open_data, self.operations, self.charging,
                                    make_provider(settings), make_mailer(settings), self._render_receipt)
         self.payment_sweeps = Periodic("ad-hoc-payments", self.adhoc.sweep, 5.0)
@@ -207,6 +211,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     import evroam
     from evroam import metrics, public
     from evroam.backoffice import api as admin_api
+    from evroam.backoffice import public as admin_public
     from evroam.backoffice import sites as admin_sites
     from evroam.backoffice import throttle as admin_throttle
     from evroam.backoffice.auth import ensure_admin_token
@@ -289,6 +294,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     app.include_router(admin_api.router)
     app.include_router(admin_sites.router)
     app.include_router(admin_throttle.router)
+    app.include_router(admin_public.router)  # open data consumers, plans, uptime, payments
     if "CPO" in roles:
         public.install(app)  # open data, the drivers' pages, ad-hoc payment
     if "EMSP" in roles:

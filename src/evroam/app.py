@@ -126,6 +126,11 @@ class Platform:
         self.payment_sweeps = Periodic("ad-hoc-payments", self.adhoc.sweep, 5.0)
         self._public_singletons = [Singleton(self.cluster, "ad-hoc-payments", self.payment_sweeps.start,
                                              self.payment_sweeps.stop)]
+        if settings.nap_table_url or settings.nap_status_url:
+            from evroam.public.nap import NapPusher
+
+            self.nap = NapPusher(self)  # our DATEX II to a National Access Point
+            self._public_singletons.append(Singleton(self.cluster, "nap-push", self.nap.start, self.nap.stop))
 
     def _render_receipt(self, receipt: dict) -> tuple[str, str]:
         from evroam.public.rendering import render_receipt

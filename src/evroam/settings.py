@@ -170,8 +170,11 @@ class Settings(BaseSettings):
         False, description="open data endpoints (/open-data/...) require a consumer's token (`evroam opendata "
         "consumers add NAME`); false: open to anyone"
     )
-    nap_push_url: str | None = Field(
-        None, description="URL of a National Access Point to push our DATEX II publications to (unset: no push)"
+    nap_table_url: str | None = Field(
+        None, description="URL a National Access Point takes our DATEX II table (static data) at (unset: no push)"
+    )
+    nap_status_url: str | None = Field(
+        None, description="URL a National Access Point takes our DATEX II status (dynamic data) at (unset: no push)"
     )
     nap_client_cert: str | None = Field(None, description="PEM client certificate presented to the NAP (mutual TLS)")
     nap_client_key: str | None = Field(None, description="PEM private key of nap_client_cert")

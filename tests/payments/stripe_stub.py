@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -185,3 +186,29 @@ class StripeStub:
         """The driver passed 3-D Secure: the intent is authorised."""
         pi = self.intents[pi_id]
         pi.update(status="requires_capture", amount_capturable=pi["amount"], next_action=None)
+
+
+@pytest.fixture
+async def stripe_stub():
+    """The stub served on a free port of this machine: `.url`."""
+    from harness import free_socket, serve_app
+
+    stub = StripeStub()
+    sock = free_socket()
+    stub.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server, task = await serve_app(stub.app, sock)
+    yield stub
+    server.should_exit = True
+    await task
+
+
+if __name__ == "__main__":  # a local Stripe API for trying ad-hoc payment out (docs/payments.md)
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="A local stand-in for the part of the Stripe API evroam uses.")
+    parser.add_argument("--port", type=int, default=12111)
+    args = parser.parse_args()
+    print(f"Stripe stub on http://127.0.0.1:{args.port}  (API key {API_KEY}, webhook secret {WEBHOOK_SECRET})")
+    uvicorn.run(StripeStub().app, host="127.0.0.1", port=args.port, log_level="warning")

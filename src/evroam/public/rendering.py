@@ -11,10 +11,21 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 TEMPLATES = Path(__file__).with_name("templates")
 
 
+def when(value: str | None) -> str:
+    """An OCPI DateTime as people read it: 2025-03-01 08:54 UTC."""
+    if not value:
+        return ""
+    from evroam.model.common import parse_datetime
+
+    return parse_datetime(value).strftime("%Y-%m-%d %H:%M UTC")
+
+
 @functools.cache
 def environment() -> Environment:
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
-                       trim_blocks=True, lstrip_blocks=True)
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["when"] = when
+    return env
 
 
 def render(name: str, **context: Any) -> str:

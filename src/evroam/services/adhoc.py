@@ -286,8 +286,9 @@ class AdHocPayments:
             data["uncovered_minor"] = amount - take
             log.warning("payment %s: the CDR's total %s exceeds the hold %s; %s captured", payment.id, amount,
                         payment.hold_minor, take)
-        await self._set(payment, (CAPTURING,), CAPTURED, captured_minor=hold.captured_minor or take, data=data,
-                        message=None)
+        if not await self._set(payment, (CAPTURING,), CAPTURED, captured_minor=hold.captured_minor or take,
+                               data=data, message=None):
+            return await self.get(payment_id)  # another process finished it
         self.bus.publish("payment.captured", payment_id=payment.id, amount_minor=take, currency=payment.currency)
         payment = await self.get(payment_id)
         if payment.email:

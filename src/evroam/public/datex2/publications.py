@@ -12,8 +12,9 @@ The mapping (OCPI 2.2.1 -> DATEX II 3.7, `afirEnergyInfrastructure` / `afirFacil
 | the EVSE's ad-hoc tariff | `ElectricEnergy` / `EnergyRate` (`ratePolicy` adHoc): price per kWh, per minute, session fee (`basePrice`), VAT included, with the VAT rate |
 | EVSE status | `ElectricChargingPointStatus.status` (AVAILABLE -> available, CHARGING -> charging, OUTOFORDER -> outOfOrder ...) |
 
-An object's `version` is the Unix time of its `last_updated`, so it moves whenever the object
-changes. DATEX II money has two decimals: prices are given VAT included, rounded half up to the
+An object's `version` is a digest of its static data (everything but statuses and the times they
+changed), so it moves when what the table says changes, and never with a status change alone: a
+status publication refers to the table the NAP has. DATEX II money has two decimals: prices are given VAT included, rounded half up to the
 cent (a per-minute price from a price per hour too).
 """
 
@@ -90,8 +91,24 @@ def _text(parent: etree._Element, prefix: str, name: str, value: str, lang: str 
     _el(values, "com", "value", value, lang=lang)
 
 
-def _version(stamp: str | None) -> str:
-    return str(int(parse_datetime(stamp).timestamp())) if stamp else "1"
+_LIVE = frozenset({"status", "last_updated", "status_schedule"})
+
+
+def _static(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _static(v) for k, v in value.items() if k not in _LIVE}
+    if isinstance(value, list):
+        return [_static(v) for v in value]
+    return value
+
+
+def version(*objects: Any) -> str:
+    """The version of objects' static data: 12 hex digits of a SHA-256 of it."""
+    import hashlib
+
+    import orjson
+
+    return hashlib.sha256(orjson.dumps([_static(o) for o in objects], option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
 
 
 def _stamp(value: datetime | str) -> str:
@@ -117,8 +134,7 @@ def table_id(country_code: str, party_id: str) -> str:
 
 
 def table_version(locations: Iterable[dict[str, Any]], tariffs: Iterable[dict[str, Any]]) -> str:
-    stamps = [o.get("last_updated") for o in [*locations, *tariffs] if o.get("last_updated")]
-    return _version(max(stamps, key=parse_datetime)) if stamps else "1"
+    return version(list(locations), sorted(tariffs, key=lambda t: t.get("id", "")))
 
 
 def station_id(location: dict[str, Any]) -> str:
@@ -226,7 +242,7 @@ def _energy_rate(parent: etree._Element, tariff: dict[str, Any], defined: set[st
 
 def _charging_point(parent: etree._Element, evse: dict[str, Any], tariff: dict[str, Any] | None,
                     defined: set[str]) -> None:
-    point = _el(parent, "aegi", "refillPoint", id=evse["uid"], version=_version(evse.get("last_updated")))
+    point = _el(parent, "aegi", "refillPoint", id=evse["uid"], version=version(evse))
     point.set(XSI_TYPE, "aegi:ElectricChargingPoint")
     if evse.get("last_updated"):
         _el(point, "afac", "lastUpdated", _stamp(evse["last_updated"]))
@@ -267,14 +283,14 @@ def table_publication(locations: list[dict[str, Any]], tariffs: dict[str, dict[s
     for location in locations:
         evses = _evses(location)
         site = _el(table, "aegi", "energyInfrastructureSite", id=location["id"],
-                   version=_version(location.get("last_updated")))
+                   version=version(location))
         if location.get("name"):
             _text(site, "afac", "name", location["name"])
         _el(site, "afac", "lastUpdated", _stamp(location["last_updated"]))
         _location_reference(site, location)
         _organisation(site, (location.get("operator") or {}).get("name") or operator, f"{country_code}*{party_id}")
         station = _el(site, "aegi", "energyInfrastructureStation", id=station_id(location),
-                      version=_version(location.get("last_updated")))
+                      version=version(location))
         _el(station, "afac", "lastUpdated", _stamp(location["last_updated"]))
         if evses:
             _el(station, "aegi", "totalMaximumPower",
@@ -302,11 +318,11 @@ def status_publication(locations: list[dict[str, Any]], *, country_code: str, pa
         if not evses:
             continue
         site = _el(root, "aegi", "energyInfrastructureSiteStatus")
-        _el(site, "afac", "reference", id=location["id"], version=_version(location.get("last_updated")),
+        _el(site, "afac", "reference", id=location["id"], version=version(location),
             targetClass="afac:FacilityObject")
         _el(site, "afac", "lastUpdated", _stamp(location["last_updated"]))
         station = _el(site, "aegi", "energyInfrastructureStationStatus")
-        _el(station, "afac", "reference", id=station_id(location), version=_version(location.get("last_updated")),
+        _el(station, "afac", "reference", id=station_id(location), version=version(location),
             targetClass="afac:FacilityObject")
         _el(station, "afac", "lastUpdated", _stamp(location["last_updated"]))
         available = any(e.get("status") == "AVAILABLE" for e in evses)
@@ -315,7 +331,7 @@ def status_publication(locations: list[dict[str, Any]], *, country_code: str, pa
         for evse in evses:
             point = _el(station, "aegi", "refillPointStatus")
             point.set(XSI_TYPE, "aegi:ElectricChargingPointStatus")
-            _el(point, "afac", "reference", id=evse["uid"], version=_version(evse.get("last_updated")),
+            _el(point, "afac", "reference", id=evse["uid"], version=version(evse),
                 targetClass="afac:FacilityObject")
             if evse.get("last_updated"):
                 _el(point, "afac", "lastUpdated", _stamp(evse["last_updated"]))

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import shutil
+import subprocess
 
 from PIL import Image
 from typer.testing import CliRunner
@@ -57,6 +59,12 @@ async def test_qr_sheets_lead_to_the_evse_pages(make_instance, tmp_path):
     read = [[image.getpixel((qx + (c + qr.QUIET) * unit + unit // 2, qy + (r + qr.QUIET) * unit + unit // 2)) < 128
              for c in range(len(modules))] for r in range(len(modules))]
     assert read == modules
+
+    # and a QR code reader (zbar, when installed) reads the three addresses off the sheet
+    if shutil.which("zbarimg"):
+        decoded = await asyncio.to_thread(subprocess.run, ["zbarimg", "-q", "--raw", str(png_path)],
+                                          capture_output=True, text=True)
+        assert sorted(decoded.stdout.split()) == sorted(urls)
 
     bad = await asyncio.to_thread(run, app, ["evses", "qr", "NOWHERE", "--db", db], env=env)
     assert bad.exit_code == 1 and "not found" in bad.output

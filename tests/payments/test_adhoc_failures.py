@@ -123,3 +123,81 @@ async def test_card_needing_3d_secure_starts_after_the_signed_webhook(make_insta
         assert r.status_code == 200 and r.json()["result"] == "authorized"
         await wait_for(lambda: any(a == "RemoteStartTransaction" for a, _ in cp.received))
         assert (await payment_of(cpo, payment_id))["status"] in ("STARTING", "CHARGING")
+
+
+async def test_session_stopped_before_its_cost_passes_the_hold_and_captured_once(make_instance, stripe_stub,
+                                                                                 tmp_path):
+    """A 5.00 EUR hold: when the running cost reaches 90 % of it, evroam stops the session; the
+    CDR's total above the hold is captured up to the hold, and only once however many processes
+    settle the payment at the same moment."""
+    import asyncio
+
+    cpo = await paying_cpo(make_instance, stripe_stub, tmp_path, payment_hold="5.00")
+    adhoc = cpo.platform.adhoc
+    async with charge_point(cpo, "CP-1", cls=COMMANDED["1.6"]) as cp:
+        await _booted(cp)
+        payment_id = await _pay(cpo)
+        await wait_for(lambda: any(a == "RemoteStartTransaction" for a, _ in cp.received))
+        tag = next(p for a, p in cp.received if a == "RemoteStartTransaction")["id_tag"]
+        t0 = past(10)
+        start = await cp.call(call.StartTransaction(connector_id=1, id_tag=tag, meter_start=0, timestamp=iso(t0)))
+        await wait_status(cpo, payment_id, "CHARGING")
+        await cp.call(call.MeterValues(connector_id=1, transaction_id=start.transaction_id, meter_value=[
+            {"timestamp": iso(t0 + timedelta(minutes=5)), "sampledValue": [
+                {"value": "6000", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]))
+
+        async def cost_known():  # 6 kWh x 0.605 + 1.21 = 4.84 >= 4.50
+            view = await payment_of(cpo, payment_id)
+            return (view.get("session") or {}).get("cost_incl_vat") == "4.84"
+
+        await wait_for(cost_known)
+        await adhoc.sweep()  # the guard (the "ad-hoc-payments" singleton every 5 s)
+        await wait_for(lambda: any(a == "RemoteStopTransaction" for a, _ in cp.received))
+        await cp.call(call.StopTransaction(meter_stop=6500, timestamp=iso(t0 + timedelta(minutes=6)),
+                                           transaction_id=start.transaction_id))
+        await asyncio.gather(*(adhoc.settle(payment_id) for _ in range(5)))
+        view = await wait_status(cpo, payment_id, "CAPTURED")
+    assert view["captured"] == "5.00"  # 6.5 x 0.605 + 1.21 = 5.14: the hold is all there is to take
+    assert [amount for _, amount in stripe_stub.captures()] == [500]
+    assert (await adhoc.get(payment_id)).data["uncovered_minor"] == 14
+
+
+async def test_forged_webhooks_are_refused_then_throttled(make_instance, stripe_stub, tmp_path):
+    """Webhooks without a valid signature are answered 400 and change nothing; after
+    `throttle_failures` of them the address is refused (429), the right signature included; a body
+    over the limit is 413 before it is read; a provider that is not ours is 404."""
+    cpo = await paying_cpo(make_instance, stripe_stub, tmp_path, throttle_failures=3,
+                           http_max_body_bytes=4096)
+    payment_id = await _pay(cpo)  # CP-1 offline: released at once, nothing to change any more
+    [pi] = stripe_stub.intents
+    url = f"{cpo.url}/payments/webhook/stripe"
+    payload = stripe_stub.event("payment_intent.canceled", pi)
+    async with httpx.AsyncClient() as http:
+        assert (await http.post(f"{cpo.url}/payments/webhook/paypal", content=payload)).status_code == 404
+        big = await http.post(url, content=b"x" * 5000, headers={"Stripe-Signature": "t=1,v1=00"})
+        assert big.status_code == 413
+        refused = [
+            await http.post(url, content=payload),  # no signature
+            await http.post(url, content=payload, headers={"Stripe-Signature": stripe_stub.signature(payload,
+                                                                                                       "whsec_other")}),
+            await http.post(url, content=payload, headers={"Stripe-Signature": stripe_stub.signature(payload,
+                                                                                                       at=1_000_000)}),
+        ]
+        assert [r.status_code for r in refused] == [400, 400, 400]
+        assert "Stripe-Signature" in refused[0].json()["detail"]
+        throttled = await http.post(url, content=payload, headers={"Stripe-Signature": stripe_stub.signature(payload)})
+        assert throttled.status_code == 429 and "retry-after" in throttled.headers
+    view = await payment_of(cpo, payment_id)
+    assert view["status"] == "RELEASED" and "offline" in view["message"]  # unchanged by the forged "canceled"
+
+
+async def test_an_evse_out_of_order_is_not_paid_for(make_instance, stripe_stub, tmp_path):
+    """Nothing is held for an EVSE that cannot charge now: the page says why (HTTP 400)."""
+    cpo = await paying_cpo(make_instance, stripe_stub, tmp_path)
+    await cpo.platform.locations.set_evse_status("EVR-GENT-1", "EVR-GENT-1-E3", "OUTOFORDER")
+    async with httpx.AsyncClient(base_url=cpo.url) as http:
+        r = await http.post(f"{EVSE_PAGE}/pay", data={"payment_method": "pm_card_visa"})
+        assert r.status_code == 400 and "out of order" in r.text.lower() and "Pay and charge" in r.text
+        r = await http.post("/charge/EVR-GENT-1/EVR-GENT-1-E1/pay", data={"payment_method": "pm_card_visa"})
+        assert r.status_code == 400 and "cannot be started from here" in r.text  # no charger of ours on it
+    assert stripe_stub.creates() == []

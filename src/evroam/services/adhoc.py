@@ -258,12 +258,15 @@ class AdHocPayments:
             await self.release(payment.id, _text("cancelled"))
         return await self.get(payment_id)
 
-    async def settle(self, payment_id: str) -> PaymentRecord:
+    async def settle(self, payment_id: str, *, retry: bool = False) -> PaymentRecord:
         """The session ended: capture exactly its CDR's total (at most the hold), or release the
-        hold when no energy was delivered. Nothing happens while the CDR is not made."""
+        hold when no energy was delivered. Nothing happens while the CDR is not made. Of several
+        callers at once, one captures; `retry` takes over a capture left unfinished (CAPTURING)."""
         payment = await self.get(payment_id)
         if payment.status not in (STARTING, CHARGING, CAPTURING) or not payment.session_id:
             return payment
+        if payment.status == CAPTURING and not retry:
+            return payment  # another caller is capturing it
         cdr = await self.charging.get_cdr(payment.session_id)
         if cdr is None:
             return payment
@@ -372,7 +375,11 @@ class AdHocPayments:
                         await self.release(payment.id, _text("no_start"))
                     else:
                         continue
-                elif payment.status in (STARTING, CHARGING, CAPTURING) and payment.session_id:
+                elif payment.status == CAPTURING:
+                    if age <= 30:
+                        continue
+                    await self.settle(payment.id, retry=True)
+                elif payment.status in (STARTING, CHARGING) and payment.session_id:
                     if (await self.settle(payment.id)).status == payment.status and payment.status == CHARGING:
                         await self._guard(payment)
                         continue

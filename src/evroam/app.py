@@ -20,6 +20,7 @@ from evroam.ocpi.outbox import OutboxWorker, Pushes
 from evroam.ocpi.partner_calls import OcpiPartnerCalls
 from evroam.ocpi.transport.client import OcpiClient
 from evroam.ocpi.versions_supported import check_offered
+from evroam.services.adhoc import AdHocPayments
 from evroam.services.authorization import AuthorizationService
 from evroam.services.chargers import ChargerService
 from evroam.services.charging import ChargingService
@@ -31,14 +32,17 @@ from evroam.services.invoices import InvoiceService
 from evroam.services.load_management import LoadManager
 from evroam.services.locations import LocationService
 from evroam.services.ocpp_log import OcppLog
+from evroam.services.open_data import OpenDataService
 from evroam.services.operations import ChargerOperations
 from evroam.services.received import ReceivedRecords
 from evroam.services.reconciliation import ReconciliationService
 from evroam.services.remote_commands import RemoteCommandService
 from evroam.services.sites import SiteService
+from evroam.services.subscriptions import PlanService
 from evroam.services.tariffs import TariffService
 from evroam.services.throttle import Throttle
 from evroam.services.tokens import TokenService
+from evroam.services.uptime import UptimeService
 from evroam.settings import Settings
 from evroam.store import Store
 
@@ -91,6 +95,7 @@ class Platform:
         self.load = LoadManager(self.store, self.bus, settings, self.sites, self.control)
         self.charging_profiles = ChargingProfileService(self.store, self.bus, settings, self.pushes,
                                                         self.partner_calls, self.load, self.control)
+        self._public_services(settings)
         self._gateway = None
         self._metrics = None
         sync.install(self)
@@ -105,7 +110,32 @@ class Platform:
         ]
         if "CPO" in settings.roles:
             self.singletons.append(Singleton(self.cluster, "load-management", self.load.start, self.load.stop))
+            self.singletons.extend(self._public_singletons)
         self.workers_running = False
+
+    def _public_services(self, settings: Settings) -> None:
+        """Open data, ad-hoc card payment (the provider and mailer adapters), and their work that
+        runs once per platform (settling payments)."""
+        from evroam.payments import make_mailer, make_provider
+
+        self.open_data = OpenDataService(self.store, self.bus, settings)
+        self.plans = PlanService(self.store, self.bus, settings)  # drivers' subscriptions
+        self.uptime = UptimeService(self.store, settings)  # AFIR uptime
+        self.adhoc = AdHocPayments(self.store, self.bus, settings, self.open_data, self.operations, self.charging,
+                                   make_provider(settings), make_mailer(settings), self._render_receipt)
+        self.payment_sweeps = Periodic("ad-hoc-payments", self.adhoc.sweep, 5.0)
+        self._public_singletons = [Singleton(self.cluster, "ad-hoc-payments", self.payment_sweeps.start,
+                                             self.payment_sweeps.stop)]
+        if settings.nap_table_url or settings.nap_status_url:
+            from evroam.public.nap import NapPusher
+
+            self.nap = NapPusher(self)  # our DATEX II to a National Access Point
+            self._public_singletons.append(Singleton(self.cluster, "nap-push", self.nap.start, self.nap.stop))
+
+    def _render_receipt(self, receipt: dict) -> tuple[str, str]:
+        from evroam.public.rendering import render_receipt
+
+        return render_receipt(receipt, self.settings.business_name)
 
     def _charger_control(self):
         from evroam.ocpp.control import OcppChargerControl
@@ -184,8 +214,9 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     from starlette.requests import Request
 
     import evroam
-    from evroam import metrics
+    from evroam import metrics, public
     from evroam.backoffice import api as admin_api
+    from evroam.backoffice import public as admin_public
     from evroam.backoffice import sites as admin_sites
     from evroam.backoffice import throttle as admin_throttle
     from evroam.backoffice.auth import ensure_admin_token
@@ -268,6 +299,9 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     app.include_router(admin_api.router)
     app.include_router(admin_sites.router)
     app.include_router(admin_throttle.router)
+    app.include_router(admin_public.router)  # open data consumers, plans, uptime, payments
+    if "CPO" in roles:
+        public.install(app)  # open data, the drivers' pages, ad-hoc payment
     if "EMSP" in roles:
         driver_api.install(app)
     metrics.install(app, platform)  # GET /metrics (Prometheus)

@@ -322,6 +322,11 @@ def _install_charging_commands() -> None:
 
 
 _install_charging_commands()
+app.add_typer(__import__("evroam.cli_public").cli_public.evses_app, name="evses")
+app.add_typer(__import__("evroam.cli_public").cli_public.opendata_app, name="opendata")
+app.add_typer(__import__("evroam.cli_public").cli_public.plans_app, name="plans")
+app.add_typer(__import__("evroam.cli_public").cli_public.uptime_app, name="uptime")
+app.add_typer(__import__("evroam.cli_public").cli_public.payments_app, name="payments")
 app.add_typer(__import__("evroam.cli_commands").cli_commands.commands_app, name="commands")
 app.command("demo")(__import__("evroam.cli_demo").cli_demo.demo)
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 
 #: loggers that print request headers or SQL parameters at DEBUG
-CHATTY = ("aiosqlite", "asyncpg", "websockets", "httpx", "httpcore", "uvicorn.access", "hpack", "multipart")
+CHATTY = ("aiosqlite", "asyncpg", "websockets", "httpx", "httpcore", "uvicorn.access", "hpack", "multipart",
+          "stripe")  # stripe: request parameters and answers (client secrets) at DEBUG
 
 
 def configure(level: str) -> None:

@@ -169,6 +169,51 @@ class Settings(BaseSettings):
         0.25, gt=0, le=1.0, description="how often a server reads the changes other processes made (sites, chargers, "
         "tariffs ...)"
     )
+    # --- open data, National Access Point push, ad-hoc payment, receipts by e-mail
+    open_data_tokens: bool = Field(
+        False, description="open data endpoints (/open-data/...) require a consumer's token (`evroam opendata "
+        "consumers add NAME`); false: open to anyone"
+    )
+    nap_table_url: str | None = Field(
+        None, description="URL a National Access Point takes our DATEX II table (static data) at (unset: no push)"
+    )
+    nap_status_url: str | None = Field(
+        None, description="URL a National Access Point takes our DATEX II status (dynamic data) at (unset: no push)"
+    )
+    nap_client_cert: str | None = Field(None, description="PEM client certificate presented to the NAP (mutual TLS)")
+    nap_client_key: str | None = Field(None, description="PEM private key of nap_client_cert")
+    nap_ca: str | None = Field(None, description="PEM CA bundle the NAP's server certificate is checked against "
+                               "(unset: the system's)")
+    nap_snapshot_seconds: float = Field(
+        86400.0, gt=0, description="seconds between full snapshots (table and status) pushed to the NAP"
+    )
+    nap_delta_seconds: float = Field(
+        30.0, gt=0, le=60.0, description="a status change is pushed to the NAP as a delta within this many seconds"
+    )
+    payment_provider: Literal["stripe"] | None = Field(
+        None, description="card payment provider for ad-hoc charging (unset: drivers cannot pay by card)"
+    )
+    stripe_api_key: str | None = Field(None, description="Stripe secret API key (sk_...); never logged")
+    stripe_publishable_key: str | None = Field(None, description="Stripe publishable key (pk_...) the driver's "
+                                               "browser collects the card with")
+    stripe_webhook_secret: str | None = Field(None, description="Stripe webhook signing secret (whsec_...); "
+                                              "never logged")
+    stripe_api_base: str | None = Field(None, description="base URL of the Stripe API (unset: Stripe's own)")
+    payment_hold: str = Field(
+        "50.00", description="amount pre-authorised on the card before an ad-hoc session starts (in `currency`); "
+        "the session stops before its cost reaches it"
+    )
+    payment_start_seconds: float = Field(
+        180.0, gt=0, description="seconds the charger has to start a paid session; then the hold is released"
+    )
+    smtp_host: str | None = Field(None, description="SMTP server for receipts (unset: mail is written to mail_outbox)")
+    smtp_port: int = Field(587, description="port of smtp_host")
+    smtp_user: str | None = Field(None, description="SMTP user name")
+    smtp_password: str | None = Field(None, description="SMTP password; never logged")
+    smtp_starttls: bool = Field(True, description="use STARTTLS with smtp_host")
+    mail_from: str = Field("evroam <receipts@localhost>", description="sender of receipts")
+    mail_outbox: str = Field("mail-outbox", description="folder receipts are written to (.eml) when no "
+                             "smtp_host is set")
     log_level: str = "INFO"
 
     @field_validator("country_code", "party_id")
@@ -200,6 +245,19 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(v, strict=False)
             except ValueError:
                 raise ValueError(f"{v!r} is not an IP address or CIDR network") from None
+        return value
+
+    @field_validator("payment_hold")
+    @classmethod
+    def _amount(cls, value: str) -> str:
+        from decimal import Decimal, InvalidOperation
+
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not an amount such as 50.00") from None
+        if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+            raise ValueError(f"{value!r}: a positive amount with at most 2 decimals")
         return value
 
     @field_validator("billing_time_zone")

@@ -26,6 +26,7 @@ CHANGE_TOPICS = frozenset({
     "partner.registered",
     "partner.unregistered",
     "partner.changed",
+    "plan.changed",
 })
 
 #: sent to the other nodes over Redis (several nodes only)

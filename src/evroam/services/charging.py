@@ -43,6 +43,8 @@ from evroam.store.charging import ACTIVE, COMPLETED, ORPHAN, REFUSED, Reading, T
 
 log = logging.getLogger(__name__)
 
+#: the token type of a driver paying ad hoc (by card at the EVSE): priced with the ad-hoc tariff
+AD_HOC_USER = "AD_HOC_USER"
 
 
 class ChargingService:
@@ -162,10 +164,14 @@ class ChargingService:
             status = ACTIVE
             if evse_number is None:
                 evse_number = await self._only_evse(charger_id)
-            place = (await self.records.place(charger_id, evse_number, connector_number, started_at)
+            # the expectation this start belongs to (marked used in the transaction that stores it)
+            remote = (await self.remote_starts.find(charger_id, id_tag, remote_start_id)
+                      if evse_number is not None else None)
+            ad_hoc = remote is not None and (remote.token or {}).get("type") == AD_HOC_USER
+            place = (await self.records.place(charger_id, evse_number, connector_number, started_at, ad_hoc=ad_hoc)
                      if evse_number is not None else {"currency": self.settings.currency})
-            remote = None
             if evse_number is not None and not place.get("evse_uid"):
+                remote = None
                 status = unmapped
                 reason = (f"EVSE/connector {evse_number} of {charger_id} is not mapped to one of our EVSEs"
                           if evse_number > 0 else "no EVSE named")
@@ -174,9 +180,6 @@ class ChargingService:
                 authorization = Authorization(INVALID, None, decided_by="unmapped")
                 log.warning("charger %s: transaction %s %s: %s", charger_id, transaction_id or start_key,
                             "recorded as an orphan" if unmapped == ORPHAN else "refused", reason)
-            else:
-                # the expectation this start belongs to (marked used in the transaction that stores it)
-                remote = await self.remote_starts.find(charger_id, id_tag, remote_start_id)
             if remote is not None:
                 authorization = Authorization(ACCEPTED, remote.token, AuthMethod.COMMAND,
                                               authorization_reference or remote.authorization_reference,

@@ -120,13 +120,22 @@ class InvoiceService:
         self.settings = settings
 
     async def month(self, driver: Driver, month: str) -> dict[str, Any]:
-        """The driver's invoice of one month (`YYYY-MM`)."""
+        """The driver's invoice of one month (`YYYY-MM`), with the driver's subscription plan of
+        that month applied (services/plan_pricing.py)."""
+        from evroam.services.plan_pricing import apply_plan
+        from evroam.services.subscriptions import plan_in
+
         zone = self.settings.billing_time_zone
         start, end = month_bounds(month, zone)
         async with self.store.connect() as conn:
             cdrs = await self.store.driver_records.of_driver(conn, driver.pk, "cdr", ended_from=start, ended_before=end,
                                                              limit=100_000, newest_first=False)
+            plan = await plan_in(self.store, conn, driver.pk, month)
         lines = sorted((line(c) for c in cdrs), key=lambda ln: (parse_datetime(ln["end_date_time"]), ln["cdr_id"]))
+        subscription = None
+        if plan is not None:
+            lines, subscription = apply_plan(plan, lines, period_start=format_datetime(start),
+                                             party=f"{self.settings.country_code}/{self.settings.party_id}")
         return {
             "driver": {"id": driver.id, "name": driver.name, "email": driver.email,
                        "contract_id": driver.contract.display},
@@ -136,6 +145,7 @@ class InvoiceService:
             "period": {"start": format_datetime(start), "end": format_datetime(end)},
             "lines": lines,
             "totals": totals(lines),
+            "subscription": subscription,
         }
 
     async def spend(self, conn, driver: Driver, now: datetime | None = None) -> Decimal:

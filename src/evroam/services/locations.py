@@ -32,6 +32,8 @@ class LocationService(OwnObjectsService):
         async with self.store.begin() as conn:
             for loc in locations:
                 loc["last_updated"] = now
+                before = await self.store.locations.get(conn, cc, pid, loc["id"])
+                await self._log_statuses(conn, before, loc, parse_datetime(now))
                 created = await self.store.locations.put(conn, cc, pid, loc["id"], loc, parse_datetime(now))
                 (result.created if created else result.updated).append(loc["id"])
                 await self.pushes.location_put(conn, loc)
@@ -73,9 +75,18 @@ class LocationService(OwnObjectsService):
             evse["last_updated"] = stamp
             loc["last_updated"] = stamp
             await self.store.locations.put(conn, cc, pid, loc["id"], loc, now)
+            await self.store.status_log.add(conn, loc["id"], evse["uid"], status.value, now)
             await self.pushes.evse_patch(conn, loc["id"], evse["uid"], {"status": status.value, "last_updated": stamp})
         self._changed([loc])
         return evse
+
+    async def _log_statuses(self, conn, before: dict[str, Any] | None, loc: dict[str, Any], at: datetime) -> None:
+        """The status history (AFIR uptime) of an imported location: each EVSE that is new or
+        whose status the import changes."""
+        old = {e["uid"]: e.get("status") for e in (before or {}).get("evses") or []}
+        for evse in loc.get("evses") or []:
+            if old.get(evse["uid"]) != evse.get("status"):
+                await self.store.status_log.add(conn, loc["id"], evse["uid"], evse["status"], at)
 
     def _changed(self, locations: list[dict[str, Any]]) -> None:
         for loc in locations:

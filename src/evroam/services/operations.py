@@ -66,17 +66,22 @@ class ChargerOperations:
         return await self.operate(charger_id, ChargerCommand("send_local_list", {
             "list_version": list_version, "uids": uids, "full": full}))
 
-    async def start(self, charger_id: str, *, evse_number: int, uid: str) -> dict[str, Any]:
-        """An operator's remote start for a token (one the platform knows, or taken as ours)."""
-        async with self.store.connect() as conn:
-            found = await self.store.tokens.find(conn, uid)
-        token = found[0] if found else {"country_code": self.settings.country_code,
-                                        "party_id": self.settings.party_id, "uid": uid, "type": "RFID",
-                                        "contract_id": uid}
+    async def start(self, charger_id: str, *, evse_number: int, uid: str, token: dict[str, Any] | None = None,
+                    authorization_reference: str | None = None) -> dict[str, Any]:
+        """A remote start for a token: an operator's (one the platform knows, or taken as ours), or
+        a driver paying ad hoc (`token` and the payment's `authorization_reference` given). The
+        answer carries `remote_start_pk`, the expectation the transaction will be matched with."""
+        if token is None:
+            async with self.store.connect() as conn:
+                found = await self.store.tokens.find(conn, uid)
+            token = found[0] if found else {"country_code": self.settings.country_code,
+                                            "party_id": self.settings.party_id, "uid": uid, "type": "RFID",
+                                            "contract_id": uid}
         if not self.control.is_connected(charger_id):
             raise ChargerOffline(f"charger {charger_id!r} is not connected")
         remote_start_id = secrets.randbelow(2**31 - 1) + 1
         expected = await self.charging.expect_remote_start(charger_id, id_tag=uid, token=token,
+                                                           authorization_reference=authorization_reference,
                                                            remote_start_id=remote_start_id, evse_number=evse_number)
         try:
             reply = await self.operate(charger_id, ChargerCommand("remote_start", {
@@ -89,7 +94,11 @@ class ChargerOperations:
             raise
         if reply["answer"].get("status") != "Accepted":
             await self._no_start(expected.pk)
-        return reply
+        return {**reply, "remote_start_pk": expected.pk}
+
+    async def forget_start(self, remote_start_pk: int) -> None:
+        """A start that must no longer be matched with a transaction (its payment was released)."""
+        await self._no_start(remote_start_pk)
 
     async def _no_start(self, remote_start_pk: int) -> None:
         async with self.store.begin() as conn:

@@ -162,3 +162,88 @@ class PartnerCalls(Protocol):
     def results_url(self, module: str, *parts: str) -> str:
         """Where a partner posts the asynchronous result of a request of ours (e.g.
         `results_url("commands", "START_SESSION", command_id)`)."""
+
+
+# ---------------------------------------------------------------------- payments and mail
+#
+# Money crosses these ports in minor units of its currency (cents), as integers: never floats.
+
+
+class PaymentDeclined(ServiceError):
+    """The payment provider refused the card (declined, expired, insufficient funds ...):
+    nothing is held. `reason` says why, in words a driver understands."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+class PaymentUnavailable(ServiceError):
+    """The payment provider could not be reached, or answered with an error that is not the
+    card's: trying again later may work."""
+
+
+class WebhookRefused(ServiceError):
+    """A webhook call that is not the provider's (bad or missing signature, too old) or that
+    cannot be read."""
+
+
+#: the states of a hold, in the platform's terms
+AUTHORIZED, ACTION_REQUIRED, PROCESSING, CAPTURED, CANCELED, DECLINED = (
+    "AUTHORIZED", "ACTION_REQUIRED", "PROCESSING", "CAPTURED", "CANCELED", "DECLINED")
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An amount reserved on a driver's card (a PaymentIntent with manual capture)."""
+
+    ref: str  # the provider's id
+    state: str  # AUTHORIZED, ACTION_REQUIRED, PROCESSING, CAPTURED, CANCELED, DECLINED
+    amount_minor: int  # held (authorized) amount
+    captured_minor: int = 0
+    client_secret: str | None = None  # what the driver's browser needs to authenticate the card (3-D Secure)
+    reason: str | None = None  # why it was declined or canceled
+
+
+@dataclass(frozen=True)
+class PaymentEvent:
+    """What a provider's webhook told: `kind` is authorized, captured, canceled, failed or other."""
+
+    event_id: str
+    kind: str
+    ref: str | None
+
+
+class PaymentProvider(Protocol):
+    """A card payment provider: pre-authorise (hold) an amount, capture part of it, release the
+    rest. Each call is idempotent for the same payment (a retry never holds or captures twice)."""
+
+    name: str
+
+    def public_config(self) -> dict[str, Any]:
+        """What the driver's browser needs to collect a card (e.g. a publishable key); no secret."""
+
+    async def hold(self, *, amount_minor: int, currency: str, payment_method: str, reference: str,
+                   description: str, email: str | None = None) -> Hold:
+        """Authorise `amount_minor` on the card `payment_method` (a token the browser got from the
+        provider). Raises PaymentDeclined or PaymentUnavailable."""
+
+    async def confirm(self, ref: str) -> Hold:
+        """The hold after the driver authenticated the card (3-D Secure)."""
+
+    async def get(self, ref: str) -> Hold: ...
+
+    async def capture(self, ref: str, amount_minor: int) -> Hold:
+        """Take `amount_minor` (at most the held amount) and release the rest."""
+
+    async def release(self, ref: str) -> Hold:
+        """Release the whole hold (nothing is taken)."""
+
+    def read_webhook(self, payload: bytes, headers: dict[str, str]) -> PaymentEvent:
+        """Check the webhook's signature and read it. Raises WebhookRefused."""
+
+
+class Mailer(Protocol):
+    """Sends e-mail (receipts). Raises ServiceError when the message cannot be handed over."""
+
+    async def send(self, *, to: str, subject: str, text: str, html: str | None = None) -> None: ...

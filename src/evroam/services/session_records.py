@@ -18,6 +18,7 @@ from evroam.events import Bus
 from evroam.model.cdrs import CDR
 from evroam.model.common import format_datetime, parse_datetime, utcnow
 from evroam.model.sessions import AuthMethod, Session, SessionStatus
+from evroam.services import tariff_choice
 from evroam.services.objects import same_id, validated
 from evroam.services.plausibility import max_power_w
 from evroam.services.ports import PartnerPushes
@@ -42,9 +43,11 @@ class SessionRecords:
     def owner(self) -> tuple[str, str]:
         return self.settings.country_code, self.settings.party_id
 
-    async def place(self, charger_id: str, evse_number: int, connector_number: int, at: datetime) -> dict[str, Any]:
+    async def place(self, charger_id: str, evse_number: int, connector_number: int, at: datetime, *,
+                    ad_hoc: bool = False) -> dict[str, Any]:
         """Where the transaction happens, as at its start: location, EVSE and connector ids, the
-        CdrLocation snapshot and the tariff in force (the connector's tariff_ids)."""
+        CdrLocation snapshot and the tariff in force (the connector's tariff_ids; `ad_hoc`: the
+        one for drivers paying ad hoc, see tariff_choice)."""
         cc, pid = self.owner
         async with self.store.connect() as conn:
             charger = await self.store.chargers.get(conn, charger_id)
@@ -56,7 +59,7 @@ class SessionRecords:
                 log.warning("charger %s: EVSE %s is not mapped to one of our EVSEs", charger_id, evse_number)
                 return {"currency": self.settings.currency}
             connector = connectors[connector_number - 1] if 0 < connector_number <= len(connectors) else connectors[0]
-            tariff = await self._tariff(conn, connector.get("tariff_ids") or [], at)
+            tariff = await self._tariff(conn, connector.get("tariff_ids") or [], at, ad_hoc=ad_hoc)
         snapshot = {
             "id": loc["id"], "name": loc.get("name"), "address": loc["address"][:45], "city": loc["city"][:45],
             "postal_code": loc.get("postal_code"), "state": (loc.get("state") or "")[:20] or None,
@@ -72,20 +75,10 @@ class SessionRecords:
             "max_power_w": max_power_w(connector),
         }
 
-    async def _tariff(self, conn, tariff_ids: list[str], at: datetime) -> dict[str, Any] | None:
+    async def _tariff(self, conn, tariff_ids: list[str], at: datetime, *, ad_hoc: bool = False) -> dict[str, Any] | None:
         cc, pid = self.owner
-        candidates = []
-        for tariff_id in tariff_ids:
-            tariff = await self.store.tariffs.get(conn, cc, pid, tariff_id)
-            if tariff is None:
-                continue
-            starts, ends = tariff.get("start_date_time"), tariff.get("end_date_time")
-            if starts and parse_datetime(starts) > at or ends and parse_datetime(ends) <= at:
-                continue
-            candidates.append(tariff)
-        # a REGULAR tariff (or one without type) is what a driver without preferences pays
-        regular = [t for t in candidates if t.get("type") in (None, "REGULAR")]
-        return (regular or candidates or [None])[0]
+        return tariff_choice.choose([await self.store.tariffs.get(conn, cc, pid, t) for t in tariff_ids], at,
+                                    ad_hoc=ad_hoc)
 
     async def open_session(self, conn, tx: TransactionRecord) -> None:
         token = tx.state.get("token") or {}

@@ -45,6 +45,9 @@ OCPI = "ocpi"
 ADMIN = "admin"
 DRIVER = "driver"
 METRICS = "metrics"
+OPEN_DATA = "opendata"  # open data consumers' tokens (when required)
+WEBHOOK = "webhook"  # payment providers' webhook signatures
+PAYMENT = "payment"  # declined cards on the public pages (card testing)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -20,12 +20,16 @@ from evroam.store.commands import ReceivedCommandRepository, RemoteStartReposito
 from evroam.store.drivers import DriverRecordRepository, DriverRepository
 from evroam.store.objects import ObjectRepository
 from evroam.store.ocpp_log import OcppLogRepository
+from evroam.store.open_data import ConsumerRepository
 from evroam.store.outbox import OutboxRepository
 from evroam.store.partners import PartnerRepository
+from evroam.store.payments import PaymentRepository
+from evroam.store.plans import PlanRepository
 from evroam.store.remote_commands import RemoteCommandRepository
 from evroam.store.reservations import ReservationRepository
 from evroam.store.tables import cdrs, locations, sessions, tariffs
 from evroam.store.tokens import TokenRepository
+from evroam.store.uptime import MaintenanceRepository, StatusLogRepository
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: the PostgreSQL advisory lock held while migrating: nodes starting together migrate once
@@ -68,6 +72,12 @@ class Store:
         self.remote_starts = RemoteStartRepository()
         self.remote_commands = RemoteCommandRepository()
         self.changes = ChangeRepository()
+        # open data, AFIR uptime, ad-hoc payments, subscription plans
+        self.status_log = StatusLogRepository()
+        self.maintenance = MaintenanceRepository()
+        self.open_data_consumers = ConsumerRepository()
+        self.payments = PaymentRepository()
+        self.plans = PlanRepository()
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
     async def migrate(self) -> None:

@@ -93,6 +93,12 @@ class ObjectRepository:
         row = (await conn.execute(select(self.table.c.data).where(self._key(country_code, party_id, object_id)))).first()
         return row[0] if row else None
 
+    def _columns(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Columns kept beside the JSON, read from it (the locations' `published`)."""
+        if "published" in self.table.c:
+            return {"published": data.get("publish") is True}
+        return {}
+
     async def put(self, conn: AsyncConnection, country_code: str, party_id: str, object_id: str,
                   data: dict[str, Any], last_updated: datetime) -> bool:
         """Insert or replace; True when the object is new."""
@@ -100,14 +106,14 @@ class ObjectRepository:
         result = await conn.execute(
             update(self.table)
             .where(self._key(country_code, party_id, object_id))
-            .values(data=payload, last_updated=last_updated)
+            .values(data=payload, last_updated=last_updated, **self._columns(data))
         )
         if result.rowcount:
             return False
         await conn.execute(
             self.table.insert().values(
                 country_code=country_code.upper(), party_id=party_id.upper(), id=object_id,
-                data=payload, last_updated=last_updated,
+                data=payload, last_updated=last_updated, **self._columns(data),
             )
         )
         return True
@@ -119,7 +125,7 @@ class ObjectRepository:
         cc, pid = country_code.upper(), party_id.upper()
         rows = [
             {"country_code": cc, "party_id": pid, "id": data["id"], "data": orjson.dumps(data).decode(),
-             "last_updated": last_updated}
+             "last_updated": last_updated, **self._columns(data)}
             for data, last_updated in items
         ]
         if rows:
@@ -130,9 +136,15 @@ class ObjectRepository:
         result = await conn.execute(delete(self.table).where(self._key(country_code, party_id, object_id)))
         return bool(result.rowcount)
 
-    def _filters(self, owners: Sequence[Owner] | None, date_from: datetime | None, date_to: datetime | None):
+    def _filters(self, owners: Sequence[Owner] | None, date_from: datetime | None, date_to: datetime | None,
+                 published: bool = False, ids: Sequence[str] | None = None):
+        """`published`: only published objects (locations); `ids`: only these object ids."""
         t = self.table.c
         clauses = []
+        if published:
+            clauses.append(t.published.is_(True))
+        if ids is not None:
+            clauses.append(t.id.in_(sorted(set(ids))))
         if owners is not None:
             owners = [(cc.upper(), pid.upper()) for cc, pid in owners]
             if len(owners) == 1:
@@ -147,19 +159,21 @@ class ObjectRepository:
 
     async def page(self, conn: AsyncConnection, *, owners: Sequence[Owner] | None = None,
                    date_from: datetime | None = None, date_to: datetime | None = None,
-                   offset: int = 0, limit: int = 100, raw: bool = False) -> tuple[list[Any], int]:
+                   offset: int = 0, limit: int = 100, raw: bool = False, published: bool = False,
+                   ids: Sequence[str] | None = None) -> tuple[list[Any], int]:
         """One page of JSON documents in creation order, and the total number of matches. The
         documents come as stored (str), or as UTF-8 bytes with `raw` (ready to be joined into a
         response body).
 
         On SQLite, outside a write transaction, the page is found through the listing cache (see
         `_Listings`): no COUNT and no OFFSET scan per request, only the page's rows by primary key.
-        Elsewhere (PostgreSQL, or inside a write transaction) it is LIMIT/OFFSET and COUNT."""
+        Elsewhere (PostgreSQL, or inside a write transaction) it is LIMIT/OFFSET and COUNT.
+        `published` and `ids` narrow the list (see `_filters`)."""
         if conn.dialect.name == "sqlite":
-            found = await self._sqlite_page(conn, owners, date_from, date_to, offset, limit, raw)
+            found = await self._sqlite_page(conn, owners, date_from, date_to, offset, limit, raw, published, ids)
             if found is not None:
                 return found
-        where = self._filters(owners, date_from, date_to)
+        where = self._filters(owners, date_from, date_to, published, ids)
         query = select(self.table.c.data).order_by(self.table.c.pk).offset(offset).limit(limit)
         count = select(func.count()).select_from(self.table)
         if where is not None:
@@ -171,11 +185,12 @@ class ObjectRepository:
 
     async def _sqlite_page(self, conn: AsyncConnection, owners: Sequence[Owner] | None,
                            date_from: datetime | None, date_to: datetime | None, offset: int, limit: int,
-                           raw: bool) -> tuple[list[Any], int] | None:
+                           raw: bool, published: bool = False,
+                           ids: Sequence[str] | None = None) -> tuple[list[Any], int] | None:
         """The page through the listing cache, or None when it cannot be used. In the usual case
         this is one statement, so one trip to aiosqlite's thread: the look and the page's rows,
         read in the same snapshot."""
-        if limit > _SQLITE_MAX_IN:
+        if limit > _SQLITE_MAX_IN or (ids is not None and len(ids) > _SQLITE_MAX_IN):
             return None
         fairy = await conn.get_raw_connection()
         driver = fairy.driver_connection  # the aiosqlite connection: one call, one trip to its thread
@@ -183,7 +198,7 @@ class ObjectRepository:
             return None  # uncommitted changes of this connection must not reach the shared cache
         listings = self._listings
         key = (None if owners is None else tuple(sorted({(cc.upper(), pid.upper()) for cc, pid in owners})),
-               date_from, date_to)
+               date_from, date_to, published, None if ids is None else tuple(sorted(set(ids))))
         pks = listings.get(key)
         if pks is None:
             listings.look(fairy.info, tuple((await driver.execute_fetchall(_SQLITE_LOOK))[0]))
@@ -192,7 +207,7 @@ class ObjectRepository:
             if pks is None:
                 epoch = listings.epoch
                 query = select(self.table.c.pk).order_by(self.table.c.pk)
-                where = self._filters(owners, date_from, date_to)
+                where = self._filters(owners, date_from, date_to, published, ids)
                 if where is not None:
                     query = query.where(where)
                 pks = array("q", (await conn.execute(query)).scalars().all())
@@ -211,8 +226,9 @@ class ObjectRepository:
             pks = None  # something changed since this connection last looked: list again
         return None
 
-    async def all(self, conn: AsyncConnection, *, owners: Sequence[Owner] | None = None) -> list[dict]:
-        where = self._filters(owners, None, None)
+    async def all(self, conn: AsyncConnection, *, owners: Sequence[Owner] | None = None,
+                  published: bool = False) -> list[dict]:
+        where = self._filters(owners, None, None, published)
         query = select(self.table.c.data).order_by(self.table.c.pk)
         if where is not None:
             query = query.where(where)

@@ -69,7 +69,9 @@ def _object_table(name: str, *extra) -> Table:
     )
 
 
-locations = _object_table("locations")
+# `published`: the location's `publish` flag, kept beside its JSON so open data pages only the
+# published ones (set by LocationRepository.put).
+locations = _object_table("locations", Column("published", Boolean, nullable=False, default=False))
 tariffs = _object_table("tariffs")
 
 outbox = Table(
@@ -501,4 +503,103 @@ changes = Table(
     Column("origin", String(64), nullable=False),  # the node or process that made the change
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_changes_created_at", "created_at"),
+)
+
+
+# ---------------------------------------------------------------------------- open data, ad-hoc payment,
+# subscriptions and AFIR uptime
+
+# Every status an EVSE of ours took, when it took it (the history AFIR uptime is computed from).
+evse_status_log = Table(
+    "evse_status_log",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("location_id", String(36), nullable=False),
+    Column("evse_uid", String(36), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_evse_status_log_evse_at", "location_id", "evse_uid", "at"),
+    Index("ix_evse_status_log_at", "at"),
+)
+
+# Planned maintenance of a charger marked by the operator: not counted against its uptime.
+maintenance_windows = Table(
+    "maintenance_windows",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("charger_id", String(48), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("note", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_maintenance_windows_charger", "charger_id", "starts_at"),
+)
+
+# Consumers of the open data endpoints when tokens are required (`open_data_tokens`): a name and
+# the SHA-256 of the token each presents.
+open_data_consumers = Table(
+    "open_data_consumers",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Ad-hoc payments at our EVSEs: the hold placed with the payment provider, the session it
+# started, the amount captured (money in minor units of `currency`).
+ad_hoc_payments = Table(
+    "ad_hoc_payments",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),  # ours; also the sessions' authorization_reference
+    Column("location_id", String(36), nullable=False),
+    Column("evse_uid", String(36), nullable=False),
+    Column("charger_id", String(48)),
+    Column("evse_number", Integer),
+    Column("provider", String(20), nullable=False),
+    Column("provider_ref", String(255), unique=True),  # the provider's id of the hold (PaymentIntent)
+    Column("currency", String(3), nullable=False),
+    Column("hold_minor", BigInteger, nullable=False),
+    Column("captured_minor", BigInteger),
+    # NEW -> ACTION_REQUIRED -> HELD -> STARTING -> CHARGING -> CAPTURED | RELEASED; DECLINED
+    Column("status", String(16), nullable=False),
+    Column("token_uid", String(20), nullable=False, unique=True),  # the idTag the charger is started with
+    Column("session_id", String(36), index=True),
+    Column("email", String(255)),
+    Column("message", Text),  # what the driver is told (why it was released ...)
+    Column("data", Text, nullable=False, default="{}"),  # JSON: tariff, remote start, receipt
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_ad_hoc_payments_status", "status", "updated_at"),
+)
+
+# Subscription plans for our drivers (we are their eMSP). Money and kWh as Decimal text.
+plans = Table(
+    "plans",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("monthly_fee", String(24), nullable=False),  # excl. VAT
+    Column("vat_rate", String(8), nullable=False),  # percent, for the fee and the plan's kWh price
+    Column("included_kwh", String(24), nullable=False),
+    Column("price_per_kwh", String(24)),  # excl. VAT; None: the CDR's price (with `discount_percent`)
+    Column("discount_percent", String(8)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Which plan a driver has from which month (YYYY-MM) until which (exclusive; None: open-ended).
+driver_plans = Table(
+    "driver_plans",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("driver_pk", PK, nullable=False),
+    Column("plan_id", String(36), nullable=False),
+    Column("start_month", String(7), nullable=False),
+    Column("end_month", String(7)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_driver_plans_driver", "driver_pk", "start_month"),
 )

@@ -18,8 +18,8 @@ from evroam.events import Bus
 from evroam.ocpi import sync
 from evroam.ocpi.outbox import OutboxWorker, Pushes
 from evroam.ocpi.partner_calls import OcpiPartnerCalls
+from evroam.ocpi.registry import check_offered
 from evroam.ocpi.transport.client import OcpiClient
-from evroam.ocpi.versions_supported import check_offered
 from evroam.services.authorization import AuthorizationService
 from evroam.services.chargers import ChargerService
 from evroam.services.charging import ChargingService

@@ -1,5 +1,7 @@
 """The paged list answer shared by every sender interface: parse the paging parameters, fetch
-one page, answer with the stored documents, paging headers and routing headers."""
+one page, answer with the stored documents in the request's version (mapped by its mapping;
+documents a version's mapping leaves as they are are joined without parsing), paging headers and
+routing headers."""
 
 from __future__ import annotations
 
@@ -12,17 +14,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from evroam.ocpi.server import Caller, public_url, routing_headers
 from evroam.ocpi.transport.envelope import raw_list_response
 from evroam.ocpi.transport.paging import Page, paging_headers, parse_page
+from evroam.ocpi.wire import Wire
 
 Fetch = Callable[[AsyncConnection, Page], Awaitable[tuple[list[Any], int]]]
 
 
-async def paged_response(request: Request, caller: Caller, fetch: Fetch, *, require_date_from: bool = False):
-    """`fetch(conn, page)` returns (stored JSON documents of the page, total number of matches)."""
+async def paged_response(request: Request, caller: Caller, fetch: Fetch, kind: str, *,
+                         require_date_from: bool = False):
+    """`fetch(conn, page)` returns (stored JSON documents of the page as bytes, total number of
+    matches). A document the version cannot say is left out of the page (the Link to the next
+    page still follows the stored order)."""
     platform = request.app.state.platform
     limit = platform.settings.ocpi_page_limit
     page = parse_page(request, limit, require_date_from=require_date_from)
     async with platform.store.connect() as conn:
         rows, total = await fetch(conn, page)
+    wire = Wire.of(request)
+    ctx = wire.ctx()
+    mapping = wire.version.mapping
+    said = [doc for doc in [await mapping.outbound_raw(kind, raw, ctx) for raw in rows] if doc is not None]
     headers = paging_headers(page, len(rows), total, public_url(request), limit)
     headers.update(routing_headers(request, caller))
-    return raw_list_response(rows, headers=headers)
+    return raw_list_response(said, headers=headers)

@@ -23,6 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evroam.model.common import utcnow
 from evroam.model.partners import Partner
+from evroam.ocpi import delivery
+from evroam.ocpi.delivery import is_absolute
+from evroam.ocpi.mappings import CannotSay
 from evroam.ocpi.transport.errors import PartnerCallError
 from evroam.store.outbox import OutboxMessage
 
@@ -37,10 +40,6 @@ RECEIVER_ROLES = {
     "tariffs": ("EMSP", "NSP", "NAP", "SCSP", "OTHER"),
     "tokens": ("CPO",),
 }
-
-
-def is_absolute(path: str) -> bool:
-    return path.startswith(("http://", "https://"))
 
 
 def _seg(value: str) -> str:
@@ -214,26 +213,34 @@ class OutboxWorker:
         if partner is None or not partner.registered or not partner.outgoing_token:
             await self._retry(message, attempts, "partner is not registered (waiting for it to register again)")
             return 0
-        if is_absolute(message.path):
-            url = message.path
-        else:
+        base = None
+        if not is_absolute(message.path):
             base = partner.endpoint(message.module, "RECEIVER")
             if not base:
                 await self._retry(message, attempts, f"partner has no {message.module} receiver endpoint")
                 return 0
-            url = base.rstrip("/") + message.path
+        try:
+            said = await delivery.say(self.platform, message, partner, base)
+        except CannotSay as exc:  # not sent rather than sent wrong; kept for an operator to see
+            log.warning("push %s %s cannot be said to partner %s (OCPI %s): %s", message.method, message.path,
+                        partner.name, partner.version, exc.reason)
+            async with store.begin() as conn:
+                await store.outbox.failed(conn, message.pk, attempts=attempts,
+                                          error=f"cannot be said in OCPI {partner.version}: {exc.reason}")
+            return 1
+        url = said.url
         async with self._sem:
             try:
                 await self.platform.ocpi.call(
-                    message.method, url, token=partner.outgoing_token, encoding=partner.outgoing_encoding,
-                    json=message.body.encode() if message.body is not None else None, module=message.module,
-                    to_party=partner.parties()[0] if partner.parties() else None,
+                    said.method, url, token=partner.outgoing_token, encoding=partner.outgoing_encoding,
+                    json=orjson.dumps(said.body) if said.body is not None else None, module=message.module,
+                    to_party=said.to_party,
                 )
             except PartnerCallError as exc:
                 if exc.retryable:
                     await self._retry(message, attempts, str(exc))
                     return 0
-                log.warning("partner %s refused %s %s: %s", partner.name, message.method, url, exc)
+                log.warning("partner %s refused %s %s: %s", partner.name, said.method, url, exc)
                 async with store.begin() as conn:
                     await store.outbox.failed(conn, message.pk, attempts=attempts, error=str(exc))
                 return 1

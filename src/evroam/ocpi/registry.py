@@ -40,6 +40,8 @@ class OcpiVersion:
     routing_headers: bool  # OCPI-to/from-* headers on functional modules (2.2+)
     hubs: bool  # hubs, hubclientinfo and broadcast/open routing (2.2+)
     token_in_url_type: bool  # tokens receiver URLs take ?type= (2.2+)
+    charging_preferences: bool  # PUT {sessions}/{id}/charging_preferences (2.2+)
+    patch_appends_periods: bool  # a Session PATCH appends its charging_periods (2.2+; 2.1.1 replaces them)
 
     def interface(self, module: str, role: str) -> Interface | None:
         for i in self.interfaces:
@@ -102,12 +104,12 @@ V2_1_1 = OcpiVersion(
           if (i.module, i.role) == ("tariffs", RECEIVER) else i
           for i in _interfaces(hub=False, profiles=False)),
     v2_1_1.MAPPING, endpoint_roles=False, credentials_roles=False, routing_headers=False, hubs=False,
-    token_in_url_type=False,
+    token_in_url_type=False, charging_preferences=False, patch_appends_periods=False,
 )
-V2_2_1 = OcpiVersion("2.2.1", _interfaces(hub=True, profiles=True), v2_2_1.MAPPING, endpoint_roles=True,
-                     credentials_roles=True, routing_headers=True, hubs=True, token_in_url_type=True)
-V2_3_0 = OcpiVersion("2.3.0", _interfaces(hub=True, profiles=True), v2_3_0.MAPPING, endpoint_roles=True,
-                     credentials_roles=True, routing_headers=True, hubs=True, token_in_url_type=True)
+_SINCE_2_2 = dict(endpoint_roles=True, credentials_roles=True, routing_headers=True, hubs=True,
+                  token_in_url_type=True, charging_preferences=True, patch_appends_periods=True)
+V2_2_1 = OcpiVersion("2.2.1", _interfaces(hub=True, profiles=True), v2_2_1.MAPPING, **_SINCE_2_2)
+V2_3_0 = OcpiVersion("2.3.0", _interfaces(hub=True, profiles=True), v2_3_0.MAPPING, **_SINCE_2_2)
 
 #: highest first
 VERSIONS: dict[str, OcpiVersion] = {v.number: v for v in (V2_3_0, V2_2_1, V2_1_1)}

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from evroam.ocpi.registry import SENDER
 from evroam.ocpi.server import Caller, authenticated, read_json, routing_headers
 from evroam.ocpi.transport.envelope import ocpi_response
 from evroam.ocpi.transport.errors import forbidden
+from evroam.ocpi.wire import versioned
 
-router = APIRouter(prefix="/ocpi/2.2.1/emsp/chargingprofiles", tags=["OCPI chargingprofiles (eMSP sender)"])
+router = APIRouter(prefix="/ocpi/{version}/emsp/chargingprofiles", tags=["OCPI chargingprofiles (eMSP sender)"],
+                   dependencies=[Depends(versioned("chargingprofiles", SENDER))])
 
 
 @router.post("/results/{request_id}", summary="The asynchronous result of one of our chargingprofiles requests")

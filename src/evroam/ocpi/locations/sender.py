@@ -1,16 +1,20 @@
 """Locations module, sender interface (we are the CPO): our locations, paged, and single
-locations, EVSEs and connectors."""
+locations, EVSEs and connectors, in the version of the request."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
 from evroam.ocpi.listing import paged_response
+from evroam.ocpi.mappings import base
+from evroam.ocpi.registry import SENDER
 from evroam.ocpi.server import Caller, authenticated, routing_headers
 from evroam.ocpi.transport.envelope import ocpi_response
+from evroam.ocpi.wire import Wire, versioned
 from evroam.services.locations import select_part
 
-router = APIRouter(prefix="/ocpi/2.2.1/cpo/locations", tags=["OCPI locations (CPO sender)"])
+router = APIRouter(prefix="/ocpi/{version}/cpo/locations", tags=["OCPI locations (CPO sender)"],
+                   dependencies=[Depends(versioned("locations", SENDER))])
 
 
 @router.get("", summary="Our locations, paged (offset, limit, date_from, date_to)")
@@ -22,7 +26,7 @@ async def list_locations(request: Request, caller: Caller = Depends(authenticate
         return await platform.store.locations.page(conn, owners=ours, date_from=page.date_from, date_to=page.date_to,
                                                 offset=page.offset, limit=page.limit, raw=True)
 
-    return await paged_response(request, caller, fetch)
+    return await paged_response(request, caller, fetch, base.LOCATION)
 
 
 @router.get("/{location_id}", summary="One of our locations")
@@ -32,5 +36,8 @@ async def get_location(location_id: str, request: Request, evse_uid: str | None 
                        connector_id: str | None = None, caller: Caller = Depends(authenticated)):
     platform = request.app.state.platform
     loc = await platform.locations.get_own(location_id)
-    return ocpi_response(select_part(loc, location_id, evse_uid, connector_id),
-                         headers=routing_headers(request, caller))
+    kind = base.LOCATION if evse_uid is None else base.EVSE if connector_id is None else base.CONNECTOR
+    wire = Wire.of(request)
+    data = await wire.out(kind, select_part(loc, location_id, evse_uid, connector_id),
+                          owner=(loc["country_code"], loc["party_id"]))
+    return ocpi_response(data, headers=routing_headers(request, caller))

@@ -73,6 +73,7 @@ class Context:
 
 
 Fn = Callable[[Any, Context], Any]
+PushFn = Callable[[str, str, Any, "Context"], Awaitable[tuple[str, str, Any]]]
 
 
 def same(value: Any, ctx: Context) -> Any:
@@ -99,15 +100,21 @@ class Mapping:
     unchanged both ways). `markers`: for kinds whose outbound mapping changes a document only
     when it carries one of these byte strings, stored documents without them are sent as they
     are (the list endpoints' fast path). `refusals`: kind -> function giving the reasons a
-    document cannot be said in this version (empty: it can)."""
+    document cannot be said in this version (empty: it can). `pushes`: kind -> how a push of
+    that kind is sent when the version needs another request than ours. `token_types`: a token type of the
+    version -> the model's types it says (see `token_types_of`)."""
 
     def __init__(self, version: str, objects: dict[str, ObjectMapping], *,
                  markers: dict[str, tuple[bytes, ...]] | None = None,
-                 refusals: dict[str, Callable[[dict[str, Any]], list[str]]] | None = None) -> None:
+                 refusals: dict[str, Callable[[dict[str, Any]], list[str]]] | None = None,
+                 token_types: dict[str, tuple[str, ...]] | None = None,
+                 pushes: dict[str, PushFn] | None = None) -> None:
         self.version = version
         self.objects = objects
         self.markers = markers or {}
         self.refusals = refusals or {}
+        self.token_types = token_types or {}
+        self.pushes = pushes or {}
 
     async def inbound(self, kind: str, body: Any, ctx: Context | None = None) -> Any:
         found = self.objects.get(kind)
@@ -122,8 +129,11 @@ class Mapping:
             return doc
         return await _call(found.outbound, doc, ctx or Context())
 
-    async def outbound_raw(self, kind: str, raw: bytes, ctx: Context | None = None) -> bytes | None:
-        """A stored document (JSON bytes) in this version's form; None when it cannot be said."""
+    async def outbound_raw(self, kind: str, raw: bytes | str, ctx: Context | None = None) -> bytes | None:
+        """A stored document (JSON, UTF-8 bytes or str) as UTF-8 JSON bytes in this version's
+        form; None when it cannot be said."""
+        if isinstance(raw, str):
+            raw = raw.encode()
         if kind not in self.objects:
             return raw
         markers = self.markers.get(kind)
@@ -133,6 +143,23 @@ class Mapping:
             return orjson.dumps(await self.outbound(kind, orjson.loads(raw), ctx))
         except CannotSay:
             return None
+
+    async def push(self, kind: str | None, method: str, path: str, body: Any,
+                   ctx: Context) -> tuple[str, str, Any]:
+        """A push of ours (method, path below the partner's endpoint or an absolute URL, body in
+        the model's form) as this version sends it: the body mapped, and where the version has
+        no such request, another one saying the same (`pushes`). CannotSay when it cannot."""
+        special = self.pushes.get(kind) if kind else None
+        if special is not None:
+            return await special(method, path, body, ctx)
+        if kind is None or body is None:
+            return method, path, body
+        return method, path, await self.outbound(kind, body, ctx)
+
+    def token_types_of(self, said: str) -> tuple[str, ...]:
+        """The model's token types a token type of this version may stand for (a version without
+        APP_USER says OTHER for it): the one said first."""
+        return self.token_types.get(said, (said,))
 
     def refusal(self, kind: str, doc: dict[str, Any]) -> list[str]:
         """Why `doc` cannot be said in this version (empty: it can)."""

@@ -2,7 +2,7 @@
 
 from evroam.ocpi.mappings import base
 from evroam.ocpi.mappings.base import Mapping
-from evroam.ocpi.mappings.v2_1_1 import commands, credentials, locations, records, tariffs, tokens
+from evroam.ocpi.mappings.v2_1_1 import commands, credentials, locations, pushes, records, tariffs, tokens
 
 MAPPING = Mapping(
     "2.1.1",
@@ -19,4 +19,6 @@ MAPPING = Mapping(
         base.CREDENTIALS: credentials.CREDENTIALS, base.VERSION_DETAILS: credentials.VERSION_DETAILS,
     },
     refusals={base.TARIFF: tariffs.refusals},
+    token_types={"OTHER": ("OTHER", "APP_USER", "AD_HOC_USER", "EMAID")},
+    pushes={base.SESSION_PATCH: pushes.session_patch, base.TOKEN: pushes.token_put},
 )

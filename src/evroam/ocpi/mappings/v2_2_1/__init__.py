@@ -23,4 +23,5 @@ MAPPING = Mapping(
         base.SESSION: records.MARKERS, base.CDR: records.MARKERS,
     },
     refusals={base.TARIFF: tariffs.refusals},
+    token_types={"OTHER": ("OTHER", "EMAID")},
 )

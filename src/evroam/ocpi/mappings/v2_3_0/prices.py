@@ -1,9 +1,10 @@
 """Prices in OCPI 2.3.0: `Price {before_taxes, taxes: [TaxAmount]}` for costs and
 `PriceLimit {before_taxes, after_taxes}` for a tariff's minimum and maximum.
 
-The model's Price is `{excl_vat, incl_vat, taxes}`: a 2.3.0 Price keeps its tax list, and its
-`incl_vat` is `before_taxes` plus the taxes' amounts; a Price that had no tax list (from a 2.2.1
-partner, or our own pricing) is said with one tax, "VAT", of `incl_vat - excl_vat`."""
+The model's Price is `{excl_vat, incl_vat, taxes}`: `incl_vat` is `before_taxes` plus the
+taxes' amounts, and a 2.3.0 Price keeps its tax list unless it is one tax named VAT with only
+its amount (which `incl_vat` says, and which is how a Price without a tax list, from a 2.2.1
+partner or our own pricing, is said in 2.3.0: one tax, "VAT", of `incl_vat - excl_vat`)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,15 @@ def price_in(price: Any) -> Any:
             out["incl_vat"] = _amount(price["before_taxes"] + sum(t["amount"] for t in taxes))
         except (TypeError, KeyError):
             pass  # not numbers: the model's validation names the field
-        if taxes:
-            out["taxes"] = taxes
+        if taxes and not _plain_vat(taxes):
+            out["taxes"] = taxes  # what `incl_vat` alone cannot say (several taxes, rates, accounts)
     return out
+
+
+def _plain_vat(taxes: list[Any]) -> bool:
+    """One tax named VAT with only its amount: what `incl_vat` says (and how it is said back)."""
+    return len(taxes) == 1 and isinstance(taxes[0], dict) and set(taxes[0]) == {"name", "amount"} \
+        and taxes[0]["name"] == "VAT"
 
 
 def price_out(price: Any) -> Any:

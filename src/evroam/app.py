@@ -27,6 +27,7 @@ from evroam.services.charging_profiles import ChargingProfileService
 from evroam.services.commands import CommandService
 from evroam.services.driver_records import DriverRecords
 from evroam.services.drivers import DriverService
+from evroam.services.hub_parties import HubParties
 from evroam.services.invoices import InvoiceService
 from evroam.services.load_management import LoadManager
 from evroam.services.locations import LocationService
@@ -86,6 +87,7 @@ class Platform:
         self.operations = ChargerOperations(self.store, settings, self.charging, self.control)
         self.remote_commands = RemoteCommandService(self.store, self.bus, settings, self.partner_calls,
                                                     lambda: self.operations)
+        self.hub_parties = HubParties(self.store, self.bus, settings, self.pushes)  # parties a hub routes for
         self.outbox_worker = OutboxWorker(self)
         self.sites = SiteService(self.store, self.bus, settings)  # load management
         self.load = LoadManager(self.store, self.bus, settings, self.sites, self.control)
@@ -198,6 +200,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     from evroam.ocpi.commands import receiver as commands_receiver
     from evroam.ocpi.commands import results as commands_results
     from evroam.ocpi.credentials import routes as credentials_routes
+    from evroam.ocpi.hubclientinfo import receiver as hubclientinfo_receiver
     from evroam.ocpi.locations import receiver as locations_receiver
     from evroam.ocpi.locations import sender as locations_sender
     from evroam.ocpi.server import install_error_handlers, invalidate_on_changes
@@ -248,6 +251,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)  # (outside BodyLimit: its 413s carry the request ids too)
     app.include_router(versions_routes.router)
     app.include_router(credentials_routes.router)
+    app.include_router(hubclientinfo_receiver.router)
     roles = platform.settings.roles
     if "CPO" in roles:
         app.include_router(locations_sender.router)

@@ -34,12 +34,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Who receives our pushes of a module: partners playing one of these roles.
+# Who receives our pushes of a module: partners playing one of these roles (a hub broadcasts
+# them to the parties it routes for).
 RECEIVER_ROLES = {
-    "locations": ("EMSP", "NSP", "NAP", "SCSP", "OTHER"),
-    "tariffs": ("EMSP", "NSP", "NAP", "SCSP", "OTHER"),
-    "tokens": ("CPO",),
+    "locations": ("EMSP", "NSP", "NAP", "SCSP", "OTHER", "HUB"),
+    "tariffs": ("EMSP", "NSP", "NAP", "SCSP", "OTHER", "HUB"),
+    "tokens": ("CPO", "HUB"),
 }
+
+
+#: pushes addressed to one party (the eMSP of a session's token), not to every receiver
+ADDRESSED = frozenset({"sessions", "cdrs"})
 
 
 def _seg(value: str) -> str:
@@ -93,7 +98,18 @@ class Pushes:
     async def to_partner(self, conn: AsyncConnection, partner_pk: int, module: str, object_key: str, method: str,
                          path: str, body: Any) -> int:
         """A push to one partner only: `path` below its `module` receiver endpoint, or an
-        absolute URL. Messages of one `object_key` are delivered in the order enqueued."""
+        absolute URL. Messages of one `object_key` are delivered in the order enqueued. A push
+        through a hub to a party the hub reports not connected is not queued (0): that party is
+        brought up to date when it connects again (services/hub_parties.py)."""
+        if module in ADDRESSED and isinstance(body, dict) and isinstance(body.get("cdr_token"), dict):
+            partner = await self.platform.store.partners.get(conn, partner_pk)
+            token = body["cdr_token"]
+            if partner is not None and partner.is_hub:
+                status = partner.party_status(str(token.get("country_code", "")), str(token.get("party_id", "")))
+                if status not in (None, "CONNECTED"):
+                    log.info("not queued: %s %s to %s/%s, which hub %s reports %s", method, object_key,
+                             token.get("country_code"), token.get("party_id"), partner.name, status)
+                    return 0
         payload = orjson.dumps(body).decode() if body is not None else None
         return await self.platform.store.outbox.enqueue(conn, partner_pk=partner_pk, module=module,
                                                         object_key=object_key, method=method, path=path,

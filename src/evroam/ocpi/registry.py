@@ -134,6 +134,18 @@ def offered(settings: Settings) -> list[str]:
     return sorted(dict.fromkeys(chosen), key=version_key, reverse=True)
 
 
+def refused_tariffs(version: str | None, tariffs: list[dict]) -> list[dict]:
+    """Our tariffs a partner of `version` is not sent, each with the reasons (a tariff its version
+    cannot say without a wrong price)."""
+    mapping = get(version).mapping
+    out = []
+    for tariff in tariffs:
+        reasons = mapping.refusal("tariff", tariff)
+        if reasons:
+            out.append({"id": tariff.get("id"), "reasons": reasons})
+    return out
+
+
 def check_offered(versions: list[str]) -> None:
     """The `ocpi_versions` setting names only versions evroam speaks (ValueError otherwise)."""
     unknown = [v for v in versions if v not in VERSIONS]

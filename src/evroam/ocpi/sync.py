@@ -21,6 +21,7 @@ from evroam.events.tasks import cancel_and_wait
 from evroam.model.common import format_datetime, utcnow
 from evroam.model.partners import Partner
 from evroam.ocpi import registry, wire
+from evroam.ocpi.hubclientinfo.client import pull_client_info
 from evroam.ocpi.mappings import base
 from evroam.ocpi.transport.errors import PartnerCallError
 from evroam.services.errors import ServiceError
@@ -204,14 +205,17 @@ class Puller:
 
 
 def install(platform: Platform) -> None:
-    """After a CPO partner registers, pull its data (when we play the eMSP role)."""
-    if "EMSP" not in platform.settings.roles:
-        return
+    """After a partner registers: a hub's ClientInfo list is read; a CPO partner's data is pulled
+    (when we play the eMSP role), also when a hub reports one of its CPO parties connected again."""
 
     async def on_registered(event) -> None:
         async with platform.store.connect() as conn:
             partner = await platform.store.partners.get(conn, event.data["partner_pk"])
-        if partner and partner.has_role("CPO"):
+        if partner is not None and partner.is_hub:
+            await pull_client_info(platform, partner)
+            async with platform.store.connect() as conn:
+                partner = await platform.store.partners.get(conn, partner.pk) or partner
+        if partner and partner.has_role("CPO") and "EMSP" in platform.settings.roles:
             try:
                 await pull(platform, partner)
             except PullFailed as exc:  # recorded on the partner; the periodic pull or `partners sync` retries
@@ -222,4 +226,17 @@ def install(platform: Platform) -> None:
                     await platform.store.partners.update(conn, partner.pk,
                                                          last_error=f"{_ERROR_PREFIX}{partner.name} failed: {exc}")
 
+    async def on_party_connected(event) -> None:
+        if event.data.get("role") != "CPO" or "EMSP" not in platform.settings.roles:
+            return
+        async with platform.store.connect() as conn:
+            partner = await platform.store.partners.get(conn, event.data["partner_pk"])
+        if partner is not None and partner.registered:
+            try:
+                await pull(platform, partner)
+            except Exception as exc:  # recorded on the partner; the periodic pull retries
+                log.warning("pull from %s after %s/%s connected again: %s", partner.name,
+                            event.data.get("country_code"), event.data.get("party_id"), exc)
+
     platform.bus.subscribe("partner.registered", on_registered)
+    platform.bus.subscribe("hub.party_connected", on_party_connected)

@@ -72,7 +72,12 @@ async def say(platform: Platform, message: OutboxMessage, partner: Partner, base
     ctx = wire.context(platform, owner=(s.country_code, s.party_id))
     kind = push_kind(message.module, message.method, message.path)
     method, path, body = await version.mapping.push(kind, message.method, message.path, body, ctx)
-    url = path if is_absolute(path) else (base_url or "").rstrip("/") + path
+    if is_absolute(path):
+        url = path
+    elif path:
+        url = (base_url or "").rstrip("/") + path
+    else:  # e.g. POST of a CDR: to the endpoint URL exactly as the partner gave it
+        url = base_url or ""
     return Said(method, url, body, address(partner, message.module, message.path, body, version))
 
 

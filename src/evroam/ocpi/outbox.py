@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evroam.model.common import utcnow
 from evroam.model.partners import Partner
-from evroam.ocpi import delivery
+from evroam.ocpi import delivery, registry
 from evroam.ocpi.delivery import is_absolute
 from evroam.ocpi.mappings import CannotSay
 from evroam.ocpi.transport.errors import PartnerCallError
@@ -68,6 +68,8 @@ class Pushes:
         payload = orjson.dumps(body).decode() if body is not None else None
         n = 0
         async for partner in self._targets(conn, module):
+            if module == "tariffs" and body is not None and registry.get(partner.version).mapping.refusal("tariff", body):
+                continue  # its version cannot say this tariff: not sent (the partner view says why)
             await self.platform.store.outbox.enqueue(conn, partner_pk=partner.pk, module=module,
                                                      object_key=object_key, method=method, path=path, body=payload)
             n += 1

@@ -42,6 +42,9 @@ class OcpiVersion:
     token_in_url_type: bool  # tokens receiver URLs take ?type= (2.2+)
     charging_preferences: bool  # PUT {sessions}/{id}/charging_preferences (2.2+)
     patch_appends_periods: bool  # a Session PATCH appends its charging_periods (2.2+; 2.1.1 replaces them)
+    # how the credentials token is sent: 2.1.1 sends it as it is; 2.2+ in Base64, though many peers
+    # take it as it is too (None: as the partner's versions endpoint accepted it)
+    token_encoding: str | None
 
     def interface(self, module: str, role: str) -> Interface | None:
         for i in self.interfaces:
@@ -104,10 +107,10 @@ V2_1_1 = OcpiVersion(
           if (i.module, i.role) == ("tariffs", RECEIVER) else i
           for i in _interfaces(hub=False, profiles=False)),
     v2_1_1.MAPPING, endpoint_roles=False, credentials_roles=False, routing_headers=False, hubs=False,
-    token_in_url_type=False, charging_preferences=False, patch_appends_periods=False,
+    token_in_url_type=False, charging_preferences=False, patch_appends_periods=False, token_encoding="plain",
 )
 _SINCE_2_2 = dict(endpoint_roles=True, credentials_roles=True, routing_headers=True, hubs=True,
-                  token_in_url_type=True, charging_preferences=True, patch_appends_periods=True)
+                  token_in_url_type=True, charging_preferences=True, patch_appends_periods=True, token_encoding=None)
 V2_2_1 = OcpiVersion("2.2.1", _interfaces(hub=True, profiles=True), v2_2_1.MAPPING, **_SINCE_2_2)
 V2_3_0 = OcpiVersion("2.3.0", _interfaces(hub=True, profiles=True), v2_3_0.MAPPING, **_SINCE_2_2)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from evroam.ocpi import registry
 from evroam.ocpi.mappings import Context, base
 from evroam.ocpi.transport import status
+from evroam.ocpi.transport.auth import BASE64, PLAIN
 from evroam.ocpi.transport.errors import PartnerCallError
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ async def negotiate(platform: Platform, versions_url: str, token: str, encoding:
     `encoding` is not known yet."""
     client = platform.ocpi
     try:
-        reply = await client.call("GET", versions_url, token=token, encoding=encoding, prefer=prefer)
+        reply = await _versions(client, versions_url, token, encoding, prefer)
     except PartnerCallError as exc:
         raise HandshakeError(f"could not read the partner's versions at {versions_url}: {exc}",
                              status.UNABLE_TO_USE_CLIENT_API) from exc
@@ -107,8 +108,9 @@ async def negotiate(platform: Platform, versions_url: str, token: str, encoding:
             status.UNSUPPORTED_VERSION,
         )
     chosen = mutual[0]
+    fixed = registry.get(chosen).token_encoding  # 2.1.1: the token as it is, whatever versions took
     try:
-        details = await client.call("GET", theirs[chosen], token=token, encoding=reply.encoding)
+        details = await client.call("GET", theirs[chosen], token=token, encoding=fixed, prefer=reply.encoding)
     except PartnerCallError as exc:
         raise HandshakeError(f"could not read the partner's {chosen} endpoints: {exc}",
                              status.UNABLE_TO_USE_CLIENT_API) from exc
@@ -125,7 +127,24 @@ async def negotiate(platform: Platform, versions_url: str, token: str, encoding:
     if not any(ep["identifier"] in USEFUL_MODULES for ep in endpoints):
         raise HandshakeError("the partner offers no module we can work with (only versions/credentials)",
                              status.NO_MATCHING_ENDPOINTS)
-    return Negotiated(chosen, theirs[chosen], endpoints, reply.encoding, list(read.get("roles") or []))
+    encoding = fixed or details.encoding
+    return Negotiated(chosen, theirs[chosen], endpoints, encoding, list(read.get("roles") or []))
+
+
+async def _versions(client, url: str, token: str, encoding: str | None, prefer: str | None):
+    """GET the partner's versions. While the token's encoding is not known, an error answer to
+    one encoding (not only a 401: some peers answer a token they cannot decode with an error
+    envelope) is followed by one try with the other."""
+    try:
+        return await client.call("GET", url, token=token, encoding=encoding, prefer=prefer)
+    except PartnerCallError as exc:
+        if encoding is not None or exc.http_status == 401:
+            raise
+        other = BASE64 if prefer == PLAIN else PLAIN
+        try:
+            return await client.call("GET", url, token=token, encoding=other)
+        except PartnerCallError:
+            raise exc from None
 
 
 def credentials_url(negotiated: Negotiated) -> str:

@@ -32,5 +32,8 @@ async def authorize(client: OcpiClient, partner: Partner | None, token: dict[str
         encoding=partner.outgoing_encoding, json=body, params={"type": said.get("type", "RFID")},
         module="tokens" if version.routing_headers else None, to_party=(token["country_code"], token["party_id"]),
     )
-    info = reply.data if isinstance(reply.data, dict) else {}
+    data = reply.data
+    if isinstance(data, list) and len(data) == 1:  # some peers wrap single objects in a list (docs/interop.md)
+        data = data[0]
+    info = data if isinstance(data, dict) else {}
     return await version.mapping.inbound(base.AUTHORIZATION_INFO, info, Context(hints={"token": token}))

@@ -1,7 +1,8 @@
 """Sessions and CDRs in OCPI 2.1.1.
 
 - No owner fields; `start_datetime`/`end_datetime` (Session) and `stop_date_time` (CDR) where the
-  model says `start_date_time`/`end_date_time`.
+  model says `start_date_time`/`end_date_time` (a CDR carries `end_date_time` too: several 2.1.1
+  implementations read that name; inbound either is read).
 - The token is named by its `auth_id` (the model's `cdr_token.contract_id`); inbound, the
   model's `cdr_token` is that of our token with this contract id (one we do not know keeps the
   auth_id as its uid and contract id, type OTHER, under our party).
@@ -27,7 +28,7 @@ from evroam.ocpi.mappings.v2_1_1 import locations, tariffs
 DIMENSIONS = frozenset({"ENERGY", "FLAT", "MAX_CURRENT", "MIN_CURRENT", "PARKING_TIME", "TIME"})
 SESSION_FIELDS = ("id", "start_datetime", "end_datetime", "kwh", "auth_id", "auth_method", "location", "meter_id",
                   "currency", "charging_periods", "total_cost", "status", "last_updated")
-CDR_FIELDS = ("id", "start_date_time", "stop_date_time", "auth_id", "auth_method", "location", "meter_id",
+CDR_FIELDS = ("id", "start_date_time", "stop_date_time", "end_date_time", "auth_id", "auth_method", "location", "meter_id",
               "currency", "tariffs", "charging_periods", "total_cost", "total_energy", "total_time",
               "total_parking_time", "remark", "last_updated")
 
@@ -224,6 +225,8 @@ async def cdr_out(cdr: dict[str, Any], ctx: Context) -> dict[str, Any]:
     snapshot = cdr["cdr_location"]
     out: dict[str, Any] = {
         "id": cdr["id"], "start_date_time": cdr["start_date_time"], "stop_date_time": cdr["end_date_time"],
+        # also under its 2.2 name, which 2.1.1 implementations that mixed the two read (docs/interop.md)
+        "end_date_time": cdr["end_date_time"],
         "auth_id": cdr["cdr_token"]["contract_id"], "auth_method": _auth_method_out(cdr.get("auth_method")),
         "location": await _embedded(owner, snapshot["id"], snapshot["evse_uid"], snapshot["connector_id"], ctx,
                                     snapshot={**snapshot, "last_updated": cdr.get("last_updated")}),
@@ -254,7 +257,7 @@ async def cdr_in(cdr: dict[str, Any], ctx: Context) -> dict[str, Any]:
     if ctx.owner is not None:
         out["country_code"], out["party_id"] = ctx.owner
     for key, value in cdr.items():
-        if key == "stop_date_time":
+        if key == "stop_date_time" or (key == "end_date_time" and "stop_date_time" not in cdr):
             out["end_date_time"] = value
         elif key == "auth_id":
             out["cdr_token"] = await cdr_token_in(value, ctx)

@@ -18,8 +18,10 @@ T = TypeVar("T")
 app = typer.Typer(help="evroam: EV-charging platform (OCPI roaming, OCPP central system).", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 partners_app = typer.Typer(help="Roaming partners: invite, register, list, sync.", no_args_is_help=True)
-locations_app = typer.Typer(help="Our locations (OCPI 2.2.1 JSON).", no_args_is_help=True)
-tariffs_app = typer.Typer(help="Our tariffs (OCPI 2.2.1 JSON).", no_args_is_help=True)
+locations_app = typer.Typer(help="Our locations (OCPI JSON in the model's form, see docs/partners.md).",
+                            no_args_is_help=True)
+tariffs_app = typer.Typer(help="Our tariffs (OCPI JSON in the model's form, see docs/tariffs.md).",
+                          no_args_is_help=True)
 app.add_typer(partners_app, name="partners")
 app.add_typer(locations_app, name="locations")
 app.add_typer(tariffs_app, name="tariffs")

@@ -116,7 +116,7 @@ async def locations(request: Request):
         return await platform.store.locations.all(conn, owners=[(s.country_code, s.party_id)])
 
 
-@router.post("/locations", summary="Import or replace our locations (OCPI 2.2.1 JSON, one or a list)")
+@router.post("/locations", summary="Import or replace our locations (OCPI JSON in the model's form, one or a list)")
 async def import_locations(request: Request, body: Any = Body(...), as_own: bool = False):
     result = await request.app.state.platform.locations.import_locations(body, as_own=as_own)
     return {"created": result.created, "updated": result.updated}
@@ -135,7 +135,7 @@ async def tariffs(request: Request):
         return await platform.store.tariffs.all(conn, owners=[(s.country_code, s.party_id)])
 
 
-@router.post("/tariffs", summary="Import or replace our tariffs (OCPI 2.2.1 JSON, one or a list)")
+@router.post("/tariffs", summary="Import or replace our tariffs (OCPI JSON in the model's form, one or a list)")
 async def import_tariffs(request: Request, body: Any = Body(...), as_own: bool = False):
     result = await request.app.state.platform.tariffs.import_tariffs(body, as_own=as_own)
     return {"created": result.created, "updated": result.updated}

@@ -35,7 +35,7 @@ async def put_tariff(country_code: str, party_id: str, tariff_id: str, request: 
     return ocpi_response(http_status=201 if created else 200, headers=routing_headers(request, caller))
 
 
-@router.patch(PATH, summary="Update fields of a tariff (OCPI 2.1.1 only)")
+@router.patch(PATH, summary="Update fields of a tariff (in the versions that have tariff PATCH)")
 async def patch_tariff(country_code: str, party_id: str, tariff_id: str, request: Request,
                        caller: Caller = Depends(authenticated)):
     wire = Wire.of(request)

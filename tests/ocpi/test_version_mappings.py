@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
@@ -22,7 +23,7 @@ from evroam.model.sessions import Session
 from evroam.model.tariffs import Tariff
 from evroam.model.tokens import Token
 from evroam.ocpi import registry
-from evroam.ocpi.mappings import Context, base
+from evroam.ocpi.mappings import CannotSay, Context, base
 from harness import example_dir
 
 NOW = "2024-05-06T08:00:00Z"
@@ -266,3 +267,73 @@ async def test_2_3_0_prices_read_into_the_model():
 
 def test_examples_folder_is_the_suites():
     assert Path(example_dir("2.1.1-inline")).name == "2.1.1-inline"
+
+
+async def test_what_2_3_0_adds_is_left_out_for_2_2_1_and_kept_for_2_3_0():
+    location = Location.model_validate(_load("2.3.0-ed2", "location_example.json")).to_dict()
+    location["help_phone"] = "+3212345678"
+    v221 = registry.get("2.2.1").mapping
+    raw = orjson.dumps(location)
+    said = orjson.loads(await v221.outbound_raw(base.LOCATION, raw))
+    assert "help_phone" not in said and "parking_places" not in said
+    assert all("parking" not in e for e in said["evses"])
+    assert Location.model_validate(said).to_dict() == said  # a 2.2.1 location
+    assert await V230.outbound_raw(base.LOCATION, raw) is raw  # 2.3.0: the stored bytes as they are
+    plain = orjson.dumps(Location.model_validate(_load("2.2.1", "location_example.json")).to_dict())
+    assert await v221.outbound_raw(base.LOCATION, plain) is plain  # nothing to leave out: not parsed
+    token = {**Token.model_validate(_load("2.3.0", "token_example_2_full_rfid.json")).to_dict(), "type": "EMAID"}
+    assert (await v221.outbound(base.TOKEN, token))["type"] == "OTHER"
+    assert (await V211.outbound(base.TOKEN, token))["type"] == "OTHER"
+    assert v221.token_types_of("OTHER") == ("OTHER", "EMAID")
+
+
+async def test_a_2_3_0_hub_names_itself_in_hub_party_id():
+    credentials = {"token": "t", "url": "https://hub.example/versions", "hub_party_id": "NLHUB", "roles": [
+        {"role": "CPO", "country_code": "DE", "party_id": "AAA", "business_details": {"name": "A"}},
+        {"role": "EMSP", "country_code": "FR", "party_id": "BBB", "business_details": {"name": "B"}}]}
+    inside = await V230.inbound(base.CREDENTIALS, credentials)
+    assert [(r["role"], r["country_code"], r["party_id"]) for r in inside["roles"]] == [
+        ("CPO", "DE", "AAA"), ("EMSP", "FR", "BBB"), ("HUB", "NL", "HUB")]
+    assert Credentials.model_validate(inside).to_dict() == inside
+    assert await V230.outbound(base.CREDENTIALS, inside) == credentials
+
+
+async def test_2_1_1_credentials_name_one_party_with_the_roles_its_endpoints_show():
+    details = {"version": "2.1.1", "endpoints": [
+        {"identifier": "credentials", "url": "https://p.example/ocpi/cpo/2.1.1/credentials/"},
+        {"identifier": "locations", "url": "https://p.example/ocpi/cpo/2.1.1/locations/"},
+        {"identifier": "tokens", "url": "https://p.example/ocpi/cpo/2.1.1/tokens/"},
+        {"identifier": "locations", "url": "https://p.example/ocpi/emsp/2.1.1/locations/"},
+        {"identifier": "tokens", "url": "https://p.example/ocpi/emsp/2.1.1/tokens/"}]}
+    read = await V211.inbound(base.VERSION_DETAILS, details, Context(hints={"our_roles": ["CPO", "EMSP"]}))
+    assert read["roles"] == ["CPO", "EMSP"]  # one connection, two roles
+    assert [(e["identifier"], e["role"]) for e in read["endpoints"]] == [
+        ("credentials", "SENDER"), ("locations", "SENDER"), ("tokens", "RECEIVER"), ("locations", "RECEIVER"),
+        ("tokens", "SENDER")]
+    # endpoints that do not say: the counterpart of our roles
+    bare = {"version": "2.1.1", "endpoints": [{"identifier": "locations", "url": "https://p.example/l"}]}
+    read = await V211.inbound(base.VERSION_DETAILS, bare, Context(hints={"our_roles": ["CPO"]}))
+    assert read["roles"] == ["EMSP"] and read["endpoints"][0]["role"] == "RECEIVER"
+    credentials = _load("2.1.1-inline", "credentials_example_01.json")
+    inside = await V211.inbound(base.CREDENTIALS, credentials, Context(hints={"roles": ["CPO", "EMSP"]}))
+    assert [(r["role"], r["country_code"], r["party_id"]) for r in inside["roles"]] == [
+        ("CPO", "NL", "EXA"), ("EMSP", "NL", "EXA")]
+    assert await V211.outbound(base.CREDENTIALS, inside) == credentials
+
+
+async def test_2_1_1_refuses_to_say_what_would_be_said_wrong():
+    tariff = Tariff.model_validate(_load("2.2.1", "tariff_12_025kwh_min_price.json")).to_dict()
+    with pytest.raises(CannotSay, match="min price"):
+        await V211.outbound(base.TARIFF, tariff)
+    assert V211.refusal(base.TARIFF, tariff) and not V211.refusal(base.TARIFF, {**tariff, "min_price": None})
+    cdr = CDR.model_validate(_load("2.2.1-d2", "cdr_example.json")).to_dict()
+    with pytest.raises(CannotSay, match="Credit CDR"):
+        await V211.outbound(base.CDR, {**cdr, "credit": True, "credit_reference_id": "X"}, Context(owner=OWNER))
+    with pytest.raises(CannotSay, match="36"):
+        await V211.outbound(base.CDR, {**cdr, "id": "x" * 37}, Context(owner=OWNER))
+    location = Location.model_validate(_load("2.2.1", "location_example.json")).to_dict()
+    with pytest.raises(CannotSay, match="not published"):
+        await V211.outbound(base.LOCATION, {**location, "publish": False})
+    with pytest.raises(CannotSay, match="CANCEL_RESERVATION"):
+        await V211.outbound(base.COMMAND, {"response_url": "u", "reservation_id": "1"},
+                            Context(command="CANCEL_RESERVATION"))

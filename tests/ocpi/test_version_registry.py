@@ -80,3 +80,37 @@ async def test_offered_versions_are_a_setting(make_instance):
         assert [v["version"] for v in (await http.get(inst.versions_url)).json()["data"]] == ["2.2.1"]
         r = await http.get(f"{inst.url}/ocpi/2.1.1/cpo/locations")
         assert r.status_code == 404 and "not offered here" in r.json()["status_message"]
+
+
+async def test_our_locations_listed_to_each_version(make_instance):
+    """The locations list sends stored documents as they are while none of our locations holds
+    what 2.2.1 leaves out; once one does (a change heard through `location.changed`), 2.2.1
+    partners get it without, 2.3.0 partners with."""
+    import json
+
+    from harness import example_dir
+
+    loc = json.loads((example_dir("2.2.1") / "location_example.json").read_text())
+    inst = await make_instance("cpo", country_code=loc["country_code"], party_id=loc["party_id"], roles=("CPO",))
+    await inst.add_partner("old", "t221", [("EMSP", "DE", "MSP")])
+    await inst.add_partner("new", "t230", [("EMSP", "FR", "MSP")], version="2.3.0")
+    await inst.platform.locations.import_locations(loc)
+
+    async def listed(token: str, version: str) -> dict:
+        async with httpx.AsyncClient(headers=auth(token)) as http:
+            [got] = (await http.get(f"{inst.url}/ocpi/{version}/cpo/locations")).json()["data"]
+        return got
+
+    plain = await listed("t221", "2.2.1")
+    assert "help_phone" not in plain and plain["evses"][0]["uid"] == loc["evses"][0]["uid"]
+    afr = {**loc, "help_phone": "+3212345678", "parking_places": [
+        {"id": "P1", "vehicle_types": ["PERSONAL_VEHICLE"], "restricted_to_type": False,
+         "reservation_required": False}]}
+    afr["evses"] = [{**loc["evses"][0], "parking": [{"parking_id": "P1"}]}, *loc["evses"][1:]]
+    await inst.platform.locations.import_locations(afr)
+    await inst.platform.bus.drain()
+    old, new = await listed("t221", "2.2.1"), await listed("t230", "2.3.0")
+    assert "help_phone" not in old and "parking_places" not in old and "parking" not in old["evses"][0]
+    assert new["help_phone"] == "+3212345678" and new["evses"][0]["parking"] == [{"parking_id": "P1"}]
+    assert {k: v for k, v in new.items() if k not in ("help_phone", "parking_places", "evses")} == \
+        {k: v for k, v in old.items() if k != "evses"}

@@ -20,19 +20,18 @@ Fetch = Callable[[AsyncConnection, Page], Awaitable[tuple[list[Any], int]]]
 
 
 async def paged_response(request: Request, caller: Caller, fetch: Fetch, kind: str, *,
-                         require_date_from: bool = False):
+                         require_date_from: bool = False, as_stored: bool = False):
     """`fetch(conn, page)` returns (stored JSON documents of the page as bytes, total number of
     matches). A document the version cannot say is left out of the page (the Link to the next
-    page still follows the stored order)."""
+    page still follows the stored order). `as_stored`: the caller knows the version says the
+    documents as they are stored."""
     platform = request.app.state.platform
     limit = platform.settings.ocpi_page_limit
     page = parse_page(request, limit, require_date_from=require_date_from)
     async with platform.store.connect() as conn:
         rows, total = await fetch(conn, page)
     wire = Wire.of(request)
-    ctx = wire.ctx()
-    mapping = wire.version.mapping
-    said = [doc for doc in [await mapping.outbound_raw(kind, raw, ctx) for raw in rows] if doc is not None]
+    said = rows if as_stored else await wire.version.mapping.outbound_page(kind, rows, wire.ctx())
     headers = paging_headers(page, len(rows), total, public_url(request), limit)
     headers.update(routing_headers(request, caller))
     return raw_list_response(said, headers=headers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from evroam.ocpi.extended_locations import tracker
 from evroam.ocpi.listing import paged_response
 from evroam.ocpi.mappings import base
 from evroam.ocpi.registry import SENDER
@@ -26,7 +27,10 @@ async def list_locations(request: Request, caller: Caller = Depends(authenticate
         return await platform.store.locations.page(conn, owners=ours, date_from=page.date_from, date_to=page.date_to,
                                                 offset=page.offset, limit=page.limit, raw=True)
 
-    return await paged_response(request, caller, fetch, base.LOCATION)
+    # the version's mapping changes only documents that hold what it leaves out: none of ours may
+    markers = Wire.of(request).version.mapping.markers.get(base.LOCATION)
+    as_stored = markers is not None and not await tracker(platform, markers).any()
+    return await paged_response(request, caller, fetch, base.LOCATION, as_stored=as_stored)
 
 
 @router.get("/{location_id}", summary="One of our locations")

@@ -161,6 +161,19 @@ class Mapping:
         APP_USER says OTHER for it): the one said first."""
         return self.token_types.get(said, (said,))
 
+    async def outbound_page(self, kind: str, rows: list[bytes | str], ctx: Context | None = None) -> list[bytes | str]:
+        """A page of stored documents in this version's form, those it cannot say left out. A
+        page where no document carries a marker of the kind is returned as it is, scanned once."""
+        if kind not in self.objects or not rows:
+            return rows
+        markers = self.markers.get(kind)
+        if markers is not None:
+            joined = b"".join(rows) if isinstance(rows[0], bytes) else "".join(rows).encode()
+            if not any(m in joined for m in markers):  # (substring search: far faster than a regex)
+                return rows
+        said = [await self.outbound_raw(kind, raw, ctx) for raw in rows]
+        return [doc for doc in said if doc is not None]
+
     def refusal(self, kind: str, doc: dict[str, Any]) -> list[str]:
         """Why `doc` cannot be said in this version (empty: it can)."""
         check = self.refusals.get(kind)

@@ -43,9 +43,7 @@ async def list_tokens(request: Request, caller: Caller = Depends(authenticated))
     rows, total = await platform.tokens.page_own(parties=parties, date_from=page.date_from, date_to=page.date_to,
                                                  offset=page.offset, limit=page.limit)
     wire = Wire.of(request)
-    ctx = wire.ctx()
-    said = [doc for doc in [await wire.version.mapping.outbound_raw(base.TOKEN, raw, ctx) for raw in rows]
-            if doc is not None]
+    said = await wire.version.mapping.outbound_page(base.TOKEN, rows, wire.ctx())
     headers = paging_headers(page, len(rows), total, public_url(request), platform.settings.ocpi_page_limit)
     headers.update(routing_headers(request, caller))
     return raw_list_response(said, headers=headers)

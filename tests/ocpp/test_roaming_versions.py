@@ -112,3 +112,36 @@ async def test_charge_session_and_priced_cdr_on_each_version(make_instance, vers
 async def _with(value, predicate):
     found = await value
     return found if found is not None and predicate(found) else None
+
+
+@pytest.mark.parametrize("version", ["2.1.1", "2.3.0"])
+async def test_remote_start_and_its_result_on_each_version(make_instance, version):
+    """START_SESSION from the eMSP's driver to the CPO's charger and back: in 2.1.1 the CPO's
+    answer has no timeout (the eMSP waits its own command_timeout) and the result it posts is a
+    CommandResponse, read as a CommandResult."""
+    from charge_points import COMMANDED
+
+    cpo, emsp = await roaming_pair(make_instance, version=version)
+    async with emsp.platform.store.connect() as conn:
+        token = await emsp.platform.store.tokens.get(conn, "DE", "MSP", DRIVER_TAG, "RFID")
+    service = emsp.platform.remote_commands
+    async with charge_point(cpo, "CP-1", cls=COMMANDED["1.6"]) as cp:
+        await cp.call(call.BootNotification(charge_point_model="DC-150", charge_point_vendor="Acme"))
+        record = await service.start_session(token=token, country_code="NL", party_id="CPO",
+                                             location_id="EVR-GENT-1", evse_uid="EVR-GENT-1-E3")
+        assert record["state"] == "ACCEPTED" and record["response"]["result"] == "ACCEPTED"
+        assert record["response"]["timeout"] == emsp.platform.settings.command_timeout
+
+        async def final():
+            got = await service.get(record["id"])
+            return got if got["result"] is not None else None
+
+        done = await wait_for(final, 10)
+        assert done["result"]["result"] == "ACCEPTED"
+        assert ("RemoteStartTransaction", DRIVER_TAG) in [(a, p.get("id_tag")) for a, p in cp.received]
+    # the result went to the response_url of the partner's version
+    async with cpo.platform.store.connect() as conn:
+        rows = await cpo.platform.store.outbox.messages(conn, limit=100)
+    [result] = [r for r in rows if r["module"] == "commands"]
+    assert f"{emsp.url}/ocpi/{version}/emsp/commands/START_SESSION/{record['id']}" == result["path"]
+    assert result["status"] == "delivered"

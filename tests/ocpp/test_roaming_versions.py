@@ -124,6 +124,12 @@ async def test_remote_start_and_its_result_on_each_version(make_instance, versio
     cpo, emsp = await roaming_pair(make_instance, version=version)
     async with emsp.platform.store.connect() as conn:
         token = await emsp.platform.store.tokens.get(conn, "DE", "MSP", DRIVER_TAG, "RFID")
+
+    async def pulled():  # the CPO's locations, pulled right after the registration
+        async with emsp.platform.store.connect() as conn:
+            return await emsp.platform.store.locations.get(conn, "NL", "CPO", "EVR-GENT-1")
+
+    await wait_for(pulled)
     service = emsp.platform.remote_commands
     async with charge_point(cpo, "CP-1", cls=COMMANDED["1.6"]) as cp:
         await cp.call(call.BootNotification(charge_point_model="DC-150", charge_point_vendor="Acme"))

@@ -18,8 +18,8 @@ from evroam.events import Bus
 from evroam.ocpi import sync
 from evroam.ocpi.outbox import OutboxWorker, Pushes
 from evroam.ocpi.partner_calls import OcpiPartnerCalls
+from evroam.ocpi.registry import check_offered
 from evroam.ocpi.transport.client import OcpiClient
-from evroam.ocpi.versions_supported import check_offered
 from evroam.services.adhoc import AdHocPayments
 from evroam.services.authorization import AuthorizationService
 from evroam.services.chargers import ChargerService
@@ -28,6 +28,7 @@ from evroam.services.charging_profiles import ChargingProfileService
 from evroam.services.commands import CommandService
 from evroam.services.driver_records import DriverRecords
 from evroam.services.drivers import DriverService
+from evroam.services.hub_parties import HubParties
 from evroam.services.invoices import InvoiceService
 from evroam.services.load_management import LoadManager
 from evroam.services.locations import LocationService
@@ -90,6 +91,7 @@ class Platform:
         self.operations = ChargerOperations(self.store, settings, self.charging, self.control)
         self.remote_commands = RemoteCommandService(self.store, self.bus, settings, self.partner_calls,
                                                     lambda: self.operations)
+        self.hub_parties = HubParties(self.store, self.bus, settings, self.pushes)  # parties a hub routes for
         self.outbox_worker = OutboxWorker(self)
         self.sites = SiteService(self.store, self.bus, settings)  # load management
         self.load = LoadManager(self.store, self.bus, settings, self.sites, self.control)
@@ -229,6 +231,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     from evroam.ocpi.commands import receiver as commands_receiver
     from evroam.ocpi.commands import results as commands_results
     from evroam.ocpi.credentials import routes as credentials_routes
+    from evroam.ocpi.hubclientinfo import receiver as hubclientinfo_receiver
     from evroam.ocpi.locations import receiver as locations_receiver
     from evroam.ocpi.locations import sender as locations_sender
     from evroam.ocpi.server import install_error_handlers, invalidate_on_changes
@@ -279,6 +282,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)  # (outside BodyLimit: its 413s carry the request ids too)
     app.include_router(versions_routes.router)
     app.include_router(credentials_routes.router)
+    app.include_router(hubclientinfo_receiver.router)
     roles = platform.settings.roles
     if "CPO" in roles:
         app.include_router(locations_sender.router)

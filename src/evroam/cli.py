@@ -18,8 +18,10 @@ T = TypeVar("T")
 app = typer.Typer(help="evroam: EV-charging platform (OCPI roaming, OCPP central system).", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 partners_app = typer.Typer(help="Roaming partners: invite, register, list, sync.", no_args_is_help=True)
-locations_app = typer.Typer(help="Our locations (OCPI 2.2.1 JSON).", no_args_is_help=True)
-tariffs_app = typer.Typer(help="Our tariffs (OCPI 2.2.1 JSON).", no_args_is_help=True)
+locations_app = typer.Typer(help="Our locations (OCPI JSON in the model's form, see docs/partners.md).",
+                            no_args_is_help=True)
+tariffs_app = typer.Typer(help="Our tariffs (OCPI JSON in the model's form, see docs/tariffs.md).",
+                          no_args_is_help=True)
 app.add_typer(partners_app, name="partners")
 app.add_typer(locations_app, name="locations")
 app.add_typer(tariffs_app, name="tariffs")
@@ -138,10 +140,13 @@ def partners_register(
     versions_url: str = typer.Option(..., "--versions-url", help="the partner's OCPI versions URL"),
     token: str = typer.Option(..., "--token", help="the token A the partner gave us"),
     name: str | None = typer.Option(None, help="a name for the partner (default: its host)"),
+    version: str | None = typer.Option(None, "--version",
+                                       help="the OCPI version to register on (default: the highest both speak)"),
     db: str | None = DB,
 ) -> None:
-    """Register with a partner (we start the handshake). Our server must be running: the
-    partner calls our versions endpoint back during registration."""
+    """Register with a partner (we start the handshake) on the highest OCPI version both sides
+    speak, or on --version. Our server must be running: the partner calls our versions endpoint
+    back during registration."""
     from urllib.parse import urlparse
 
     from evroam.ocpi.credentials import handshake
@@ -149,7 +154,7 @@ def partners_register(
     settings = settings_for(db)
     name = name or urlparse(versions_url).netloc or versions_url
     async def work(p):
-        partner = await handshake.register_with(p, name, versions_url, token)
+        partner = await handshake.register_with(p, name, versions_url, token, version)
         await p.bus.drain()  # the first pull of a CPO partner's data runs right after registering
         async with p.store.connect() as conn:
             counts = {
@@ -168,27 +173,34 @@ def partners_register(
 def partners_list(db: str | None = DB, as_json: bool = typer.Option(False, "--json")) -> None:
     """Each partner: parties and roles, OCPI version, endpoints, status and pushes waiting."""
 
+    from evroam.backoffice.api import partner_views
+
     async def work(p):
         async with p.store.connect() as conn:
-            return await p.store.partners.list(conn), await p.store.outbox.counts(conn)
+            return await p.store.partners.list(conn), await partner_views(p)
 
-    items, counts = run_service(settings_for(db), work)
+    items, views = run_service(settings_for(db), work)
     if as_json:
-        from evroam.backoffice.api import _partner_view
-
-        print(json.dumps([_partner_view(x, counts.get(x.pk, {})) for x in items], indent=2))
+        print(json.dumps(views, indent=2))
         return
     if not items:
         out.print("no partners yet: `evroam partners invite NAME` or `evroam partners register ...`")
         return
     table = Table("name", "status", "parties (role)", "version", "endpoints", "outbox", "last error")
-    for x in items:
+    for x, view in zip(items, views, strict=True):
         eps = ", ".join(sorted({f"{e['identifier']}" + (f":{e['role'][0]}" if e.get("role") else "") for e in x.endpoints}))
-        box = counts.get(x.pk, {})
-        outbox = " ".join(f"{k}={v}" for k, v in sorted(box.items())) or "-"
-        table.add_row(x.name, x.status.value, x.display_parties, x.version or "-", eps or "-", outbox,
-                      (x.last_error or "")[:60])
+        outbox = " ".join(f"{k}={v}" for k, v in sorted(view["outbox"].items())) or "-"
+        parties = x.display_parties
+        if view.get("hub_parties"):
+            parties += "; via hub: " + ", ".join(
+                f"{e['country_code']}/{e['party_id']} {e['role']} {e['status']}"
+                + (f" (refused: {e['refused']})" if e.get("refused") else "") for e in view["hub_parties"])
+        table.add_row(x.name, x.status.value, parties, x.version or "-", eps or "-", outbox, (x.last_error or "")[:60])
     out.print(table)
+    for view in views:
+        for refused in view.get("tariffs_not_sent") or ():
+            out.print(f"[yellow]not sent[/] to {view['name']} (OCPI {view['version']}): tariff {refused['id']}: "
+                      + "; ".join(refused["reasons"]))
 
 
 def _partner(p, name: str):
@@ -219,12 +231,15 @@ def partners_sync(name: str, full: bool = typer.Option(False, help="pull everyth
 
 
 @partners_app.command("rotate")
-def partners_rotate(name: str, db: str | None = DB) -> None:
-    """Exchange new credentials tokens with a registered partner (and re-negotiate the version)."""
+def partners_rotate(name: str, version: str | None = typer.Option(
+        None, "--version", help="move the partner to this OCPI version (default: the highest both speak)"),
+        db: str | None = DB) -> None:
+    """Exchange new credentials tokens with a registered partner and re-negotiate the version
+    (a credentials PUT)."""
     from evroam.ocpi.credentials import handshake
 
     async def work(p):
-        return await handshake.update_with(p, await _partner(p, name))
+        return await handshake.update_with(p, await _partner(p, name), version)
 
     partner = run_service(settings_for(db), work)
     out.print(f"[green]new tokens[/] exchanged with {partner.name} (OCPI {partner.version})")

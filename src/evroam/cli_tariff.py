@@ -28,6 +28,7 @@ from evroam.tariffs import (
     result_dict,
 )
 from evroam.tariffs.explain import Explanation
+from evroam.tariffs.lint import WARNING, LintMessage
 
 app = typer.Typer(
     help="Price sessions with OCPI tariffs, estimate a charge, check tariffs.", no_args_is_help=True
@@ -235,9 +236,12 @@ def lint(
     strict: bool = typer.Option(False, "--strict", help="Exit non-zero on warnings too."),
     as_json: bool = typer.Option(False, "--json", help="Print the messages as JSON."),
 ) -> None:
-    """Check a tariff: invalid fields, elements that can never apply or are shadowed."""
+    """Check a tariff: invalid fields, elements that can never apply or are shadowed, and the OCPI
+    versions it cannot be sent in without a wrong price (partners of those versions are not sent it)."""
     data = _load_json(tariff)
     msgs = lint_tariff(data)
+    if not any(m.severity == "error" for m in msgs):
+        msgs += _version_messages(data)
     errors = sum(1 for m in msgs if m.severity == "error")
     warnings = sum(1 for m in msgs if m.severity == "warning")
     if as_json:
@@ -248,6 +252,23 @@ def lint(
         typer.echo(f"{errors} error(s), {warnings} warning(s)")
     if errors or (strict and warnings):
         raise typer.Exit(1)
+
+
+def _version_messages(data: Any) -> list[LintMessage]:
+    """A warning per OCPI version that cannot say the tariff (see ocpi/registry.py)."""
+    from evroam.model.tariffs import Tariff
+    from evroam.ocpi import registry
+    from evroam.tariffs.case import normalise_tariff
+
+    if isinstance(data, dict) and "elements" not in data and isinstance(data.get("tariff"), dict):
+        data = data["tariff"]
+    tariff = Tariff.model_validate(normalise_tariff(data)).to_dict()
+    msgs = []
+    for version in registry.SUPPORTED_VERSIONS:
+        for refused in registry.refused_tariffs(version, [tariff]):
+            msgs.append(LintMessage(WARNING, "tariff", f"not sent to OCPI {version} partners: "
+                                    + "; ".join(refused["reasons"])))
+    return msgs
 
 
 if __name__ == "__main__":

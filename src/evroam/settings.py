@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     business_website: str | None = None
 
     ocpi_versions: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["2.2.1"], description="OCPI versions offered to partners"
+        default_factory=list, description="OCPI versions offered to partners (empty: every version evroam speaks)"
     )
     ocpi_page_limit: int = Field(1000, ge=1, description="largest page the OCPI list endpoints return")
     ocpi_timeout: float = Field(15.0, gt=0, description="seconds before a call to a partner times out")

@@ -114,13 +114,22 @@ def test_roaming_set_up_with_cli_commands_only(servers):
     cpo = servers("cpo", EVROAM_COUNTRY_CODE="NL", EVROAM_PARTY_ID="CPO", EVROAM_ROLES="CPO")
     emsp = servers("emsp", EVROAM_COUNTRY_CODE="DE", EVROAM_PARTY_ID="MSP", EVROAM_ROLES="EMSP")
     invite = json.loads(cpo.cli("partners", "invite", "my-emsp", "--json").stdout)
+    # registered on a version of our choice: 2.1.1, which cannot say the demo tariff AC-1 (priced by current)
     out = emsp.cli("partners", "register", "--versions-url", invite["versions_url"], "--token", invite["token"],
-                   "--name", "my-cpo").stdout
-    assert "registered" in out and "NL/CPO" in out and "pulled 3 locations and 2 tariffs" in out
+                   "--name", "my-cpo", "--version", "2.1.1").stdout
+    assert "registered" in out and "OCPI 2.1.1" in out and "NL/CPO" in out and "pulled 3 locations and 1 tariffs" in out
     assert "synced my-cpo" in emsp.cli("partners", "sync", "my-cpo").stdout  # incremental
-    assert "2 tariffs, 3 locations" in emsp.cli("partners", "sync", "my-cpo", "--full").stdout
     listed = json.loads(cpo.cli("partners", "list", "--json").stdout)
     assert listed[0]["status"] == "REGISTERED" and listed[0]["roles"][0]["party_id"] == "MSP"
+    assert listed[0]["version"] == "2.1.1"
+    assert [t["id"] for t in listed[0]["tariffs_not_sent"]] == ["AC-1"]
+    table = cpo.cli("partners", "list").stdout
+    assert "2.1.1" in table and "not sent to my-emsp (OCPI 2.1.1): tariff AC-1: elements[1] is restricted by " \
+        "max_current" in " ".join(table.split())
+    # a re-registration (credentials PUT) moves it to the highest version both speak
+    assert "(OCPI 2.3.0)" in emsp.cli("partners", "rotate", "my-cpo").stdout
+    assert json.loads(cpo.cli("partners", "list", "--json").stdout)[0]["version"] == "2.3.0"
+    assert "2 tariffs, 3 locations" in emsp.cli("partners", "sync", "my-cpo", "--full").stdout
 
     # A CLI change beside the running CPO server is pushed by that server's outbox.
     cpo.cli("locations", "status", "EVR-AMS-1", "EVR-AMS-1-E2", "outoforder")

@@ -1,5 +1,7 @@
-"""A third-party OCPI 2.2.1 party built on the `extrawest-ocpi` library (PyPI `extrawest-ocpi`,
-import name `py_ocpi`), used by the interoperability tests.
+"""A third-party OCPI party built on the `extrawest-ocpi` library (PyPI `extrawest-ocpi`, import
+name `py_ocpi`), used by the interoperability tests: OCPI 2.2.1 by default, 2.1.1 with
+`--version 2.1.1` (then it also serves sessions, CDRs and tokens: as eMSP it receives sessions and
+CDRs, keeps tokens of its own that it can push and that peers authorise in real time).
 
 This script runs ONLY in the interop venv (`.venv-interop`): extrawest-ocpi pins pydantic 1,
 fastapi 0.101 and httpx 0.24, so it cannot share the project's venv. It imports nothing from
@@ -27,6 +29,9 @@ Lines on stdout (one JSON object after the keyword; everything else goes to stde
     REGISTERED {"version": "2.2.1", ...}              (register mode)
     REGISTRATION-FAILED {"error": "..."}              (register mode)
 
+`POST /_control/push-token` (2.1.1 eMSP, not OCPI) puts one of its tokens ({"uid": ..., "auth_id":
+...}, validated by the library's 2.1.1 Token model) to the registered peer's tokens endpoint.
+
 `GET /_control/state` (not OCPI, no authentication, for the tests) shows the registrations
 this party holds, so a test can check both sides of the handshake.
 """
@@ -44,7 +49,7 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
-VERSION = "2.2.1"
+VERSION = "2.2.1"  # replaced by --version
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -60,6 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--register-with", metavar="VERSIONS_URL", help="register with this peer after start")
     p.add_argument("--peer-token-a", help="the token A the peer gave us (with --register-with)")
     p.add_argument("--verbose", action="store_true", help="library debug logging on stderr")
+    p.add_argument("--version", default="2.2.1", choices=["2.2.1", "2.1.1"], help="the OCPI version it speaks")
     args = p.parse_args(argv)
     if args.register_with and not args.peer_token_a:
         p.error("--register-with needs --peer-token-a")
@@ -126,6 +132,32 @@ def demo_tariffs(country_code: str, party_id: str) -> list[dict[str, Any]]:
     }]
 
 
+def as_2_1_1_location(loc: dict[str, Any]) -> dict[str, Any]:
+    """The same location as 2.1.1 says it (no owner, `type`, voltage/amperage/tariff_id)."""
+    out = {k: v for k, v in loc.items() if k not in ("country_code", "party_id", "publish", "parking_type")}
+    out["type"] = loc.get("parking_type", "UNKNOWN")
+    out["evses"] = [{**e, "connectors": [
+        {**{k: v for k, v in c.items() if k not in ("max_voltage", "max_amperage", "max_electric_power",
+                                                        "tariff_ids")},
+         "voltage": c["max_voltage"], "amperage": c["max_amperage"], "tariff_id": c["tariff_ids"][0]}
+        for c in e["connectors"]]} for e in loc["evses"]]
+    return out
+
+
+def as_2_1_1_tariff(tariff: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in tariff.items() if k not in ("country_code", "party_id", "type")}
+    out["elements"] = [{"price_components": [{k: v for k, v in pc.items() if k != "vat"}
+                                             for pc in el["price_components"]]} for el in tariff["elements"]]
+    return out
+
+
+def demo_tokens() -> list[dict[str, Any]]:
+    """The eMSP's own drivers' tokens (2.1.1 shape)."""
+    return [{"uid": "XWT-RFID-1", "type": "RFID", "auth_id": "NL-XWT-C00042-7", "visual_number": "XWT 42",
+             "issuer": "Extrawest interop eMSP", "valid": True, "whitelist": "NEVER", "language": "nl",
+             "last_updated": "2025-01-01T08:00:00Z"}]
+
+
 # --------------------------------------------------------------------------- state
 
 
@@ -141,20 +173,35 @@ class State:
         #   token_out: the token we present to the peer
         self.peers: list[dict[str, Any]] = []
         self.pending_tokens: set[str] = set()  # our token B while we register with a peer
+        locations = demo_locations(args.country_code, args.party_id, args.locations)
+        tariffs = demo_tariffs(args.country_code, args.party_id)
+        if args.version == "2.1.1":
+            locations, tariffs = [as_2_1_1_location(x) for x in locations], [as_2_1_1_tariff(x) for x in tariffs]
         self.objects: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
-            ("locations", "CPO"): {loc["id"]: loc for loc in demo_locations(args.country_code, args.party_id,
-                                                                             args.locations)},
-            ("tariffs", "CPO"): {t["id"]: t for t in demo_tariffs(args.country_code, args.party_id)},
+            ("locations", "CPO"): {loc["id"]: loc for loc in locations},
+            ("tariffs", "CPO"): {t["id"]: t for t in tariffs},
             # what peers push to our eMSP receiver interfaces, by id (one peer at a time here)
             ("locations", "EMSP"): {},
             ("tariffs", "EMSP"): {},
+            ("sessions", "EMSP"): {},
+            ("cdrs", "EMSP"): {},
+            ("sessions", "CPO"): {},  # (its CPO serves none: no chargers)
+            ("cdrs", "CPO"): {},
+            # our own drivers' tokens (eMSP), and those peers push to us (CPO)
+            ("tokens", "EMSP"): {t["uid"]: t for t in demo_tokens()},
+            ("tokens", "CPO"): {},
         }
+        self.authorized: list[dict[str, Any]] = []  # real-time authorizations peers asked for
 
     @property
     def versions_url(self) -> str:
         return f"{self.base_url}/ocpi/versions"
 
     def our_credentials(self, token: str) -> dict[str, Any]:
+        if self.args.version == "2.1.1":  # one party, no roles
+            return {"token": token, "url": self.versions_url, "party_id": self.args.party_id,
+                    "country_code": self.args.country_code,
+                    "business_details": {"name": "Extrawest interop " + "/".join(self.args.roles)}}
         return {
             "token": token,
             "url": self.versions_url,
@@ -176,7 +223,9 @@ class State:
             "registration_tokens": sorted(self.registration_tokens),
             "peers": self.peers,
             # what peers pushed to our eMSP receiver interfaces, by module and id
-            "received": {m: objs for (m, r), objs in self.objects.items() if r == "EMSP"},
+            "received": {m: objs for (m, r), objs in self.objects.items() if r == "EMSP" and m != "tokens"},
+            "tokens_received": self.objects[("tokens", "CPO")],
+            "authorized": self.authorized,
         }
 
 
@@ -193,7 +242,7 @@ def build_app(state: State):
     from py_ocpi.core.adapter import BaseAdapter
     from py_ocpi.core.authentication.authenticator import Authenticator
     from py_ocpi.core.crud import Crud
-    from py_ocpi.core.enums import ModuleID, RoleEnum
+    from py_ocpi.core.enums import Action, ModuleID, RoleEnum
     from py_ocpi.modules.versions.enums import VersionNumber
 
     class MemoryAuthenticator(Authenticator):
@@ -227,7 +276,8 @@ def build_app(state: State):
 
         @classmethod
         async def list(cls, module, role, filters, *args, **kwargs):
-            items = sorted(bucket(module, role).values(), key=lambda o: (o["last_updated"], o["id"]))
+            items = sorted(bucket(module, role).values(),
+                           key=lambda o: (o["last_updated"], o.get("id") or o.get("uid")))
             date_from, date_to = filters.get("date_from"), filters.get("date_to")
 
             def when(obj):
@@ -256,7 +306,7 @@ def build_app(state: State):
                     "role_endpoint": role.value, "registered_at": now(),
                 })
                 return state.our_credentials(token_c)
-            object_id = data.get("id") or (args[0] if args else None)
+            object_id = data.get("id") or data.get("uid") or (args[0] if args else None)
             bucket(module, role)[str(object_id)] = data
             return data
 
@@ -288,14 +338,26 @@ def build_app(state: State):
 
         @classmethod
         async def do(cls, module, role, action, *args, data=None, **kwargs):
+            if module == ModuleID.tokens and action == Action.authorize_token:
+                # real-time authorization of one of our tokens: allowed when it is valid
+                token = find(bucket(module, RoleEnum.emsp), data["token_uid"])
+                state.authorized.append(data)
+                allowed = "ALLOWED" if token is not None and token["valid"] else "BLOCKED"
+                answer = {"allowed": allowed}
+                if data.get("location_reference"):
+                    answer["location"] = data["location_reference"]
+                return answer
             raise NotImplementedError(f"action {action} is not supported by this party")
 
     roles = [RoleEnum.cpo if r == "CPO" else RoleEnum.emsp for r in state.args.roles]
+    modules = [ModuleID.credentials_and_registration, ModuleID.locations, ModuleID.tariffs]
+    if state.args.version == "2.1.1":
+        modules += [ModuleID.sessions, ModuleID.cdrs, ModuleID.tokens]
     app = get_application(
-        version_numbers=[VersionNumber.v_2_2_1],
+        version_numbers=[VersionNumber(state.args.version)],
         roles=roles,
         crud=MemoryCrud,
-        modules=[ModuleID.credentials_and_registration, ModuleID.locations, ModuleID.tariffs],
+        modules=modules,
         authenticator=MemoryAuthenticator,
         adapter=BaseAdapter,
     )
@@ -306,6 +368,25 @@ def build_app(state: State):
     async def control_state():
         return state.snapshot()
 
+    @control.post("/_control/push-token")
+    async def push_token(token: dict):
+        """PUT one of our tokens to the registered peer's tokens receiver (2.1.1, plain token)."""
+        import httpx
+
+        version = VersionNumber(state.args.version)
+        said = BaseAdapter.token_adapter({**demo_tokens()[0], **token}, version).dict()
+        said["last_updated"] = said["last_updated"].strftime("%Y-%m-%dT%H:%M:%SZ") \
+            if hasattr(said["last_updated"], "strftime") else said["last_updated"]
+        state.objects[("tokens", "EMSP")][said["uid"]] = said
+        [peer] = state.peers
+        endpoints = peer["version_details"]["endpoints"] if isinstance(peer["version_details"], dict) \
+            else peer["version_details"]
+        url = next(e["url"] for e in endpoints if e["identifier"] == "tokens")
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            r = await http.put(f"{url.rstrip('/')}/{state.args.country_code}/{state.args.party_id}/{said['uid']}",
+                               json=said, headers={"Authorization": f"Token {peer['token_out']}"})
+        return {"status": r.status_code, "body": r.json(), "sent": said}
+
     app.include_router(control)
     return app
 
@@ -314,13 +395,19 @@ def build_app(state: State):
 
 
 async def register_with(state: State, versions_url: str, token_a: str) -> dict[str, Any]:
-    """The credentials Sender's side of the handshake (OCPI 2.2.1 credentials module), written
-    with the library's schemas and its Base64 token helper."""
+    """The credentials Sender's side of the handshake (the credentials module of our version),
+    written with the library's schemas and (2.2.1) its Base64 token helper; 2.1.1 sends the token
+    as it is."""
     import httpx
     from py_ocpi.core.utils import encode_string_base64
-    from py_ocpi.modules.credentials.v_2_2_1.schemas import Credentials
     from py_ocpi.modules.versions.schemas import Version
-    from py_ocpi.modules.versions.v_2_2_1.schemas import VersionDetail
+
+    if VERSION == "2.1.1":
+        from py_ocpi.modules.credentials.v_2_1_1.schemas import Credentials
+        from py_ocpi.modules.versions.v_2_1_1.schemas import VersionDetail
+    else:
+        from py_ocpi.modules.credentials.v_2_2_1.schemas import Credentials
+        from py_ocpi.modules.versions.v_2_2_1.schemas import VersionDetail
 
     def envelope(response: httpx.Response, what: str) -> Any:
         if response.status_code != 200:
@@ -330,9 +417,14 @@ async def register_with(state: State, versions_url: str, token_a: str) -> dict[s
             raise RuntimeError(f"{what}: OCPI {body.get('status_code')} {body.get('status_message')}")
         return body.get("data")
 
-    headers = {"Authorization": f"Token {encode_string_base64(token_a)}"}
+    headers = {"Authorization": f"Token {token_a if VERSION == '2.1.1' else encode_string_base64(token_a)}"}
     async with httpx.AsyncClient(timeout=10.0) as client:
-        versions = [Version(**v) for v in envelope(await client.get(versions_url, headers=headers), "GET versions")]
+        # its VersionNumber enum has no 2.3.0: versions it does not know are skipped (docs/interop.md)
+        from py_ocpi.modules.versions.enums import VersionNumber
+
+        known = {v.value for v in VersionNumber}
+        versions = [Version(**v) for v in envelope(await client.get(versions_url, headers=headers), "GET versions")
+                    if v.get("version") in known]
         chosen = next((v for v in versions if v.version == VERSION), None)
         if chosen is None:
             raise RuntimeError(f"the peer does not offer {VERSION}: {[v.version.value for v in versions]}")
@@ -355,7 +447,8 @@ async def register_with(state: State, versions_url: str, token_a: str) -> dict[s
     }
     state.peers.append(peer)
     return {"version": VERSION, "credentials_url": credentials_url, "token_b": token_b,
-            "token_c": theirs.token, "roles": peer["credentials"]["roles"],
+            "token_c": theirs.token, "roles": peer["credentials"].get("roles"),
+            "party": [peer["credentials"].get("country_code"), peer["credentials"].get("party_id")],
             "endpoints": peer["version_details"]["endpoints"]}
 
 
@@ -363,7 +456,7 @@ async def register_with(state: State, versions_url: str, token_a: str) -> dict[s
 
 
 async def run(args: argparse.Namespace) -> int:
-    global STATE
+    global STATE, VERSION
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
@@ -378,6 +471,7 @@ async def run(args: argparse.Namespace) -> int:
     })
     import uvicorn
 
+    VERSION = args.version
     STATE = State(args, f"http://{args.host}:{port}")
     app = build_app(STATE)
     server = uvicorn.Server(uvicorn.Config(app, log_level="info" if args.verbose else "warning", lifespan="off"))

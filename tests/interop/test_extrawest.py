@@ -51,8 +51,10 @@ async def test_evroam_registers_with_extrawest_and_pulls_its_locations(make_inst
     assert partner.registered and partner.version == "2.2.1"
     assert partner.version_url == f"{party.url}/ocpi/2.2.1/details"
     assert partner.outgoing_encoding == "base64"
+    # (the library lower-cases CiStrings, D6: kept as the partner spells them, compared in any case)
     assert sorted((r["role"], r["country_code"], r["party_id"]) for r in partner.roles) == [
-        ("CPO", "NL", "XWT"), ("EMSP", "NL", "XWT")]
+        ("CPO", "nl", "xwt"), ("EMSP", "nl", "xwt")]
+    assert partner.parties() == [XW_PARTY, XW_PARTY]
     assert partner.endpoint("locations", "SENDER") == f"{party.url}/ocpi/cpo/2.2.1/locations/"
     assert partner.endpoint("tariffs", "SENDER") == f"{party.url}/ocpi/cpo/2.2.1/tariffs/"
     assert partner.endpoint("locations", "RECEIVER") == f"{party.url}/ocpi/emsp/2.2.1/locations/"
@@ -114,7 +116,8 @@ async def test_extrawest_registers_with_evroam_and_is_pulled(make_instance, extr
     assert result["credentials_url"] == f"{emsp.url}/ocpi/2.2.1/credentials"
     assert {(e["identifier"], e["role"]) for e in result["endpoints"]} == {
         ("credentials", "SENDER"), ("locations", "RECEIVER"), ("tariffs", "RECEIVER"), ("sessions", "RECEIVER"),
-        ("cdrs", "RECEIVER"), ("tokens", "SENDER"), ("commands", "SENDER"), ("chargingprofiles", "SENDER")}
+        ("cdrs", "RECEIVER"), ("tokens", "SENDER"), ("commands", "SENDER"), ("chargingprofiles", "SENDER"),
+        ("hubclientinfo", "RECEIVER")}
 
     # What evroam stored about extrawest (its callback used extrawest's token B).
     partner = await _partner(emsp.platform, "extrawest")
@@ -340,7 +343,7 @@ async def test_differences_documented_in_interop_md(make_instance, extrawest):
         # D14: credentials with a token A (not registered): PUT gets 405 as it should, DELETE
         # gets 403 (spec: 405); a POST whose callback cannot connect gets OCPI 3000 (spec: 3001).
         credentials_url = partner.endpoint("credentials")
-        ours = handshake.our_credentials(emsp.platform, "token-b-never-used")
+        ours = await handshake.our_credentials(emsp.platform, "token-b-never-used", "2.2.1")
         r = await http.put(credentials_url, json=ours, headers=auth(spare_a))
         assert r.status_code == 405
         r = await http.delete(credentials_url, headers=auth(spare_a))

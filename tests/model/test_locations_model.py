@@ -270,18 +270,21 @@ def test_bad_datetime(example, invalid):
 def test_unknown_fields_are_tolerated_and_dropped(example):
     data = example("location_example.json")
     extended = copy.deepcopy(data)
-    extended["help_phone"] = "+3212345678"  # 2.3.0 field
-    extended["evses"][0]["parking"] = [{"parking_id": "1"}]
+    extended["x_vendor_rating"] = 4
     extended["evses"][0]["connectors"][0]["x_vendor"] = {"a": 1}
     assert Location.model_validate(extended).to_dict() == data
 
 
-def test_other_2_3_0_examples_still_parse_as_2_2_1_shape(example):
-    # 2.3.0 only adds fields (dropped here); the rest must read the same.
+def test_the_model_keeps_what_2_3_0_adds(example):
+    # The model is version-neutral: 2.3.0's Parking places, help_phone and EVSE parking are kept
+    # (the 2.2.1 mapping leaves them out for 2.2.1 partners).
     data = example("location_example.json", "2.3.0-ed2")
+    data["help_phone"] = "+3212345678"
     out = Location.model_validate(data).to_dict()
-    assert "parking_places" not in out
-    assert out["evses"][0]["connectors"] == data["evses"][0]["connectors"]
+    assert out == data
+    assert out["parking_places"][0]["vehicle_types"] == ["PERSONAL_VEHICLE"]
+    assert out["evses"][0]["parking"] == [{"parking_id": "1", "evse_position": "LEFT"},
+                                          {"parking_id": "2", "evse_position": "RIGHT"}]
 
 
 # --------------------------------------------------------------------------- hours

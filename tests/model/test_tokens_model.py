@@ -77,7 +77,7 @@ def test_required_fields(example, invalid, field):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("type", "EMAID", "Input should be 'AD_HOC_USER', 'APP_USER', 'OTHER' or 'RFID'"),
+        ("type", "EMAI", "Input should be 'AD_HOC_USER', 'APP_USER', 'EMAID', 'OTHER' or 'RFID'"),
         ("whitelist", "SOMETIMES", "Input should be 'ALWAYS', 'ALLOWED', 'ALLOWED_OFFLINE' or 'NEVER'"),
         ("default_profile_type", "SLOW", "Input should be 'CHEAP', 'FAST', 'GREEN' or 'REGULAR'"),
         ("uid", "u" * 37, "String should have at most 36 characters"),

@@ -36,7 +36,7 @@ async def test_versions_and_details_with_token_a(instance):
         assert r.status_code == 200
         body = r.json()
         assert body["status_code"] == 1000 and "timestamp" in body
-        assert body["data"] == [{"version": "2.2.1", "url": f"{instance.url}/ocpi/2.2.1"}]
+        assert body["data"] == [{"version": v, "url": f"{instance.url}/ocpi/{v}"} for v in ("2.3.0", "2.2.1", "2.1.1")]
         # Configuration modules carry no routing headers.
         assert "ocpi-from-party-id" not in r.headers
         r = await http.get(f"{instance.url}/ocpi/2.2.1", headers=auth(token_a))

@@ -17,14 +17,14 @@ async def test_cpo_and_emsp_register_pull_and_push(make_instance):
     # The CPO invites; the eMSP registers with the token A it was given.
     _, token_a = await handshake.invite(cpo.platform, "emsp-partner")
     partner = await handshake.register_with(emsp.platform, "cpo-partner", cpo.versions_url, token_a)
-    assert partner.registered and partner.version == "2.2.1"
+    assert partner.registered and partner.version == "2.3.0"  # the highest both speak
     assert partner.parties() == [("NL", "CPO")]
-    assert partner.endpoint("locations", "SENDER") == f"{cpo.url}/ocpi/2.2.1/cpo/locations"
+    assert partner.endpoint("locations", "SENDER") == f"{cpo.url}/ocpi/2.3.0/cpo/locations"
 
     async with cpo.platform.store.connect() as conn:
         at_cpo = await cpo.platform.store.partners.by_name(conn, "emsp-partner")
     assert at_cpo.registered and at_cpo.parties() == [("DE", "MSP")]
-    assert at_cpo.endpoint("locations", "RECEIVER") == f"{emsp.url}/ocpi/2.2.1/emsp/locations"
+    assert at_cpo.endpoint("locations", "RECEIVER") == f"{emsp.url}/ocpi/2.3.0/emsp/locations"
 
     # Token A no longer opens anything.
     async with httpx.AsyncClient() as http:

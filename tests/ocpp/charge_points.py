@@ -217,16 +217,18 @@ async def charge_point(instance, charger_id: str, *, version: str = "1.6", passw
         await ws.close()
 
 
-async def roaming_pair(make_instance, *, whitelist: str = "ALWAYS", cpo_extra: dict | None = None):
-    """A CPO (demo locations and tariffs) and an eMSP registered with each other; the eMSP's
-    driver token pushed to the CPO; charger CP-1 maps connector/EVSE 1 to the DC EVSE of
-    EVR-GENT-1 (tariff DC-1: 0.50 start + 0.25/kWh, parking 2.00/h)."""
+async def roaming_pair(make_instance, *, whitelist: str = "ALWAYS", cpo_extra: dict | None = None,
+                       version: str | None = None):
+    """A CPO (demo locations and tariffs) and an eMSP registered with each other (on `version`,
+    default the highest both speak); the eMSP's driver token pushed to the CPO; charger CP-1 maps
+    connector/EVSE 1 to the DC EVSE of EVR-GENT-1 (tariff DC-1: 0.50 start + 0.25/kWh, parking
+    2.00/h)."""
     cpo = await make_instance("cpo", country_code="NL", party_id="CPO", roles=("CPO",),
                               extra={"session_push_interval": 0, **(cpo_extra or {})})
     emsp = await make_instance("emsp", country_code="DE", party_id="MSP", roles=("EMSP",))
     assert await load_demo(cpo.platform)
     _, token_a = await handshake.invite(cpo.platform, "emsp-partner")
-    await handshake.register_with(emsp.platform, "cpo-partner", cpo.versions_url, token_a)
+    await handshake.register_with(emsp.platform, "cpo-partner", cpo.versions_url, token_a, version)
     await emsp.platform.tokens.add_own({"uid": DRIVER_TAG, "contract_id": "DE-MSP-C00001-1", "whitelist": whitelist})
 
     async def token_at_cpo():

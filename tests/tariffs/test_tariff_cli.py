@@ -171,6 +171,24 @@ def test_lint_exit_codes(tmp_path):
     assert data["errors"] == 0
 
 
+def test_lint_names_the_ocpi_versions_a_tariff_cannot_be_sent_in(tmp_path):
+    """A tariff whose price depends on what OCPI 2.1.1 cannot say is never sent to 2.1.1 partners
+    (rather than sent with a wrong price): lint says so, with the reasons."""
+    t = json.loads((DOCS / "tariff-complex.json").read_text())
+    plain = run("lint", "--json", write(tmp_path, "plain.json", {**t, "elements": [t["elements"][0]]}))
+    assert not [m for m in json.loads(plain.stdout)["messages"] if "not sent" in m["message"]]
+    limited = {**t, "min_price": {"excl_vat": 1.0}, "end_date_time": "2030-01-01T00:00:00Z"}
+    res = run("lint", "--json", write(tmp_path, "limited.json", limited))
+    [msg] = [m for m in json.loads(res.stdout)["messages"] if "not sent" in m["message"]]
+    assert msg["severity"] == "warning" and msg["message"].startswith("not sent to OCPI 2.1.1 partners: ")
+    assert "it has a min price" in msg["message"] and "valid for a limited period" in msg["message"]
+    res = run("lint", "--strict", write(tmp_path, "limited.json", limited))
+    assert res.exit_code == 1  # a warning
+    taxed = run("lint", write(tmp_path, "taxed.json", {**t, "tax_included": "YES"}))
+    assert "not sent to OCPI 2.2.1 partners: its prices include taxes" in taxed.stdout
+    assert "not sent to OCPI 2.1.1 partners: its prices include taxes" in taxed.stdout
+
+
 def test_lint_reports_invalid_fields(tmp_path):
     t = json.loads((DOCS / "tariff-complex.json").read_text())
     t["elements"][1]["restrictions"]["start_time"] = "25:00"

@@ -70,8 +70,13 @@ class ChargerChange(BaseModel):
     evses: dict[int, str] | None = None
 
 
-def _partner_view(p, outbox: dict[str, int]) -> dict[str, Any]:
-    return {
+def _partner_view(p, outbox: dict[str, int], tariffs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A partner for operators: its OCPI version, parties (a hub's with their status), endpoints,
+    pushes waiting, and (a partner we send tariffs to) those of our tariffs its version cannot
+    say, which it is not sent, with the reasons."""
+    from evroam.ocpi import registry
+
+    view = {
         "name": p.name,
         "status": p.status.value,
         "version": p.version,
@@ -82,15 +87,26 @@ def _partner_view(p, outbox: dict[str, int]) -> dict[str, Any]:
         "last_error": p.last_error,
         "updated_at": p.updated_at.isoformat(),
     }
+    if p.is_hub:
+        view["hub_parties"] = [{k: e[k] for k in ("country_code", "party_id", "role", "status", "refused") if k in e}
+                               for e in p.hub_parties]
+    if tariffs is not None and p.endpoint("tariffs", "RECEIVER"):
+        view["tariffs_not_sent"] = registry.refused_tariffs(p.version, tariffs)
+    return view
 
 
-@router.get("/partners", summary="Registered and invited partners")
-async def partners(request: Request):
-    platform = request.app.state.platform
+async def partner_views(platform) -> list[dict[str, Any]]:
+    s = platform.settings
     async with platform.store.connect() as conn:
         items = await platform.store.partners.list(conn)
         counts = await platform.store.outbox.counts(conn)
-    return [_partner_view(p, counts.get(p.pk, {})) for p in items]
+        tariffs = await platform.store.tariffs.all(conn, owners=[(s.country_code, s.party_id)])
+    return [_partner_view(p, counts.get(p.pk, {}), tariffs) for p in items]
+
+
+@router.get("/partners", summary="Registered and invited partners (version, parties, tariffs not sent)")
+async def partners(request: Request):
+    return await partner_views(request.app.state.platform)
 
 
 @router.get("/locations", summary="Our locations")
@@ -101,7 +117,7 @@ async def locations(request: Request):
         return await platform.store.locations.all(conn, owners=[(s.country_code, s.party_id)])
 
 
-@router.post("/locations", summary="Import or replace our locations (OCPI 2.2.1 JSON, one or a list)")
+@router.post("/locations", summary="Import or replace our locations (OCPI JSON in the model's form, one or a list)")
 async def import_locations(request: Request, body: Any = Body(...), as_own: bool = False):
     result = await request.app.state.platform.locations.import_locations(body, as_own=as_own)
     return {"created": result.created, "updated": result.updated}
@@ -120,7 +136,7 @@ async def tariffs(request: Request):
         return await platform.store.tariffs.all(conn, owners=[(s.country_code, s.party_id)])
 
 
-@router.post("/tariffs", summary="Import or replace our tariffs (OCPI 2.2.1 JSON, one or a list)")
+@router.post("/tariffs", summary="Import or replace our tariffs (OCPI JSON in the model's form, one or a list)")
 async def import_tariffs(request: Request, body: Any = Body(...), as_own: bool = False):
     result = await request.app.state.platform.tariffs.import_tariffs(body, as_own=as_own)
     return {"created": result.created, "updated": result.updated}

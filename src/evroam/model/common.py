@@ -124,9 +124,24 @@ class DisplayText(OcpiModel):
     text: String(512)
 
 
+class TaxAmount(OcpiModel):
+    """One tax of a Price (OCPI 2.3.0): its name (e.g. "VAT"), optionally the account number and
+    percentage it was computed at, and the amount."""
+
+    name: str
+    account_number: str | None = None
+    percentage: float | None = None
+    amount: float
+
+
 class Price(OcpiModel):
+    """An amount before and after tax. The version-neutral form of both the 2.2.1 Price
+    (`excl_vat`, `incl_vat`) and the 2.3.0 Price (`before_taxes`, `taxes`): `taxes` keeps the
+    2.3.0 list when a partner gave one (`incl_vat` is then `excl_vat` plus their amounts)."""
+
     excl_vat: float
     incl_vat: float | None = None
+    taxes: list[TaxAmount] | None = None
 
 
 class ImageCategory(StrEnum):

@@ -37,12 +37,17 @@ __all__ = [
     "EVSE",
     "Capability",
     "Connector",
+    "ConnectorCapability",
     "ConnectorFormat",
     "ConnectorType",
     "ExceptionalPeriod",
     "Facility",
     "Hours",
+    "EVSEParking",
+    "EVSEPosition",
     "Location",
+    "Parking",
+    "ParkingDirection",
     "ParkingRestriction",
     "ParkingType",
     "PowerType",
@@ -50,6 +55,7 @@ __all__ = [
     "RegularHours",
     "Status",
     "StatusSchedule",
+    "VehicleType",
 ]
 
 
@@ -130,6 +136,15 @@ class ConnectorType(StrEnum):
     PANTOGRAPH_TOP_DOWN = "PANTOGRAPH_TOP_DOWN"
     TESLA_R = "TESLA_R"
     TESLA_S = "TESLA_S"
+    MCS = "MCS"  # OCPI 2.3.0
+    SAE_J3400 = "SAE_J3400"  # OCPI 2.3.0
+
+
+class ConnectorCapability(StrEnum):
+    """OCPI 2.3.0: ISO 15118 Plug & Charge support of a connector."""
+
+    ISO_15118_2_PLUG_AND_CHARGE = "ISO_15118_2_PLUG_AND_CHARGE"
+    ISO_15118_20_PLUG_AND_CHARGE = "ISO_15118_20_PLUG_AND_CHARGE"
 
 
 class PowerType(StrEnum):
@@ -155,6 +170,35 @@ class ParkingRestriction(StrEnum):
     DISABLED = "DISABLED"
     CUSTOMERS = "CUSTOMERS"
     MOTORCYCLES = "MOTORCYCLES"
+    EMPLOYEES = "EMPLOYEES"  # OCPI 2.3.0
+    TAXIS = "TAXIS"  # OCPI 2.3.0
+    TENANTS = "TENANTS"  # OCPI 2.3.0
+
+
+class VehicleType(StrEnum):
+    """OCPI 2.3.0 (Parking)."""
+
+    MOTORCYCLE = "MOTORCYCLE"
+    PERSONAL_VEHICLE = "PERSONAL_VEHICLE"
+    PERSONAL_VEHICLE_WITH_TRAILER = "PERSONAL_VEHICLE_WITH_TRAILER"
+    VAN = "VAN"
+    SEMI_TRACTOR = "SEMI_TRACTOR"
+    RIGID = "RIGID"
+    TRUCK_WITH_TRAILER = "TRUCK_WITH_TRAILER"
+    BUS = "BUS"
+    DISABLED = "DISABLED"
+
+
+class ParkingDirection(StrEnum):
+    PARALLEL = "PARALLEL"
+    PERPENDICULAR = "PERPENDICULAR"
+    ANGLE = "ANGLE"
+
+
+class EVSEPosition(StrEnum):
+    LEFT = "LEFT"
+    RIGHT = "RIGHT"
+    CENTER = "CENTER"
 
 
 class Facility(StrEnum):
@@ -251,6 +295,39 @@ class PublishTokenType(OcpiModel):
         return self
 
 
+class Parking(OcpiModel):
+    """OCPI 2.3.0: a parking place vehicles charging at the Location can use (AFIR reporting)."""
+
+    id: CiString(36)
+    physical_reference: String(12) | None = None
+    vehicle_types: Annotated[list[VehicleType], Field(min_length=1)]
+    max_vehicle_weight: float | None = None
+    max_vehicle_height: float | None = None
+    max_vehicle_length: float | None = None
+    max_vehicle_width: float | None = None
+    parking_space_length: float | None = None
+    parking_space_width: float | None = None
+    dangerous_goods_allowed: bool | None = None
+    direction: ParkingDirection | None = None
+    drive_through: bool | None = None
+    restricted_to_type: bool
+    reservation_required: bool
+    time_limit: float | None = None
+    roofed: bool | None = None
+    images: list[Image] | None = None
+    lighting: bool | None = None
+    refrigeration_outlet: bool | None = None
+    standards: list[CiString(36)] | None = None
+    apds_reference: CiString(255) | None = None
+
+
+class EVSEParking(OcpiModel):
+    """OCPI 2.3.0: a Parking place (its id in the Location) usable when charging at the EVSE."""
+
+    parking_id: CiString(36)
+    evse_position: EVSEPosition | None = None
+
+
 # --------------------------------------------------------------------------- objects
 
 
@@ -276,6 +353,7 @@ class Connector(OcpiModel):
     max_electric_power: int | None = None
     tariff_ids: list[CiString(36)] | None = None
     terms_and_conditions: URL | None = None
+    capabilities: list[ConnectorCapability] | None = None  # OCPI 2.3.0
     last_updated: DateTime
 
 
@@ -291,7 +369,9 @@ class EVSE(OcpiModel):
     physical_reference: String(16) | None = None
     directions: list[DisplayText] | None = None
     parking_restrictions: list[ParkingRestriction] | None = None
+    parking: list[EVSEParking] | None = None  # OCPI 2.3.0
     images: list[Image] | None = None
+    accepted_service_providers: list[String(50)] | None = None  # OCPI 2.3.0
     last_updated: DateTime
 
     @field_validator("connectors")
@@ -324,6 +404,7 @@ class Location(OcpiModel):
     related_locations: list[AdditionalGeoLocation] | None = None
     parking_type: ParkingType | None = None
     evses: list[EVSE] | None = None
+    parking_places: list[Parking] | None = None  # OCPI 2.3.0
     directions: list[DisplayText] | None = None
     operator: BusinessDetails | None = None
     suboperator: BusinessDetails | None = None
@@ -334,6 +415,7 @@ class Location(OcpiModel):
     charging_when_closed: bool | None = None
     images: list[Image] | None = None
     energy_mix: EnergyMix | None = None
+    help_phone: CiString(25) | None = None  # OCPI 2.3.0
     last_updated: DateTime
 
     @field_validator("evses")

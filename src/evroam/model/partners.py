@@ -3,7 +3,12 @@ roles (its parties) and endpoints. Secrets the partner presents to us are never 
 
 A partner never acts for our own party: roles naming it (kept in `roles` as stored, e.g. by a
 registration made before such claims were refused) are left out of `parties`, `owns` and
-`has_role` once the store has marked our party as `reserved` (see store/partners.py)."""
+`has_role` once the store has marked our party as `reserved` (see store/partners.py).
+
+A hub (a partner with the role HUB: 2.2.1 credentials say so, 2.3.0 ones name it in
+`hub_party_id`) acts for the parties it routes for: those its credentials list and those its
+ClientInfo reports (`hub_parties`, with their connection status). They count among its parties,
+except one we refused it (our own, or one another partner holds)."""
 
 from __future__ import annotations
 
@@ -35,6 +40,9 @@ class Partner:
     endpoints: list[dict[str, Any]] = field(default_factory=list)
     last_error: str | None = None
     sync_state: dict[str, str] = field(default_factory=dict)  # module -> DateTime of the last pull
+    # a hub's parties as its ClientInfo reports them: {country_code, party_id, role, status,
+    # last_updated[, refused]}
+    hub_parties: list[dict[str, Any]] = field(default_factory=list)
     # (country_code, party_id) upper-cased that the partner may never act for: ours
     reserved: frozenset[tuple[str, str]] = field(default_factory=frozenset, repr=False)
 
@@ -43,10 +51,35 @@ class Partner:
         return self.status == PartnerStatus.REGISTERED
 
     def acting_roles(self) -> list[dict[str, Any]]:
-        """The stored roles the partner may act in: those naming a reserved party left out."""
+        """The stored roles the partner may act in (a hub's routed parties included): those naming
+        a reserved party left out."""
+        roles = self.roles
+        if self.hub_parties:
+            held = {(party_of(r), r.get("role")) for r in roles}
+            roles = roles + [r for r in self.hub_parties
+                             if not r.get("refused") and (party_of(r), r.get("role")) not in held]
         if not self.reserved:
-            return self.roles
-        return [r for r in self.roles if party_of(r) not in self.reserved]
+            return roles
+        return [r for r in roles if party_of(r) not in self.reserved]
+
+    @property
+    def is_hub(self) -> bool:
+        return any(r.get("role") == "HUB" for r in self.roles)
+
+    def hub_party(self) -> tuple[str, str] | None:
+        """The hub's own party (what broadcast pushes are addressed to), or None: not a hub."""
+        for r in self.roles:
+            if r.get("role") == "HUB":
+                return r.get("country_code", ""), r.get("party_id", "")
+        return None
+
+    def party_status(self, country_code: str, party_id: str) -> str | None:
+        """The connection status a hub reports for one of its parties (None: not reported)."""
+        key = (country_code.upper(), party_id.upper())
+        for r in self.hub_parties:
+            if party_of(r) == key:
+                return r.get("status")
+        return None
 
     def claimed_reserved(self) -> list[tuple[str, str]]:
         """Reserved parties (ours) that the stored roles name nevertheless."""

@@ -1,4 +1,5 @@
-"""OCPI Tariff domain model (2.2.1 shape, with the optional 2.3.0 `tax_included`).
+"""OCPI Tariff domain model (2.2.1 shape, with the optional 2.3.0 `tax_included` and
+`preauthorize_amount`).
 
 Numbers stay floats as on the wire, so `Tariff.model_validate(x).to_dict() == x` for every
 tariff the specification prints. The pricing engine (`evroam.tariffs`) converts them to
@@ -110,6 +111,7 @@ class Tariff(OcpiModel):
     tariff_alt_url: URL | None = None
     min_price: Price | None = None
     max_price: Price | None = None
+    preauthorize_amount: float | None = None  # OCPI 2.3.0 (Payments)
     elements: Annotated[list[TariffElement], Field(min_length=1)]
     tax_included: TaxIncluded | None = None
     start_date_time: DateTime | None = None

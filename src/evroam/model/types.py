@@ -93,6 +93,7 @@ def fail_at(title: str, problems: list[tuple[tuple[str | int, ...], str, Any]]) 
 class TokenType(StrEnum):
     AD_HOC_USER = "AD_HOC_USER"
     APP_USER = "APP_USER"
+    EMAID = "EMAID"  # OCPI 2.3.0: an ISO 15118 Plug & Charge contract (uid = the EMAID)
     OTHER = "OTHER"
     RFID = "RFID"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from evroam.ocpi.listing import paged_response
+from evroam.ocpi.mappings import base
 from evroam.ocpi.server import Caller
 
 
@@ -18,4 +19,5 @@ async def charging_list(request: Request, caller: Caller, kind: str, *, require_
         return await repo.page(conn, ours, emsps=caller.partner.parties("EMSP"), date_from=page.date_from,
                                date_to=page.date_to, offset=page.offset, limit=page.limit)
 
-    return await paged_response(request, caller, fetch, require_date_from=require_date_from)
+    return await paged_response(request, caller, fetch, base.SESSION if kind == "sessions" else base.CDR,
+                                require_date_from=require_date_from)

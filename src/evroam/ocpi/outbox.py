@@ -23,6 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evroam.model.common import utcnow
 from evroam.model.partners import Partner
+from evroam.ocpi import delivery, registry
+from evroam.ocpi.delivery import is_absolute
+from evroam.ocpi.mappings import CannotSay
 from evroam.ocpi.transport.errors import PartnerCallError
 from evroam.store.outbox import OutboxMessage
 
@@ -31,16 +34,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Who receives our pushes of a module: partners playing one of these roles.
+# Who receives our pushes of a module: partners playing one of these roles (a hub broadcasts
+# them to the parties it routes for).
 RECEIVER_ROLES = {
-    "locations": ("EMSP", "NSP", "NAP", "SCSP", "OTHER"),
-    "tariffs": ("EMSP", "NSP", "NAP", "SCSP", "OTHER"),
-    "tokens": ("CPO",),
+    "locations": ("EMSP", "NSP", "NAP", "SCSP", "OTHER", "HUB"),
+    "tariffs": ("EMSP", "NSP", "NAP", "SCSP", "OTHER", "HUB"),
+    "tokens": ("CPO", "HUB"),
 }
 
 
-def is_absolute(path: str) -> bool:
-    return path.startswith(("http://", "https://"))
+#: pushes addressed to one party (the eMSP of a session's token), not to every receiver
+ADDRESSED = frozenset({"sessions", "cdrs"})
 
 
 def _seg(value: str) -> str:
@@ -64,6 +68,8 @@ class Pushes:
         payload = orjson.dumps(body).decode() if body is not None else None
         n = 0
         async for partner in self._targets(conn, module):
+            if module == "tariffs" and body is not None and registry.get(partner.version).mapping.refusal("tariff", body):
+                continue  # its version cannot say this tariff: not sent (the partner view says why)
             await self.platform.store.outbox.enqueue(conn, partner_pk=partner.pk, module=module,
                                                      object_key=object_key, method=method, path=path, body=payload)
             n += 1
@@ -94,7 +100,18 @@ class Pushes:
     async def to_partner(self, conn: AsyncConnection, partner_pk: int, module: str, object_key: str, method: str,
                          path: str, body: Any) -> int:
         """A push to one partner only: `path` below its `module` receiver endpoint, or an
-        absolute URL. Messages of one `object_key` are delivered in the order enqueued."""
+        absolute URL. Messages of one `object_key` are delivered in the order enqueued. A push
+        through a hub to a party the hub reports not connected is not queued (0): that party is
+        brought up to date when it connects again (services/hub_parties.py)."""
+        if module in ADDRESSED and isinstance(body, dict) and isinstance(body.get("cdr_token"), dict):
+            partner = await self.platform.store.partners.get(conn, partner_pk)
+            token = body["cdr_token"]
+            if partner is not None and partner.is_hub:
+                status = partner.party_status(str(token.get("country_code", "")), str(token.get("party_id", "")))
+                if status not in (None, "CONNECTED"):
+                    log.info("not queued: %s %s to %s/%s, which hub %s reports %s", method, object_key,
+                             token.get("country_code"), token.get("party_id"), partner.name, status)
+                    return 0
         payload = orjson.dumps(body).decode() if body is not None else None
         return await self.platform.store.outbox.enqueue(conn, partner_pk=partner_pk, module=module,
                                                         object_key=object_key, method=method, path=path,
@@ -214,26 +231,34 @@ class OutboxWorker:
         if partner is None or not partner.registered or not partner.outgoing_token:
             await self._retry(message, attempts, "partner is not registered (waiting for it to register again)")
             return 0
-        if is_absolute(message.path):
-            url = message.path
-        else:
+        base = None
+        if not is_absolute(message.path):
             base = partner.endpoint(message.module, "RECEIVER")
             if not base:
                 await self._retry(message, attempts, f"partner has no {message.module} receiver endpoint")
                 return 0
-            url = base.rstrip("/") + message.path
+        try:
+            said = await delivery.say(self.platform, message, partner, base)
+        except CannotSay as exc:  # not sent rather than sent wrong; kept for an operator to see
+            log.warning("push %s %s cannot be said to partner %s (OCPI %s): %s", message.method, message.path,
+                        partner.name, partner.version, exc.reason)
+            async with store.begin() as conn:
+                await store.outbox.failed(conn, message.pk, attempts=attempts,
+                                          error=f"cannot be said in OCPI {partner.version}: {exc.reason}")
+            return 1
+        url = said.url
         async with self._sem:
             try:
                 await self.platform.ocpi.call(
-                    message.method, url, token=partner.outgoing_token, encoding=partner.outgoing_encoding,
-                    json=message.body.encode() if message.body is not None else None, module=message.module,
-                    to_party=partner.parties()[0] if partner.parties() else None,
+                    said.method, url, token=partner.outgoing_token, encoding=partner.outgoing_encoding,
+                    json=orjson.dumps(said.body) if said.body is not None else None, module=message.module,
+                    to_party=said.to_party,
                 )
             except PartnerCallError as exc:
                 if exc.retryable:
                     await self._retry(message, attempts, str(exc))
                     return 0
-                log.warning("partner %s refused %s %s: %s", partner.name, message.method, url, exc)
+                log.warning("partner %s refused %s %s: %s", partner.name, said.method, url, exc)
                 async with store.begin() as conn:
                     await store.outbox.failed(conn, message.pk, attempts=attempts, error=str(exc))
                 return 1

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from evroam.model.commands import CommandType
 from evroam.model.partners import Partner
+from evroam.ocpi import registry
 from evroam.ocpi.chargingprofiles import client as chargingprofiles_client
 from evroam.ocpi.commands import sender as commands_client
 from evroam.ocpi.tokens import client as tokens_client
@@ -19,10 +20,11 @@ from evroam.services.ports import PartnerCallFailed
 from evroam.settings import Settings
 
 T = TypeVar("T")
-#: where partners post the asynchronous results of our requests (module -> path below base_url)
+#: where partners post the asynchronous results of our requests: (module, our interface) and the
+#: path below it
 RESULT_PATHS = {
-    "chargingprofiles": "/ocpi/2.2.1/emsp/chargingprofiles/results/",
-    "commands": "/ocpi/2.2.1/emsp/commands/",
+    "chargingprofiles": (("chargingprofiles", registry.SENDER), "/results/"),
+    "commands": (("commands", registry.SENDER), "/"),
 }
 
 
@@ -39,7 +41,8 @@ class OcpiPartnerCalls:
     async def send_command(self, partner: Partner, command: str, body: dict[str, Any], *,
                            to_party: tuple[str, str] | None) -> dict[str, Any]:
         return await _failing(commands_client.send_command(self.client, partner, CommandType(command), body,
-                                                           to_party=to_party))
+                                                           to_party=to_party,
+                                                           wait=self.settings.command_timeout))
 
     def takes_commands(self, partner: Partner) -> bool:
         return commands_client.commands_url(partner) is not None
@@ -49,8 +52,12 @@ class OcpiPartnerCalls:
         return await _failing(chargingprofiles_client.request(self.client, partner, method, session_id,
                                                               body=body, params=params))
 
-    def results_url(self, module: str, *parts: str) -> str:
-        return self.settings.base_url + RESULT_PATHS[module] + "/".join(quote(p, safe="") for p in parts)
+    def results_url(self, module: str, *parts: str, partner: Partner | None = None) -> str:
+        """Below our interface in the partner's version (the one it will post the result in)."""
+        (name, role), below = RESULT_PATHS[module]
+        version = registry.get(partner.version if partner is not None else None)
+        return (version.url(self.settings.base_url, name, role) + below
+                + "/".join(quote(p, safe="") for p in parts))
 
 
 async def _failing(call: Awaitable[T]) -> T:

@@ -160,6 +160,7 @@ def _own_copy(partner: Partner) -> Partner:
     mine.roles = [dict(r) for r in partner.roles]
     mine.endpoints = [dict(e) for e in partner.endpoints]
     mine.sync_state = dict(partner.sync_state)
+    mine.hub_parties = [dict(p) for p in partner.hub_parties]
     return mine
 
 

@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING
 from evroam.events.tasks import cancel_and_wait
 from evroam.model.common import format_datetime, utcnow
 from evroam.model.partners import Partner
+from evroam.ocpi import registry, wire
+from evroam.ocpi.hubclientinfo.client import pull_client_info
+from evroam.ocpi.mappings import base
 from evroam.ocpi.transport.errors import PartnerCallError
 from evroam.services.errors import ServiceError
 
@@ -30,10 +33,11 @@ log = logging.getLogger(__name__)
 
 # Tariffs before the locations that name them, sessions before their CDRs.
 PULLED_MODULES = ("tariffs", "locations", "sessions", "cdrs")
+KINDS = {"tariffs": base.TARIFF, "locations": base.LOCATION, "sessions": base.SESSION, "cdrs": base.CDR}
 # An incremental pull asks for changes since the previous pull started, minus this margin, so a
 # partner whose clock runs behind ours loses nothing (objects pulled twice are simply replaced).
 CLOCK_MARGIN = timedelta(minutes=5)
-# The sessions sender interface requires date_from (OCPI 2.2.1): a full pull asks from here.
+# The sessions sender interface requires date_from: a full pull asks from here.
 EPOCH = "1970-01-01T00:00:00Z"
 _ERROR_PREFIX = "pull from "
 
@@ -64,6 +68,11 @@ async def _pull(platform: Platform, partner: Partner, *, full: bool,
     async with platform.store.connect() as conn:
         partner = await platform.store.partners.get(conn, partner.pk) or partner  # the latest sync state
     allowed = partner.parties("CPO")
+    version = registry.get(partner.version)
+    # a 2.1.1 object names no owner: the partner's CPO party (it has one)
+    ctx = wire.context(platform, owner=allowed[0] if len(allowed) == 1 else None)
+    # GET-all through a hub is addressed to the hub, which merges what its parties send
+    to_party = partner.hub_party() or (allowed[0] if len(allowed) == 1 else None)
     counts: dict[str, int] = {}
     errors: dict[str, str] = {}
     problems: list[str] = []
@@ -80,8 +89,10 @@ async def _pull(platform: Platform, partner: Partner, *, full: bool,
             progress(module, 0)
         try:
             async for page in platform.ocpi.pages(url, token=partner.outgoing_token,
-                                                  encoding=partner.outgoing_encoding, module=module, params=params,
-                                                  to_party=allowed[0] if len(allowed) == 1 else None):
+                                                  encoding=partner.outgoing_encoding,
+                                                  module=module if version.routing_headers else None,
+                                                  params=params, to_party=to_party):
+                page = [await version.mapping.inbound(KINDS[module], obj, ctx) for obj in page]
                 n, skipped = await _store(platform, module, page, allowed)
                 stored += n
                 problems += skipped
@@ -194,14 +205,17 @@ class Puller:
 
 
 def install(platform: Platform) -> None:
-    """After a CPO partner registers, pull its data (when we play the eMSP role)."""
-    if "EMSP" not in platform.settings.roles:
-        return
+    """After a partner registers: a hub's ClientInfo list is read; a CPO partner's data is pulled
+    (when we play the eMSP role), also when a hub reports one of its CPO parties connected again."""
 
     async def on_registered(event) -> None:
         async with platform.store.connect() as conn:
             partner = await platform.store.partners.get(conn, event.data["partner_pk"])
-        if partner and partner.has_role("CPO"):
+        if partner is not None and partner.is_hub:
+            await pull_client_info(platform, partner)
+            async with platform.store.connect() as conn:
+                partner = await platform.store.partners.get(conn, partner.pk) or partner
+        if partner and partner.has_role("CPO") and "EMSP" in platform.settings.roles:
             try:
                 await pull(platform, partner)
             except PullFailed as exc:  # recorded on the partner; the periodic pull or `partners sync` retries
@@ -212,4 +226,17 @@ def install(platform: Platform) -> None:
                     await platform.store.partners.update(conn, partner.pk,
                                                          last_error=f"{_ERROR_PREFIX}{partner.name} failed: {exc}")
 
+    async def on_party_connected(event) -> None:
+        if event.data.get("role") != "CPO" or "EMSP" not in platform.settings.roles:
+            return
+        async with platform.store.connect() as conn:
+            partner = await platform.store.partners.get(conn, event.data["partner_pk"])
+        if partner is not None and partner.registered:
+            try:
+                await pull(platform, partner)
+            except Exception as exc:  # recorded on the partner; the periodic pull retries
+                log.warning("pull from %s after %s/%s connected again: %s", partner.name,
+                            event.data.get("country_code"), event.data.get("party_id"), exc)
+
     platform.bus.subscribe("partner.registered", on_registered)
+    platform.bus.subscribe("hub.party_connected", on_party_connected)

@@ -13,7 +13,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from evroam.model.common import utcnow
+from evroam.ocpi import registry
 from evroam.ocpi.listing import paged_response
+from evroam.ocpi.mappings import base
 from evroam.ocpi.transport import errors as ocpi_errors
 from evroam.ocpi.transport.auth import token_candidates
 from evroam.ocpi.transport.envelope import ocpi_response
@@ -52,24 +54,35 @@ def _ours(request: Request) -> list[tuple[str, str]]:
     return [(settings.country_code, settings.party_id)]
 
 
-# ------------------------------------------------------------------ OCPI 2.2.1
+# ------------------------------------------------------------------ OCPI
 
 
-@router.get("/ocpi/versions", summary="The OCPI versions of the open data (2.2.1)")
+#: the OCPI version of the open data (what the Dutch NAP takes)
+OPEN = registry.get(registry.MODEL_VERSION)
+V = OPEN.number
+
+
+def in_open_version(request: Request) -> None:
+    """Dependency: the open data's OCPI routes speak OPEN's version (its mapping writes the bodies)."""
+    request.state.ocpi_version = OPEN
+
+
+@router.get("/ocpi/versions", summary="The OCPI versions of the open data")
 async def versions(request: Request, _: str | None = Depends(consumer)):
     base = request.app.state.platform.settings.base_url
-    return ocpi_response([{"version": "2.2.1", "url": f"{base}{PREFIX}/ocpi/2.2.1"}])
+    return ocpi_response([{"version": V, "url": f"{base}{PREFIX}/ocpi/{V}"}])
 
 
-@router.get("/ocpi/2.2.1", summary="The open data OCPI modules: locations and tariffs (sender)")
+@router.get(f"/ocpi/{V}", summary="The open data OCPI modules: locations and tariffs (sender)")
 async def details(request: Request, _: str | None = Depends(consumer)):
     base = request.app.state.platform.settings.base_url
-    return ocpi_response({"version": "2.2.1", "endpoints": [
-        {"identifier": module, "role": "SENDER", "url": f"{base}{PREFIX}/ocpi/2.2.1/{module}"}
+    return ocpi_response({"version": V, "endpoints": [
+        {"identifier": module, "role": "SENDER", "url": f"{base}{PREFIX}/ocpi/{V}/{module}"}
         for module in ("locations", "tariffs")]})
 
 
-@router.get("/ocpi/2.2.1/locations", summary="Our published locations, paged (offset, limit, date_from, date_to)")
+@router.get(f"/ocpi/{V}/locations", summary="Our published locations, paged (offset, limit, date_from, date_to)",
+            dependencies=[Depends(in_open_version)])
 async def list_locations(request: Request, _: str | None = Depends(consumer)):
     platform = request.app.state.platform
     ours = _ours(request)
@@ -78,11 +91,11 @@ async def list_locations(request: Request, _: str | None = Depends(consumer)):
         return await platform.store.locations.page(conn, owners=ours, date_from=page.date_from, date_to=page.date_to,
                                                    offset=page.offset, limit=page.limit, raw=True, published=True)
 
-    return await paged_response(request, None, fetch)
+    return await paged_response(request, None, fetch, base.LOCATION)
 
 
-@router.get("/ocpi/2.2.1/locations/{location_id}", summary="One published location")
-@router.get("/ocpi/2.2.1/locations/{location_id}/{evse_uid}", summary="One EVSE of a published location")
+@router.get(f"/ocpi/{V}/locations/{{location_id}}", summary="One published location")
+@router.get(f"/ocpi/{V}/locations/{{location_id}}/{{evse_uid}}", summary="One EVSE of a published location")
 async def get_location(location_id: str, request: Request, evse_uid: str | None = None,
                        _: str | None = Depends(consumer)):
     platform = request.app.state.platform
@@ -99,7 +112,8 @@ async def get_location(location_id: str, request: Request, evse_uid: str | None 
         raise err from None
 
 
-@router.get("/ocpi/2.2.1/tariffs", summary="The tariffs of our published locations, paged")
+@router.get(f"/ocpi/{V}/tariffs", summary="The tariffs of our published locations, paged",
+            dependencies=[Depends(in_open_version)])
 async def list_tariffs(request: Request, _: str | None = Depends(consumer)):
     platform = request.app.state.platform
     ours = _ours(request)
@@ -109,7 +123,7 @@ async def list_tariffs(request: Request, _: str | None = Depends(consumer)):
         return await platform.store.tariffs.page(conn, owners=ours, date_from=page.date_from, date_to=page.date_to,
                                                  offset=page.offset, limit=page.limit, raw=True, ids=ids)
 
-    return await paged_response(request, None, fetch)
+    return await paged_response(request, None, fetch, base.TARIFF)
 
 
 # ------------------------------------------------------------------ DATEX II

@@ -366,7 +366,7 @@ class ChargingProfileService:
         if not partner.endpoint(MODULE, "RECEIVER"):
             raise Invalid(f"partner {partner.name} offers no chargingprofiles Receiver endpoint")
         request_id = secrets.token_hex(16)
-        response_url = self.partners.results_url(MODULE, request_id)
+        response_url = self.partners.results_url(MODULE, request_id, partner=partner)
         async with self.store.begin() as conn:
             await self.requests.create(conn, request_id=request_id, partner_pk=partner.pk, session_id=session_id,
                                        kind=kind, request=request)

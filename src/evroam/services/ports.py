@@ -159,9 +159,11 @@ class PartnerCalls(Protocol):
         """Set (PUT), ask for (GET) or clear (DELETE) a session's charging profile at its CPO:
         the ChargingProfileResponse."""
 
-    def results_url(self, module: str, *parts: str) -> str:
+    def results_url(self, module: str, *parts: str, partner: Partner | None = None) -> str:
         """Where a partner posts the asynchronous result of a request of ours (e.g.
-        `results_url("commands", "START_SESSION", command_id)`)."""
+        `results_url("commands", "START_SESSION", command_id, partner=cpo)`), in the partner's
+        protocol version."""
+
 
 
 # ---------------------------------------------------------------------- payments and mail

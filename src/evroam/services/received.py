@@ -86,7 +86,11 @@ class ReceivedRecords:
         self._session_event(cc, pid, data)
         return created
 
-    async def session_patch(self, cc: str, pid: str, session_id: str, patch: Any) -> None:
+    async def session_patch(self, cc: str, pid: str, session_id: str, patch: Any, *, append_periods: bool = True) -> None:
+        """`append_periods` False: the `charging_periods` a PATCH carries replace the stored ones
+        (OCPI 2.1.1, where a PATCH replaces every field it names)."""
+        if not isinstance(patch, dict):
+            raise Invalid("expected a JSON object")
         async with self.store.begin() as conn:
             current = await self.store.sessions.get(conn, cc, pid, session_id)
             if current is None:
@@ -99,7 +103,7 @@ class ReceivedRecords:
             if periods is not None and not isinstance(periods, list):
                 raise Invalid("charging_periods: expected a list of ChargingPeriod objects")
             # PATCH appends the periods it carries (an omitted or empty list changes nothing).
-            stored = list(current.get("charging_periods") or [])
+            stored = list(current.get("charging_periods") or []) if append_periods or periods is None else []
             new = [p for p in periods or [] if p not in stored]
             merged["charging_periods"] = stored + new
             if not merged["charging_periods"] and "charging_periods" not in current:

@@ -90,7 +90,7 @@ class RemoteCommandService:
             return await self._local_start(token, loc, evse_uid)
         partner = await self._cpo_partner(country_code, party_id)
         cid = _new_id()
-        body = StartSession(response_url=self._response_url(CommandType.START_SESSION, cid), token=token,
+        body = StartSession(response_url=self._response_url(CommandType.START_SESSION, cid, partner), token=token,
                             location_id=loc["id"], evse_uid=evse_uid, connector_id=connector_id,
                             authorization_reference=cid).to_dict()
         record = await self._create(cid, CommandType.START_SESSION, partner, country_code, party_id,
@@ -109,7 +109,7 @@ class RemoteCommandService:
             return await self._local_stop(session)
         partner = await self._cpo_partner(country_code, party_id)
         cid = _new_id()
-        body = StopSession(response_url=self._response_url(CommandType.STOP_SESSION, cid),
+        body = StopSession(response_url=self._response_url(CommandType.STOP_SESSION, cid, partner),
                            session_id=session["id"]).to_dict()
         record = await self._create(cid, CommandType.STOP_SESSION, partner, country_code, party_id,
                                     location_id=session.get("location_id"), evse_uid=session.get("evse_uid"),
@@ -127,7 +127,7 @@ class RemoteCommandService:
         cid = _new_id()
         reservation_id = reservation_id or cid
         body = validated(ReserveNow, {
-            "response_url": self._response_url(CommandType.RESERVE_NOW, cid), "token": token,
+            "response_url": self._response_url(CommandType.RESERVE_NOW, cid, partner), "token": token,
             "expiry_date": format_datetime(expiry_date), "reservation_id": reservation_id,
             "location_id": loc["id"], "evse_uid": evse_uid, "authorization_reference": cid}).to_dict()
         record = await self._create(cid, CommandType.RESERVE_NOW, partner, country_code, party_id,
@@ -139,7 +139,7 @@ class RemoteCommandService:
         self._not_local(country_code, party_id, "CANCEL_RESERVATION")
         partner = await self._cpo_partner(country_code, party_id)
         cid = _new_id()
-        body = CancelReservation(response_url=self._response_url(CommandType.CANCEL_RESERVATION, cid),
+        body = CancelReservation(response_url=self._response_url(CommandType.CANCEL_RESERVATION, cid, partner),
                                  reservation_id=reservation_id).to_dict()
         record = await self._create(cid, CommandType.CANCEL_RESERVATION, partner, country_code, party_id,
                                     reservation_id=reservation_id)
@@ -151,7 +151,7 @@ class RemoteCommandService:
         self._not_local(country_code, party_id, "UNLOCK_CONNECTOR")
         partner = await self._cpo_partner(country_code, party_id)
         cid = _new_id()
-        body = UnlockConnector(response_url=self._response_url(CommandType.UNLOCK_CONNECTOR, cid),
+        body = UnlockConnector(response_url=self._response_url(CommandType.UNLOCK_CONNECTOR, cid, partner),
                                location_id=loc["id"], evse_uid=evse_uid, connector_id=connector_id).to_dict()
         record = await self._create(cid, CommandType.UNLOCK_CONNECTOR, partner, country_code, party_id,
                                     location_id=loc["id"], evse_uid=evse_uid, connector_id=connector_id)
@@ -294,8 +294,8 @@ class RemoteCommandService:
     def _changed(self, command_id: str, state: str) -> None:
         self.bus.publish("remote_command.changed", command_id=command_id, state=state)
 
-    def _response_url(self, command: CommandType, command_id: str) -> str:
-        return self.partners.results_url("commands", command.value, command_id)
+    def _response_url(self, command: CommandType, command_id: str, partner: Partner) -> str:
+        return self.partners.results_url("commands", command.value, command_id, partner=partner)
 
     # ------------------------------------------------------------------ checks
 

@@ -9,7 +9,7 @@ from evroam.model.common import format_datetime, parse_datetime, utcnow
 from evroam.model.tariffs import Tariff
 from evroam.services.errors import Invalid, NotFound
 from evroam.services.locations import ImportResult
-from evroam.services.objects import OwnObjectsService, same_id, validated
+from evroam.services.objects import OwnObjectsService, merge_patch, same_id, validated
 
 
 class TariffService(OwnObjectsService):
@@ -58,6 +58,22 @@ class TariffService(OwnObjectsService):
             created = await self.store.tariffs.put(conn, cc, pid, tariff.id, data, parse_datetime(data["last_updated"]))
         self.bus.publish("tariff.received", country_code=cc.upper(), party_id=pid.upper(), tariff_id=tariff_id)
         return created
+
+    async def receive_patch(self, cc: str, pid: str, tariff_id: str, patch: Any) -> None:
+        """A CPO's PATCH of a tariff (OCPI 2.1.1): only the given fields change."""
+        if not isinstance(patch, dict):
+            raise Invalid("expected a JSON object")
+        for key in ("id", "country_code", "party_id"):
+            if key in patch and not same_id(str(patch[key]), cc if key == "country_code" else pid
+                                            if key == "party_id" else tariff_id):
+                raise Invalid(f"{key}: cannot be changed by PATCH")
+        async with self.store.begin() as conn:
+            current = await self.store.tariffs.get(conn, cc, pid, tariff_id)
+            if current is None:
+                raise NotFound(f"tariff {tariff_id!r} of {cc}/{pid} not found", kind="tariff")
+            tariff = validated(Tariff, merge_patch(current, patch)).to_dict()
+            await self.store.tariffs.put(conn, cc, pid, current["id"], tariff, parse_datetime(tariff["last_updated"]))
+        self.bus.publish("tariff.received", country_code=cc.upper(), party_id=pid.upper(), tariff_id=tariff_id)
 
     async def receive_delete(self, cc: str, pid: str, tariff_id: str) -> None:
         async with self.store.begin() as conn:

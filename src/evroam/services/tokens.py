@@ -82,9 +82,10 @@ class TokenService(OwnObjectsService):
         return n
 
     async def cpo_partners(self, conn) -> list[Partner]:
-        """Registered CPO partners with a tokens receiver endpoint."""
+        """Registered CPO partners (and hubs, which pass tokens on to theirs) with a tokens receiver
+        endpoint."""
         return [p for p in await self.store.partners.registered(conn)
-                if p.has_role("CPO") and p.endpoint("tokens", "RECEIVER")]
+                if (p.has_role("CPO") or p.is_hub) and p.endpoint("tokens", "RECEIVER")]
 
     async def _push(self, conn, partner: Partner, token: dict[str, Any]) -> int:
         return await self.pushes.token_put(conn, partner.pk, token)

@@ -170,7 +170,8 @@ class ChargingRecordRepository:
 
     def _key(self, cc: str, pid: str, object_id: str):
         t = self.table.c
-        return and_(t.country_code == cc.upper(), t.party_id == pid.upper(), t.id == object_id)
+        return and_(t.country_code == cc.upper(), t.party_id == pid.upper(),
+                    func.lower(t.id) == object_id.lower())  # a CiString: any case finds it
 
     async def get(self, conn: AsyncConnection, cc: str, pid: str, object_id: str) -> dict | None:
         row = (await conn.execute(select(self.table.c.data).where(self._key(cc, pid, object_id)))).first()

@@ -83,7 +83,8 @@ class ObjectRepository:
 
     def _key(self, country_code: str, party_id: str, object_id: str):
         t = self.table.c
-        return and_(t.country_code == country_code.upper(), t.party_id == party_id.upper(), t.id == object_id)
+        return and_(t.country_code == country_code.upper(), t.party_id == party_id.upper(),
+                    func.lower(t.id) == object_id.lower())  # a CiString: any case finds it
 
     async def get(self, conn: AsyncConnection, country_code: str, party_id: str, object_id: str) -> dict | None:
         raw = await self.get_raw(conn, country_code, party_id, object_id)

@@ -32,6 +32,7 @@ def _to_partner(row: Any, reserved: frozenset[tuple[str, str]] = frozenset()) ->
         endpoints=orjson.loads(row.endpoints or "[]"),
         last_error=row.last_error,
         sync_state=orjson.loads(row.sync_state or "{}"),
+        hub_parties=orjson.loads(row.hub_parties or "[]"),
         created_at=row.created_at,
         updated_at=row.updated_at,
         reserved=reserved,
@@ -62,6 +63,7 @@ class PartnerRepository:
                 roles="[]",
                 endpoints="[]",
                 sync_state="{}",
+                hub_parties="[]",
                 created_at=now,
                 updated_at=now,
             )
@@ -106,7 +108,7 @@ class PartnerRepository:
         clear tokens the partner will present to us (stored hashed; None clears them)."""
         row: dict[str, Any] = {"updated_at": utcnow()}
         for key, value in values.items():
-            if key in ("roles", "endpoints", "sync_state"):
+            if key in ("roles", "endpoints", "sync_state", "hub_parties"):
                 row[key] = orjson.dumps(value).decode()
             elif key in ("registration_token", "token"):
                 row[f"{key}_hash"] = hash_token(value) if value else None

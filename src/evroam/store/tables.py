@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 from evroam.store.types import UTCDateTime
@@ -44,6 +45,9 @@ partners = Table(
     Column("endpoints", Text, nullable=False, default="[]"),  # JSON list of Endpoint
     Column("last_error", Text),
     Column("sync_state", Text, nullable=False, default="{}"),  # JSON {module: last pull start}
+    # a hub's parties, as its ClientInfo reports them: JSON list of {country_code, party_id, role,
+    # status, last_updated} (and `refused`, a reason, for one we do not let it act for)
+    Column("hub_parties", Text, nullable=False, default="[]"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -69,10 +73,15 @@ def _object_table(name: str, *extra) -> Table:
     )
 
 
-# `published`: the location's `publish` flag, kept beside its JSON so open data pages only the
-# published ones (set by LocationRepository.put).
+def _case_insensitive_ids(table: Table, column: str = "id") -> None:
+    """Ids are CiStrings: looked up by lower(id) (the stored spelling is the owner's)."""
+    Index(f"ix_{table.name}_owner_{column}_ci", table.c.country_code, table.c.party_id, func.lower(table.c[column]))
+
+
 locations = _object_table("locations", Column("published", Boolean, nullable=False, default=False))
 tariffs = _object_table("tariffs")
+_case_insensitive_ids(locations)
+_case_insensitive_ids(tariffs)
 
 outbox = Table(
     "outbox",
@@ -116,6 +125,8 @@ def _charging_record_table(name: str) -> Table:
 
 sessions = _charging_record_table("sessions")
 cdrs = _charging_record_table("cdrs")
+_case_insensitive_ids(sessions)
+_case_insensitive_ids(cdrs)
 
 # Drivers' tokens: ours (we are the eMSP) and those eMSP partners push to us (we are the CPO).
 tokens = Table(
@@ -132,6 +143,7 @@ tokens = Table(
     Index("ix_tokens_uid", "uid"),
     Index("ix_tokens_owner_pk", "country_code", "party_id", "pk"),
 )
+_case_insensitive_ids(tokens, "uid")
 
 chargers = Table(
     "chargers",

@@ -15,7 +15,8 @@ from evroam.store.tables import tokens
 class TokenRepository:
     def _key(self, cc: str, pid: str, uid: str, token_type: str):
         t = tokens.c
-        return and_(t.country_code == cc.upper(), t.party_id == pid.upper(), t.uid == uid, t.type == token_type)
+        return and_(t.country_code == cc.upper(), t.party_id == pid.upper(), func.lower(t.uid) == uid.lower(),
+                    t.type == token_type)  # uids are CiStrings: any case finds a token
 
     async def get(self, conn: AsyncConnection, cc: str, pid: str, uid: str, token_type: str) -> dict | None:
         row = (await conn.execute(select(tokens.c.data).where(self._key(cc, pid, uid, token_type)))).first()
@@ -28,6 +29,18 @@ class TokenRepository:
         if token_type is not None:
             query = query.where(tokens.c.type == token_type)
         return [orjson.loads(r) for r in (await conn.execute(query)).scalars().all()]
+
+    async def by_contract(self, conn: AsyncConnection, cc: str, pid: str, contract_id: str) -> dict | None:
+        """A token of one party by its contract id (compared case-insensitively, as the CiString
+        it is), the oldest when several share it."""
+        quoted = orjson.dumps(contract_id).decode().lower()
+        pattern = '%"contract_id":' + quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = (select(tokens.c.data)
+                 .where(tokens.c.country_code == cc.upper(), tokens.c.party_id == pid.upper(),
+                        func.lower(tokens.c.data).like(pattern, escape="\\"))
+                 .order_by(tokens.c.pk).limit(1))
+        row = (await conn.execute(query)).first()
+        return orjson.loads(row[0]) if row else None
 
     async def put(self, conn: AsyncConnection, cc: str, pid: str, uid: str, token_type: str, data: dict[str, Any],
                   last_updated: datetime) -> bool:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from evroam.ocpi.charging_lists import charging_list
+from evroam.ocpi.registry import SENDER
 from evroam.ocpi.server import Caller, authenticated
 from evroam.ocpi.transport.openapi import LIST, PAGED, envelope_responses
+from evroam.ocpi.wire import versioned
 
-router = APIRouter(prefix="/ocpi/2.2.1/cpo/cdrs", tags=["OCPI CDRs (CPO sender)"],
+router = APIRouter(prefix="/ocpi/{version}/cpo/cdrs", tags=["OCPI CDRs (CPO sender)"],
+                   dependencies=[Depends(versioned("cdrs", SENDER))],
                    responses=envelope_responses(200))
 
 

@@ -14,13 +14,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from evroam.model.charging_profiles import SetChargingProfile
+from evroam.ocpi.registry import RECEIVER
 from evroam.ocpi.server import Caller, authenticated, read_json, routing_headers, validate
 from evroam.ocpi.transport.envelope import ocpi_response
 from evroam.ocpi.transport.errors import invalid
 from evroam.ocpi.transport.openapi import envelope_responses, json_body
+from evroam.ocpi.wire import versioned
 
 MAX_DURATION = 2**31 - 1  # seconds: the largest OCPP integer (GetCompositeSchedule.duration)
-router = APIRouter(prefix="/ocpi/2.2.1/cpo/chargingprofiles", tags=["OCPI chargingprofiles (CPO receiver)"],
+router = APIRouter(prefix="/ocpi/{version}/cpo/chargingprofiles", tags=["OCPI chargingprofiles (CPO receiver)"],
+                   dependencies=[Depends(versioned("chargingprofiles", RECEIVER))],
                    responses=envelope_responses(200))
 
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from evroam.model.charging_profiles import ActiveChargingProfile
+from evroam.ocpi.registry import SENDER
 from evroam.ocpi.server import Caller, authenticated, read_json, routing_headers
 from evroam.ocpi.transport.envelope import ocpi_response
 from evroam.ocpi.transport.errors import forbidden
 from evroam.ocpi.transport.openapi import envelope_responses, json_body
+from evroam.ocpi.wire import versioned
 
-router = APIRouter(prefix="/ocpi/2.2.1/emsp/chargingprofiles", tags=["OCPI chargingprofiles (eMSP sender)"],
+router = APIRouter(prefix="/ocpi/{version}/emsp/chargingprofiles", tags=["OCPI chargingprofiles (eMSP sender)"],
+                   dependencies=[Depends(versioned("chargingprofiles", SENDER))],
                    responses=envelope_responses(200))
 
 

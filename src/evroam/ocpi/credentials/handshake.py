@@ -1,4 +1,4 @@
-"""The credentials handshake, both ways (OCPI 2.2.1 credentials module).
+"""The credentials handshake, both ways, in each OCPI version (see negotiation.py).
 
 - They register with us: `accept(...)` on POST (token A) and PUT (token C) to our credentials.
 - We register with them: `register_with(...)` with the token A they gave us.
@@ -8,102 +8,28 @@
 from __future__ import annotations
 
 import logging
-import secrets
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from evroam.model.credentials import Credentials
 from evroam.model.partners import Partner, PartnerStatus, party_of
-from evroam.ocpi.transport import status
+from evroam.ocpi.credentials.negotiation import (
+    HandshakeError,
+    Negotiated,
+    credentials_url,
+    negotiate,
+    new_token,
+    our_credentials,
+    their_credentials,
+)
+from evroam.ocpi.server import validate
 from evroam.ocpi.transport.errors import OcpiError, PartnerCallError, invalid
 
 if TYPE_CHECKING:
     from evroam.app import Platform
 
 log = logging.getLogger(__name__)
-
-# Modules that make a partner useful to us; a partner offering none of them gets 3003.
-USEFUL_MODULES = {"locations", "sessions", "cdrs", "tariffs", "tokens", "commands", "chargingprofiles",
-                  "hubclientinfo", "payments"}
-
-
-class HandshakeError(Exception):
-    def __init__(self, message: str, ocpi_status: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.ocpi_status = ocpi_status
-
-
-@dataclass
-class Negotiated:
-    version: str
-    version_url: str
-    endpoints: list[dict[str, Any]]
-    encoding: str
-
-
-def new_token() -> str:
-    """A fresh credentials token: 43 URL-safe characters (OCPI allows up to 64 printable)."""
-    return secrets.token_urlsafe(32)
-
-
-def our_credentials(platform: Platform, token: str) -> dict[str, Any]:
-    s = platform.settings
-    business: dict[str, Any] = {"name": s.business_name}
-    if s.business_website:
-        business["website"] = s.business_website
-    return {
-        "token": token,
-        "url": s.versions_url,
-        "roles": [
-            {"role": role, "business_details": business, "party_id": s.party_id, "country_code": s.country_code}
-            for role in s.roles
-        ],
-    }
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
-
-
-async def negotiate(platform: Platform, versions_url: str, token: str, encoding: str | None,
-                    prefer: str | None = None) -> Negotiated:
-    """Read the partner's versions, pick the highest version we both speak, read its endpoints.
-    `prefer`: the token encoding to try first when `encoding` is not known yet."""
-    client = platform.ocpi
-    try:
-        reply = await client.call("GET", versions_url, token=token, encoding=encoding, prefer=prefer)
-    except PartnerCallError as exc:
-        raise HandshakeError(f"could not read the partner's versions at {versions_url}: {exc}",
-                             status.UNABLE_TO_USE_CLIENT_API) from exc
-    theirs = {}
-    for item in reply.data or []:
-        if isinstance(item, dict) and "version" in item and "url" in item:
-            theirs[str(item["version"])] = item["url"]
-    mutual = sorted((v for v in platform.settings.ocpi_versions if v in theirs), key=_version_key, reverse=True)
-    if not mutual:
-        raise HandshakeError(
-            f"no OCPI version in common: the partner offers {sorted(theirs) or 'none'}, "
-            f"we offer {platform.settings.ocpi_versions}",
-            status.UNSUPPORTED_VERSION,
-        )
-    version = mutual[0]
-    try:
-        details = await client.call("GET", theirs[version], token=token, encoding=reply.encoding)
-    except PartnerCallError as exc:
-        raise HandshakeError(f"could not read the partner's {version} endpoints: {exc}",
-                             status.UNABLE_TO_USE_CLIENT_API) from exc
-    endpoints = (details.data or {}).get("endpoints") if isinstance(details.data, dict) else None
-    if not isinstance(endpoints, list):
-        raise HandshakeError("the partner's version details have no endpoints list", status.UNABLE_TO_USE_CLIENT_API)
-    endpoints = [
-        {k: ep[k] for k in ("identifier", "role", "url") if k in ep}
-        for ep in endpoints
-        if isinstance(ep, dict) and "identifier" in ep and "url" in ep
-    ]
-    if not any(ep["identifier"] in USEFUL_MODULES for ep in endpoints):
-        raise HandshakeError("the partner offers no module we can work with (only versions/credentials)",
-                             status.NO_MATCHING_ENDPOINTS)
-    return Negotiated(version, theirs[version], endpoints, reply.encoding)
+__all__ = ["accept", "invite", "new_token", "our_credentials", "refused_claim", "register_with", "unregister",
+           "unregister_with", "update_with"]
 
 
 def _roles_from(credentials: dict[str, Any]) -> list[dict[str, Any]]:
@@ -112,8 +38,8 @@ def _roles_from(credentials: dict[str, Any]) -> list[dict[str, Any]]:
         return [
             {
                 "role": r.get("role"),
-                "country_code": str(r.get("country_code", "")).upper(),
-                "party_id": str(r.get("party_id", "")).upper(),
+                "country_code": str(r.get("country_code", "")),  # the partner's spelling (compared
+                "party_id": str(r.get("party_id", "")),  # case-insensitively, as CiStrings)
                 "business_details": r.get("business_details") or {},
             }
             for r in roles
@@ -149,20 +75,26 @@ async def refused_claim(platform: Platform, partner_pk: int | None, roles: list[
 # ------------------------------------------------------------------ they register with us
 
 
-async def accept(platform: Platform, partner: Partner, credentials: dict[str, Any],
+async def accept(platform: Platform, partner: Partner, body: Any, version: str,
                  sent_encoding: str | None = None) -> dict[str, Any]:
-    """POST (first registration) or PUT (update) of the partner's credentials to us. Calls the
-    partner back with its token (encoded the way the partner encodes the tokens it sends us),
-    stores what was negotiated, and returns our credentials with a newly generated token.
-    Nothing is changed when the callback fails. Roles naming our party or another partner's are
-    refused (2001) before the partner is called back, and nothing is stored."""
-    roles = _roles_from(credentials)
-    await _refuse_claim(platform, partner, roles)
+    """POST (first registration) or PUT (update) of the partner's credentials to our credentials
+    endpoint of `version`: the partner registers on that version (a PUT to another version's
+    endpoint moves it there). Calls the partner back with its token (encoded the way the partner
+    encodes the tokens it sends us), stores what was negotiated, and returns our credentials with
+    a newly generated token, in `version`'s form. Nothing is changed when the callback fails.
+    Roles naming our party or another partner's are refused (2001) before the partner is called
+    back, and nothing is stored."""
+    credentials = await _valid_credentials(body, version, None)
+    await _refuse_claim(platform, partner, _roles_from(credentials))
     try:
-        negotiated = await negotiate(platform, credentials["url"], credentials["token"], None, prefer=sent_encoding)
+        negotiated = await negotiate(platform, credentials["url"], credentials["token"], None, prefer=sent_encoding,
+                                     version=version)
     except HandshakeError as exc:
         await _note_error(platform, partner.pk, exc.message)
         raise OcpiError(exc.message, ocpi_status=exc.ocpi_status, http_status=200) from None
+    if negotiated.party_roles:  # 2.1.1: the roles follow from the endpoints
+        credentials = await _valid_credentials(body, version, negotiated.party_roles)
+    roles = _roles_from(credentials)
     our_token = new_token()
     async with platform.store.begin() as conn:
         # again in the transaction that stores them: another partner may have registered meanwhile
@@ -176,7 +108,14 @@ async def accept(platform: Platform, partner: Partner, credentials: dict[str, An
         )
     log.info("partner %s registered with us (OCPI %s)", partner.name, negotiated.version)
     platform.bus.publish("partner.registered", partner_pk=partner.pk)
-    return our_credentials(platform, our_token)
+    return await our_credentials(platform, our_token, negotiated.version)
+
+
+async def _valid_credentials(body: Any, version: str, party_roles: list[str] | None) -> dict[str, Any]:
+    """A partner's Credentials of `version`, read into the model and validated (2001 otherwise)."""
+    if not isinstance(body, dict):
+        raise invalid("credentials: expected a JSON object")
+    return validate(Credentials, await their_credentials(body, version, party_roles), what="credentials").to_dict()
 
 
 async def _refuse_claim(platform: Platform, partner: Partner, roles: list[dict[str, Any]], conn: Any = None) -> None:
@@ -224,15 +163,17 @@ async def invite(platform: Platform, name: str, token: str | None = None) -> tup
     return partner, token
 
 
-async def register_with(platform: Platform, name: str, versions_url: str, token_a: str) -> Partner:
+async def register_with(platform: Platform, name: str, versions_url: str, token_a: str,
+                        version: str | None = None) -> Partner:
     """We start the handshake with the token A a partner gave us: read its versions, POST our
-    credentials with a fresh token B, keep its token C."""
+    credentials with a fresh token B, keep its token C. The version is the highest both speak,
+    or `version` (which both must speak)."""
     async with platform.store.connect() as conn:
         existing = await platform.store.partners.by_name(conn, name)
     if existing is not None and existing.registered:
         raise ValueError(f"partner {name!r} is already registered")
-    negotiated = await _negotiate_or_raise(platform, versions_url, token_a, None)
-    credentials_url = _credentials_url(negotiated)
+    negotiated = await _negotiate_or_raise(platform, versions_url, token_a, None, version)
+    url = credentials_url(negotiated)
     token_b = new_token()
     async with platform.store.begin() as conn:
         # Token B must work on our versions/credentials before we POST: the partner calls back.
@@ -244,8 +185,8 @@ async def register_with(platform: Platform, name: str, versions_url: str, token_
                                                  versions_url=versions_url)
             partner = existing
     try:
-        reply = await platform.ocpi.call("POST", credentials_url, token=token_a, encoding=negotiated.encoding,
-                                         json=our_credentials(platform, token_b))
+        reply = await platform.ocpi.call("POST", url, token=token_a, encoding=negotiated.encoding,
+                                         json=await our_credentials(platform, token_b, negotiated.version))
     except PartnerCallError as exc:
         async with platform.store.begin() as conn:
             await platform.store.partners.update(conn, partner.pk, registration_token=None,
@@ -262,19 +203,21 @@ async def register_with(platform: Platform, name: str, versions_url: str, token_
     return partner
 
 
-async def update_with(platform: Platform, partner: Partner) -> Partner:
-    """Rotate tokens (and re-negotiate the version) with a registered partner: PUT our
-    credentials with a new token; the partner answers with a new token for us."""
+async def update_with(platform: Platform, partner: Partner, version: str | None = None) -> Partner:
+    """Rotate tokens and re-negotiate the version with a registered partner (the highest both
+    speak now, or `version`): PUT our credentials with a new token to the partner's credentials
+    endpoint of that version; the partner answers with a new token for us."""
     if not partner.registered or not partner.outgoing_token:
         raise ValueError(f"partner {partner.name!r} is not registered")
     negotiated = await _negotiate_or_raise(platform, partner.versions_url, partner.outgoing_token,
-                                           partner.outgoing_encoding)
+                                           partner.outgoing_encoding, version)
     new_b = new_token()
     async with platform.store.begin() as conn:  # the partner may call back with the new token
         await platform.store.partners.update(conn, partner.pk, registration_token=new_b)
     try:
-        reply = await platform.ocpi.call("PUT", _credentials_url(negotiated), token=partner.outgoing_token,
-                                         encoding=negotiated.encoding, json=our_credentials(platform, new_b))
+        reply = await platform.ocpi.call("PUT", credentials_url(negotiated), token=partner.outgoing_token,
+                                         encoding=negotiated.encoding,
+                                         json=await our_credentials(platform, new_b, negotiated.version))
     except PartnerCallError as exc:
         async with platform.store.begin() as conn:
             await platform.store.partners.update(conn, partner.pk, registration_token=None,
@@ -302,18 +245,11 @@ async def unregister_with(platform: Platform, partner: Partner) -> None:
     await unregister(platform, partner)
 
 
-async def _negotiate_or_raise(platform, versions_url, token, encoding) -> Negotiated:
+async def _negotiate_or_raise(platform, versions_url, token, encoding, version=None) -> Negotiated:
     try:
-        return await negotiate(platform, versions_url, token, encoding)
+        return await negotiate(platform, versions_url, token, encoding, version=version)
     except HandshakeError as exc:
         raise RuntimeError(exc.message) from None
-
-
-def _credentials_url(negotiated: Negotiated) -> str:
-    for ep in negotiated.endpoints:
-        if ep["identifier"] == "credentials":
-            return ep["url"]
-    raise RuntimeError("the partner offers no credentials endpoint")
 
 
 async def _store_registration(platform, pk: int, theirs: dict, our_token: str, negotiated: Negotiated, *,
@@ -322,6 +258,10 @@ async def _store_registration(platform, pk: int, theirs: dict, our_token: str, n
     then its answer is not stored, the token we offered it stops working, a first registration
     is withdrawn at the partner (DELETE of its credentials, best effort), and RuntimeError says
     why."""
+    try:
+        theirs = await _valid_credentials(theirs, negotiated.version, negotiated.party_roles)
+    except OcpiError as exc:
+        raise RuntimeError(f"the partner's credentials answer is not valid: {exc.message}") from None
     roles = _roles_from(theirs)
     values: dict[str, Any] = dict(
         status=PartnerStatus.REGISTERED, registration_token=None, token=our_token,
@@ -341,7 +281,7 @@ async def _store_registration(platform, pk: int, theirs: dict, our_token: str, n
     log.warning("partner #%s: %s", pk, message)
     if first:
         try:
-            await platform.ocpi.call("DELETE", _credentials_url(negotiated), token=theirs["token"],
+            await platform.ocpi.call("DELETE", credentials_url(negotiated), token=theirs["token"],
                                      encoding=negotiated.encoding)
         except PartnerCallError as exc:
             log.info("withdrawing the refused registration at the partner failed: %s", exc)

@@ -1,4 +1,5 @@
-"""Credentials module (server side): GET, POST (register), PUT (update), DELETE (unregister)."""
+"""Credentials module (server side): GET, POST (register), PUT (update), DELETE (unregister), in
+the version of the path: a partner registers on the version whose credentials endpoint it calls."""
 
 from __future__ import annotations
 
@@ -6,21 +7,16 @@ from fastapi import APIRouter, Depends, Request
 
 from evroam.model.credentials import Credentials
 from evroam.ocpi.credentials import handshake
-from evroam.ocpi.server import Caller, authenticated_for_registration, read_json, validate
+from evroam.ocpi.registry import SENDER
+from evroam.ocpi.server import Caller, authenticated_for_registration, read_json
 from evroam.ocpi.transport.auth import token_candidates
 from evroam.ocpi.transport.envelope import ocpi_response
-from evroam.ocpi.transport.errors import method_not_allowed, not_found
+from evroam.ocpi.transport.errors import method_not_allowed
 from evroam.ocpi.transport.openapi import envelope_responses, json_body
+from evroam.ocpi.wire import versioned
 
-
-async def offered_version(version: str, request: Request) -> str:
-    offered = request.app.state.platform.settings.ocpi_versions
-    if version not in offered:
-        raise not_found(f"OCPI {version} is not offered here (offered: {', '.join(offered)})")
-    return version
-
-
-router = APIRouter(tags=["OCPI credentials"], dependencies=[Depends(offered_version)], responses=envelope_responses(200))
+router = APIRouter(tags=["OCPI credentials"], dependencies=[Depends(versioned("credentials", SENDER))],
+                   responses=envelope_responses(200))
 PATH = "/ocpi/{version}/credentials"
 
 
@@ -31,15 +27,10 @@ def _presented_token(request: Request, caller: Caller) -> str:
     return ""
 
 
-async def _credentials_body(request: Request) -> dict:
-    body = await read_json(request)
-    model = validate(Credentials, body, what="credentials")
-    return model.to_dict()
-
-
 @router.get(PATH, summary="Our credentials for the calling partner")
 async def get_credentials(version: str, request: Request, caller: Caller = Depends(authenticated_for_registration)):
-    return ocpi_response(handshake.our_credentials(request.app.state.platform, _presented_token(request, caller)))
+    platform = request.app.state.platform
+    return ocpi_response(await handshake.our_credentials(platform, _presented_token(request, caller), version))
 
 
 @router.post(PATH, summary="Register: the partner gives us its credentials",
@@ -47,8 +38,8 @@ async def get_credentials(version: str, request: Request, caller: Caller = Depen
 async def post_credentials(version: str, request: Request, caller: Caller = Depends(authenticated_for_registration)):
     if caller.token_kind != "A":
         raise method_not_allowed("already registered: use PUT to update or DELETE to unregister")
-    credentials = await _credentials_body(request)
-    data = await handshake.accept(request.app.state.platform, caller.partner, credentials, caller.encoding)
+    body = await read_json(request)
+    data = await handshake.accept(request.app.state.platform, caller.partner, body, version, caller.encoding)
     return ocpi_response(data)
 
 
@@ -57,8 +48,8 @@ async def post_credentials(version: str, request: Request, caller: Caller = Depe
 async def put_credentials(version: str, request: Request, caller: Caller = Depends(authenticated_for_registration)):
     if caller.token_kind != "C":
         raise method_not_allowed("not registered yet: register with POST first")
-    credentials = await _credentials_body(request)
-    data = await handshake.accept(request.app.state.platform, caller.partner, credentials, caller.encoding)
+    body = await read_json(request)
+    data = await handshake.accept(request.app.state.platform, caller.partner, body, version, caller.encoding)
     return ocpi_response(data)
 
 

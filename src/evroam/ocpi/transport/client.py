@@ -106,7 +106,7 @@ class OcpiClient:
             )
         return OcpiReply(status, body, response.headers, encoding)
 
-    async def pages(self, url: str, *, token: str, encoding: str | None, module: str,
+    async def pages(self, url: str, *, token: str, encoding: str | None, module: str | None,
                     params: dict[str, Any] | None = None,
                     to_party: tuple[str, str] | None = None) -> AsyncIterator[list[dict[str, Any]]]:
         """Every page of a list endpoint. Link rel="next" is followed when it points at the same

@@ -1,10 +1,10 @@
-"""Versions module: the list of versions and each version's endpoints."""
+"""Versions module: the list of versions and each version's endpoints (from the registry)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from evroam.ocpi.endpoints import offered
+from evroam.ocpi import registry
 from evroam.ocpi.server import Caller, authenticated_for_registration
 from evroam.ocpi.transport.envelope import ocpi_response
 from evroam.ocpi.transport.errors import not_found
@@ -16,7 +16,7 @@ router = APIRouter(tags=["OCPI versions"], responses=envelope_responses(200))
 @router.get("/ocpi/versions", summary="OCPI versions this platform speaks")
 async def versions(request: Request, caller: Caller = Depends(authenticated_for_registration)):
     settings = request.app.state.platform.settings
-    data = [{"version": v, "url": f"{settings.base_url}/ocpi/{v}"} for v in settings.ocpi_versions]
+    data = [{"version": v, "url": f"{settings.base_url}/ocpi/{v}"} for v in registry.offered(settings)]
     return ocpi_response(data)
 
 
@@ -24,6 +24,8 @@ async def versions(request: Request, caller: Caller = Depends(authenticated_for_
 async def version_details(version: str, request: Request,
                           caller: Caller = Depends(authenticated_for_registration)):
     settings = request.app.state.platform.settings
-    if version not in settings.ocpi_versions:
-        raise not_found(f"version {version} is not offered here (offered: {', '.join(settings.ocpi_versions)})")
-    return ocpi_response({"version": version, "endpoints": offered(settings, version)})
+    offered = registry.offered(settings)
+    if version not in offered:
+        raise not_found(f"version {version} is not offered here (offered: {', '.join(offered)})")
+    endpoints = registry.get(version).endpoints(settings.base_url, list(settings.roles))
+    return ocpi_response({"version": version, "endpoints": endpoints})

@@ -20,7 +20,9 @@ from evroam.ocpi.outbox import OutboxWorker, Pushes
 from evroam.ocpi.partner_calls import OcpiPartnerCalls
 from evroam.ocpi.transport.client import OcpiClient
 from evroam.ocpi.versions_supported import check_offered
+from evroam.services.audit import AuditLog
 from evroam.services.authorization import AuthorizationService
+from evroam.services.availability import AvailabilityRecorder
 from evroam.services.chargers import ChargerService
 from evroam.services.charging import ChargingService
 from evroam.services.charging_profiles import ChargingProfileService
@@ -32,13 +34,16 @@ from evroam.services.load_management import LoadManager
 from evroam.services.locations import LocationService
 from evroam.services.ocpp_log import OcppLog
 from evroam.services.operations import ChargerOperations
+from evroam.services.price_views import PriceViews
 from evroam.services.received import ReceivedRecords
 from evroam.services.reconciliation import ReconciliationService
 from evroam.services.remote_commands import RemoteCommandService
 from evroam.services.sites import SiteService
+from evroam.services.statistics import Statistics
 from evroam.services.tariffs import TariffService
 from evroam.services.throttle import Throttle
 from evroam.services.tokens import TokenService
+from evroam.services.users import UserService
 from evroam.settings import Settings
 from evroam.store import Store
 
@@ -105,6 +110,12 @@ class Platform:
         ]
         if "CPO" in settings.roles:
             self.singletons.append(Singleton(self.cluster, "load-management", self.load.start, self.load.stop))
+        # the back office in the browser: accounts, audit log, statistics, prices explained
+        self.audit = AuditLog(self.store)
+        self.users = UserService(self.store, settings, self.throttle, self.audit)
+        self.statistics = Statistics(self.store, settings)
+        self.price_views = PriceViews(self.store, settings)
+        self.availability = AvailabilityRecorder(self.store, self.bus, self.node)
         self.workers_running = False
 
     def _charger_control(self):
@@ -166,6 +177,7 @@ class Platform:
         await self.charging.close()
         await self.ocpp_log.flush()
         await self.bus.drain()
+        await self.availability.close()
         await self.change_feed.stop()
         await self.cluster.stop()
         await self.http.aclose()
@@ -271,6 +283,9 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     if "EMSP" in roles:
         driver_api.install(app)
     metrics.install(app, platform)  # GET /metrics (Prometheus)
+    from evroam.web import install as install_back_office
+
+    install_back_office(app, platform)  # the operators' web UI at / (docs/ui.md)
 
     @app.get("/health", tags=["health"], summary="Liveness and database check")
     async def health():

@@ -77,6 +77,7 @@ def serve(
     out.print(f"  API docs       {settings.base_url}/docs")
     out.print(f"  health         {settings.base_url}/health")
     out.print("  admin API      /admin/api (bearer token: `evroam admin-token`)")
+    out.print(f"  back office    {settings.base_url}/ (accounts: `evroam users add NAME --role admin --password-stdin`)")
     if "CPO" in settings.roles:
         scheme = "wss" if settings.ocpp_tls_cert else "ws"
         out.print(f"  OCPP           {scheme}://{settings.host}:{settings.ocpp_port}/ocpp/{{charge_point_id}}")
@@ -324,6 +325,7 @@ def _install_charging_commands() -> None:
 _install_charging_commands()
 app.add_typer(__import__("evroam.cli_commands").cli_commands.commands_app, name="commands")
 app.command("demo")(__import__("evroam.cli_demo").cli_demo.demo)
+app.add_typer(__import__("evroam.cli_users").cli_users.users_app, name="users")
 
 
 def main() -> None:

@@ -22,12 +22,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from evroam.services.throttle import ADMIN, DRIVER, METRICS, OCPI, OCPP, retry_after_header
+from evroam.services.throttle import ADMIN, DRIVER, METRICS, OCPI, OCPP, WEB, retry_after_header
 
 if TYPE_CHECKING:
     from evroam.app import Platform
 
-DOORS = (OCPP, OCPI, ADMIN, DRIVER, METRICS)
+DOORS = (OCPP, OCPI, ADMIN, DRIVER, METRICS, WEB)
 
 
 class PlatformCollector(Collector):

@@ -1,8 +1,9 @@
 """Throttling of failed authentication, per door and client address.
 
 Every door that checks a secret (the chargers' Basic auth at the OCPP handshake, the partners'
-OCPI tokens, the admin API token, the drivers' API keys, the metrics token) asks `check()` before
-it looks at the credentials, and reports each wrong credential with `failed()`:
+OCPI tokens, the admin API token, the drivers' API keys, the metrics token, the operators'
+passwords at the back office's sign-in) asks `check()` before it looks at the credentials, and
+reports each wrong credential with `failed()`:
 
 - `failures` wrong credentials from one address at one door within `window` seconds refuse that
   address at that door for `delay` seconds; each further lockout doubles the delay, up to
@@ -45,6 +46,7 @@ OCPI = "ocpi"
 ADMIN = "admin"
 DRIVER = "driver"
 METRICS = "metrics"
+WEB = "web"  # operators signing in to the back office in the browser
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -353,6 +353,7 @@ async def serve(settings: Settings, *, demo_data: bool = False, ready: asyncio.E
     app = create_app(platform)
     server = uvicorn.Server(http_config(app, settings, host=settings.host, port=settings.http_port,
                                        timeout_graceful_shutdown=10))
+    app.state.http_server = server  # (long-lived responses, the back office's live events, end when it stops)
     sockets = None
     try:
         if reuse_port:

@@ -150,7 +150,8 @@ class Statistics:
 
     async def chargers(self, period: Period, *, offset: int = 0, limit: int | None = 50) -> dict[str, Any]:
         """Per charger with sessions in the period, busiest first: sessions, energy, utilisation
-        (share of the period its EVSEs were in a session) and uptime (share connected)."""
+        (share of the period its EVSEs were in a session) and uptime (share connected), both of
+        the part of the period since the charger was registered."""
         stats = self.store.statistics
         first, last = period.first.isoformat(), period.last.isoformat()
         async with self.store.connect() as conn:
@@ -161,11 +162,14 @@ class Statistics:
                                                    charger_ids=ids if limit is not None else None)
             listed, _ = await self.store.listings.chargers(conn, ids=ids, limit=len(ids) or 1)
         evses = {c.id: max(1, len(c.evses)) for c in listed}
-        seconds = period.seconds
-        items = [{"charger_id": cid, "sessions": n, "kwh": round(kwh, 3),
-                  "utilisation": round(min(1.0, busy / (seconds * evses.get(cid, 1))), 4),
-                  "uptime": round(min(1.0, uptime.get(cid, 0.0) / seconds), 4)}
-                 for cid, n, busy, kwh in rows]
+        # the share of the part of the period the charger existed in
+        since = {c.id: max(period.start, c.created_at or period.start) for c in listed}
+        items = []
+        for cid, n, busy, kwh in rows:
+            seconds = max(1.0, (period.end - since.get(cid, period.start)).total_seconds())
+            items.append({"charger_id": cid, "sessions": n, "kwh": round(kwh, 3),
+                          "utilisation": round(min(1.0, busy / (seconds * evses.get(cid, 1))), 4),
+                          "uptime": round(min(1.0, uptime.get(cid, 0.0) / seconds), 4)})
         return {"items": items, "total": total, "offset": offset}
 
     async def revenue(self, period: Period) -> list[dict[str, Any]]:

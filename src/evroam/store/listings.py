@@ -27,6 +27,7 @@ class ChargerRow:
     ocpp_version: str | None
     state: dict[str, Any]
     last_seen_at: datetime | None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,12 @@ class ListingRepository:
             where.append(or_(c.id.like(pattern, escape="\\"), c.location_id.like(pattern, escape="\\")))
         if ids is not None:
             where.append(c.id.in_(ids))
-        query = (select(c.id, c.status, c.location_id, c.evses, c.ocpp_version, c.state, c.last_seen_at)
+        query = (select(c.id, c.status, c.location_id, c.evses, c.ocpp_version, c.state, c.last_seen_at, c.created_at)
                  .where(*where).order_by(c.id).offset(offset).limit(limit))
         rows = (await conn.execute(query)).all()
         total = (await conn.execute(select(func.count()).select_from(chargers).where(*where))).scalar_one()
         return [ChargerRow(r.id, r.status, r.location_id, orjson.loads(r.evses or "{}"), r.ocpp_version,
-                           orjson.loads(r.state or "{}"), r.last_seen_at) for r in rows], total
+                           orjson.loads(r.state or "{}"), r.last_seen_at, r.created_at) for r in rows], total
 
     async def transactions(self, conn: AsyncConnection, owner: Owner, *, active: bool | None = None,
                            charger_id: str | None = None, before: int | None = None,

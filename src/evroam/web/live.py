@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,17 +90,23 @@ class LiveHub:
                 listener.overflowed = True
             self.sent += 1
 
-    async def stream(self, listener: Listener) -> AsyncIterator[str]:
-        """The event stream of one browser (ends when the browser goes)."""
+    async def stream(self, listener: Listener, stopping: Callable[[], bool] = lambda: False) -> AsyncIterator[str]:
+        """The event stream of one browser: ends when the browser goes, or within a second of
+        `stopping()` turning true (the server shutting down: the browser reconnects elsewhere)."""
         self.listeners.add(listener)
         try:
             yield "retry: 1000\n\n: connected\n\n"
-            while True:
+            idle = 0.0
+            while not stopping():
                 try:
-                    message = await asyncio.wait_for(listener.queue.get(), HEARTBEAT_SECONDS)
+                    message = await asyncio.wait_for(listener.queue.get(), 1.0)
                 except TimeoutError:
-                    yield ": heartbeat\n\n"
+                    idle += 1.0
+                    if idle >= HEARTBEAT_SECONDS:
+                        idle = 0.0
+                        yield ": heartbeat\n\n"
                     continue
+                idle = 0.0
                 if listener.overflowed:
                     listener.overflowed = False
                     yield "event: overflow\ndata: {}\n\n"

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -33,9 +33,13 @@ STATUS_CLASSES = {"AVAILABLE": "ok", "CHARGING": "busy", "RESERVED": "busy", "BL
                   "PLANNED": "off"}
 
 
+def _missing(value: Any) -> bool:
+    return value is None or isinstance(value, Undefined) or value == ""
+
+
 def when(value: Any, seconds: bool = True) -> str:
     """A time as operators read it: UTC, to the second."""
-    if value is None or value == "":
+    if _missing(value):
         return "–"
     if isinstance(value, str):
         try:
@@ -47,20 +51,20 @@ def when(value: Any, seconds: bool = True) -> str:
 
 
 def number(value: Any, places: int = 2) -> str:
-    if value is None or value == "":
+    if _missing(value):
         return "–"
     return f"{float(value):,.{places}f}"
 
 
 def money(value: Any, currency: str | None = None) -> str:
-    if value is None or value == "":
+    if _missing(value):
         return "–"
     text = f"{Decimal(str(value)).quantize(Decimal('0.01')):,}"
     return f"{text} {currency}" if currency else text
 
 
 def duration(seconds: Any) -> str:
-    if seconds is None:
+    if _missing(seconds):
         return "–"
     seconds = int(float(seconds))
     hours, rest = divmod(seconds, 3600)
@@ -69,7 +73,7 @@ def duration(seconds: Any) -> str:
 
 
 def percent(value: Any) -> str:
-    return "–" if value is None else f"{float(value) * 100:.1f} %"
+    return "–" if _missing(value) else f"{float(value) * 100:.2f} %"
 
 
 def status_class(status: Any) -> str:

@@ -18,5 +18,7 @@ async def live(request: Request, kinds: str = "evse,charger,session", session: s
     wanted = frozenset(k for k in kinds.split(",") if k in KINDS)
     followed = frozenset(c for c in (chargers or "").split(",")[:500] if c)
     listener = Listener(kinds=wanted, session=session or None, chargers=followed)
-    return StreamingResponse(request.app.state.live.stream(listener), media_type="text/event-stream",
+    server = getattr(request.app.state, "http_server", None)  # its should_exit: shutting down
+    stream = request.app.state.live.stream(listener, lambda: bool(server is not None and server.should_exit))
+    return StreamingResponse(stream, media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

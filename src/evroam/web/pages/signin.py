@@ -44,7 +44,7 @@ async def login(request: Request) -> Response:
                                      address=auth.client_address(request))
     except SignInRefused as exc:
         headers = {"Retry-After": retry_after_header(exc.retry_after)} if exc.retry_after else {}
-        response = render(request, "login.html", status_code=429 if exc.retry_after else 401,
+        response = render(request, "login.html", status_code=429 if exc.retry_after else 200,
                           login_csrf=expected, next=_next(fields.get("next")), message=exc.message,
                           username=fields.get("username", ""))
         response.headers.update(headers)

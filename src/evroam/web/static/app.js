@@ -36,7 +36,8 @@
     var d = readJSON(el.dataset.source) || {t: [], kw: [], kwh: []};
     var opts = {
       width: chartWidth(el), height: 300, title: "Power and energy",
-      scales: {x: {time: true}, kw: {auto: true}, kwh: {auto: true}},
+      scales: {x: {time: true}, kw: {auto: true, range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; }},
+               kwh: {auto: true, range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; }}},
       series: [{}, {label: "Power (kW)", scale: "kw", stroke: "#1f77b4", width: 2, spanGaps: true},
                {label: "Energy (kWh)", scale: "kwh", stroke: "#2ca02c", width: 2, spanGaps: true}],
       axes: [{}, {scale: "kw", label: "kW"}, {scale: "kwh", label: "kWh", side: 1, grid: {show: false}}]

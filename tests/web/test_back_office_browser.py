@@ -9,6 +9,7 @@ writes the screenshots where docs/ui.md shows them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -28,10 +29,8 @@ from browser import (
     meter,
     screenshots_folder,
 )
-from charge_points import iso, past
+from charge_points import past
 from ocpp.v16 import call
-
-from harness import wait_for
 
 pytestmark = [pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or ""),
               pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
@@ -293,14 +292,16 @@ async def test_the_tariff_preview_equals_the_cli_estimate(browser, network, tmp_
     path = tmp_path / "tariff.json"
     path.write_text(json.dumps(tariff))
     power = float(kwh) * 60 / float(minutes)
-    cli = subprocess.run([sys.executable, "-m", "evroam", "tariff", "estimate", "--tariff", str(path), "--kwh", kwh,
-                          "--power-kw", repr(power), "--start", start, "--tz", "Europe/Amsterdam", "--decimals", "2"],
-                         capture_output=True, text=True, timeout=60, check=True)
+    cli = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "evroam", "tariff", "estimate", "--tariff", str(path), "--kwh", kwh,
+                         "--power-kw", repr(power), "--start", start, "--tz", "Europe/Amsterdam", "--decimals", "2"],
+        capture_output=True, text=True, timeout=60, check=True)
     total = json.loads(cli.stdout)["total_cost"]
     assert shown == (f"{total['excl_vat']:.2f} EUR", f"{total['incl_vat']:.2f} EUR")
     assert total["excl_vat"] > 0
     if tariff_id == "DC-1":  # 0.50 + 23.5 kWh x 0.25 = 6.375 -> 6.38 (6.36 + 0.60 ... incl. VAT)
         assert shown[0] == "6.38 EUR"
-    await page.screenshot(path=screenshots_folder(tmp_path) / "unused.png")
+    if tariff_id == "DC-1":
+        await page.screenshot(path=screenshots_folder(tmp_path) / "tariff-preview.png", full_page=True)
     assert tab.errors == []
     await tab.close()

@@ -350,6 +350,8 @@ async def serve(settings: Settings, *, demo_data: bool = False, ready: asyncio.E
     await platform.start()
     if demo_data and await load_demo(platform):
         log.info("demo data loaded: 3 locations, 8 EVSEs, 2 tariffs")
+    if not await platform.users.list():
+        log.warning("the back office at / has no accounts yet: evroam users add NAME --role admin --password-stdin")
     app = create_app(platform)
     server = uvicorn.Server(http_config(app, settings, host=settings.host, port=settings.http_port,
                                        timeout_graceful_shutdown=10))

@@ -252,6 +252,8 @@ async def seed(platform: Platform, scale: float, progress) -> dict:
                                                "attempts", "next_attempt_at", "created_at"),
                                     [(partner.pk, "sessions", f"s{k}", "PATCH", f"/NL/EVR/s{k}", "{}", "pending", 1,
                                       created, created) for k in range(max(10, int(2000 * scale)))])
+    async with store.begin() as conn:
+        await store.statistics.rebuild_sums(conn)  # (the facts were loaded in bulk)
     sites = [f"LOC-{i:05d}" for i in range(min(100, n_locations))]
     for site in sites:
         await platform.sites.set_site(site, capacity_kw=150.0)
@@ -289,8 +291,9 @@ def pages(ids: dict) -> list[tuple[str, str]]:
            ("tariff preview", "/tariffs/DC-1/preview?kwh=20&minutes=60&start=2024-05-06T18:00&time_zone=Europe/Amsterdam"),
            ("Partners", "/partners"), ("Sites", "/sites"), ("a site", f"/sites/{ids['site']}"),
            ("Drivers", "/drivers"), ("a driver", f"/drivers/{ids['driver']}"),
-           ("Statistics, 30 days", "/statistics"), ("Statistics, 365 days", "/statistics?days=365"),
-           ("Statistics CSV, chargers, 365 days", "/statistics/chargers.csv?days=365"),
+           ("Statistics, 3 months", "/statistics"), ("Statistics, 7 days", "/statistics?period=7d"),
+           ("Statistics, 12 months", "/statistics?period=12m"),
+           ("Statistics CSV, chargers, 12 months", "/statistics/chargers.csv?period=12m"),
            ("Log, last day", "/log"), ("Log of a charger", f"/log?charger={ids['charger']}"),
            ("Log, one action, last day", "/log?action=StatusNotification"),
            ("Log, deep page", f"/log?before={ids['mid_log']}&since=2000-01-01T00:00:00Z"), ("Audit log", "/audit")]

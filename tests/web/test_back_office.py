@@ -23,7 +23,7 @@ from evroam.web.pages import ROUTERS
 from harness import wait_for
 
 PAGES = ["/", "/map", "/chargers", "/sessions", "/sessions?state=past", "/cdrs", "/tariffs", "/partners", "/sites",
-         "/drivers", "/statistics", "/statistics?days=365", "/log", "/audit", f"/chargers/{CHARGER}",
+         "/drivers", "/statistics", "/statistics?period=12m", "/statistics?period=7d", "/log", "/audit", f"/chargers/{CHARGER}",
          "/tariffs/DC-1", f"/sites/{LOCATION}"]
 
 
@@ -235,22 +235,25 @@ async def test_statistics_come_from_the_cdrs(make_instance):
     client = await sign_in(inst.url, "vic")
     try:
         day = t0.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Brussels")).date().isoformat()
-        energy = list(csv.DictReader(io.StringIO((await client.get("/statistics/energy-per-day.csv?days=7")).text)))
+        energy = list(csv.DictReader(io.StringIO((await client.get("/statistics/energy-per-day.csv?period=7d")).text)))
         assert len(energy) == 7
         by_day = {r["day"]: r for r in energy}
         assert sum(float(r["kwh"]) for r in energy) == 32.0 and sum(int(r["sessions"]) for r in energy) == 2
         assert float(by_day[day]["kwh"]) + float(by_day.get(_next_day(day), {"kwh": 0})["kwh"]) == 32.0
-        revenue = list(csv.DictReader(io.StringIO((await client.get("/statistics/revenue.csv?days=7")).text)))
+        revenue = list(csv.DictReader(io.StringIO((await client.get("/statistics/revenue.csv?period=7d")).text)))
         assert revenue == [{"partner": "our drivers", "party": "NL/EVR", "currency": "EUR", "sessions": "2",
                             "revenue_excl_vat": "9.00", "revenue_incl_vat": "10.00"}]  # 6.10 + 3.90
-        chargers = list(csv.DictReader(io.StringIO((await client.get("/statistics/chargers.csv?days=7")).text)))
+        chargers = list(csv.DictReader(io.StringIO((await client.get("/statistics/chargers.csv?period=7d")).text)))
         assert [r["charger"] for r in chargers] == [CHARGER] and chargers[0]["sessions"] == "2"
         assert 0 < float(chargers[0]["utilisation"]) <= 1 and 0 < float(chargers[0]["uptime"]) <= 1
-        grid = list(csv.reader(io.StringIO((await client.get("/statistics/hour-of-week.csv?days=7")).text)))
+        grid = list(csv.reader(io.StringIO((await client.get("/statistics/hour-of-week.csv?period=7d")).text)))
         assert grid[0][:2] == ["day", "00h"] and len(grid) == 8
         assert sum(int(v) for row in grid[1:] for v in row[1:]) == 2
         assert (await client.get("/statistics/nothing.csv")).status_code == 400
-        assert (await client.get("/statistics?days=12")).status_code == 400
+        assert (await client.get("/statistics?period=5y")).status_code == 400
+        months = list(csv.DictReader(io.StringIO((await client.get("/statistics/chargers.csv?period=12m")).text)))
+        assert [(r["charger"], r["sessions"], r["kwh"]) for r in months] == \
+            [(r["charger"], r["sessions"], r["kwh"]) for r in chargers]  # the months' sums say what the facts say
         page = (await client.get("/")).text
         assert "Recent faults" in page and "Chargers online" in page
     finally:

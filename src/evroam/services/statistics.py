@@ -2,7 +2,8 @@
 faulted, sessions running, power, today's energy and revenue, partners' health, recent faults)
 and the statistics over a period (energy per day, sessions by hour of week, utilisation and
 uptime per charger, revenue per partner), each also as CSV. Every figure is an aggregate the
-database computes (store/statistics.py): none reads every session."""
+database computes (store/statistics.py) from the sums kept per day and per charger and month, or
+(the last 7 days per charger) from a week of facts: none reads every session."""
 
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ from evroam.settings import Settings
 from evroam.store import Store
 from evroam.store.sites import latest_meters
 
-PERIODS = (7, 30, 90, 365)
+#: the periods offered, up to today: the last 7 days, or the current month (to date) and the
+#: months before it (whole months read their sums, never the sessions)
+PERIODS = {"7d": "7 days", "month": "this month", "3m": "3 months", "12m": "12 months"}
+MONTHS = {"month": 1, "3m": 3, "12m": 12}
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 #: a partner whose oldest waiting push is older than this is not healthy
 STALE_OUTBOX_SECONDS = 300.0
@@ -40,6 +44,8 @@ class Period:
     first: date
     last: date
     zone: ZoneInfo
+    name: str = "7d"
+    months: tuple[str, ...] | None = None  # whole months (the last one to date); None: days
 
     @property
     def days(self) -> int:
@@ -78,11 +84,18 @@ class Statistics:
     def today(self) -> date:
         return utcnow().astimezone(self.zone).date()
 
-    def period(self, days: int) -> Period:
-        if days not in PERIODS:
-            raise Invalid(f"days: one of {', '.join(map(str, PERIODS))}")
+    def period(self, name: str) -> Period:
+        if name not in PERIODS:
+            raise Invalid(f"period: one of {', '.join(PERIODS)}")
         last = self.today()
-        return Period(last - timedelta(days=days - 1), last, self.zone)
+        if name not in MONTHS:
+            return Period(last - timedelta(days=6), last, self.zone, name)
+        year, month = last.year, last.month
+        months = []
+        for _ in range(MONTHS[name]):
+            months.append(f"{year:04d}-{month:02d}")
+            year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+        return Period(date.fromisoformat(months[-1] + "-01"), last, self.zone, name, tuple(reversed(months)))
 
     # ------------------------------------------------------------------ the overview
 
@@ -155,8 +168,11 @@ class Statistics:
         stats = self.store.statistics
         first, last = period.first.isoformat(), period.last.isoformat()
         async with self.store.connect() as conn:
-            rows = await stats.per_charger(conn, first, last, limit=limit, offset=offset)
-            total = await stats.chargers_with_sessions(conn, first, last)
+            found = await stats.per_charger(conn, first, last, months=period.months)
+            ranked = sorted(found.items(), key=lambda item: (-item[1][1], item[0]))  # busiest first
+            total = len(ranked)
+            rows = [(cid, n, busy, kwh) for cid, (n, busy, kwh) in
+                    (ranked[offset:offset + limit] if limit is not None else ranked)]
             ids = [r[0] for r in rows]
             uptime = await stats.connected_seconds(conn, period.start, period.end,
                                                    charger_ids=ids if limit is not None else None)

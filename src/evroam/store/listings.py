@@ -134,8 +134,8 @@ class ListingRepository:
             query = query.where(c.at < until)
         if before is not None:
             at = (await conn.execute(select(c.at).where(c.pk == before))).scalar_one_or_none()
-            if at is not None:
-                query = query.where(or_(c.at < at, and_(c.at == at, c.pk < before)))
+            if at is not None:  # (the first condition alone is an index range)
+                query = query.where(c.at <= at, or_(c.at < at, c.pk < before))
         rows = (await conn.execute(query.order_by(c.at.desc(), c.pk.desc()).limit(limit))).all()
         return [LogRow(*r) for r in rows]
 

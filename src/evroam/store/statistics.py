@@ -9,15 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, literal_column, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evroam.store.tables import (
     charger_connections,
     charger_faults,
+    charger_months,
     chargers,
     ocpp_transactions,
     session_facts,
+    session_stats,
 )
 
 FACT_COLUMNS = ("session_id", "charger_id", "evse_number", "location_id", "emsp_country_code", "emsp_party_id",
@@ -32,6 +35,11 @@ class Fault:
     location_id: str | None
     evse_uid: str | None
     status: str
+
+
+def _insert(conn: AsyncConnection, table):
+    """INSERT with ON CONFLICT in the connection's dialect (SQLite and PostgreSQL speak it alike)."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def _seconds_between(conn: AsyncConnection, start, end):
@@ -50,70 +58,112 @@ def _earlier(conn: AsyncConnection, a, b):
 
 
 class StatisticsRepository:
-    # ------------------------------------------------------------------ facts
+    # ------------------------------------------------------------------ facts and their sums
 
-    async def add_fact(self, conn: AsyncConnection, fact: dict[str, Any]) -> None:
-        """The fact of one CDR (once: a second one for the same session is ignored)."""
-        exists = (await conn.execute(select(session_facts.c.pk)
-                                     .where(session_facts.c.session_id == fact["session_id"]))).first()
-        if exists is None:
-            await conn.execute(session_facts.insert().values(**{k: fact.get(k) for k in FACT_COLUMNS}))
+    async def add_fact(self, conn: AsyncConnection, fact: dict[str, Any]) -> bool:
+        """The fact of one CDR, added to the sums (once: a second one for the same session
+        changes nothing). Upserts in one statement each, so nodes adding facts together never
+        conflict."""
+        row = {k: fact.get(k) for k in FACT_COLUMNS}
+        added = await conn.execute(_insert(conn, session_facts).values(**row)
+                                   .on_conflict_do_nothing(index_elements=["session_id"]))
+        if not added.rowcount:
+            return False
+        incl = row["cost_incl_vat"]
+        stats = _insert(conn, session_stats).values(
+            day=row["day"], hour_of_week=row["hour_of_week"], emsp_country_code=row["emsp_country_code"] or "",
+            emsp_party_id=row["emsp_party_id"] or "", currency=row["currency"], sessions=1, seconds=row["seconds"],
+            kwh=row["kwh"], cost_excl_vat=row["cost_excl_vat"], cost_incl_vat=incl or 0,
+            incl_unknown=1 if incl is None else 0)
+        s = stats.excluded
+        await conn.execute(stats.on_conflict_do_update(
+            index_elements=["day", "hour_of_week", "emsp_country_code", "emsp_party_id", "currency"],
+            set_={"sessions": session_stats.c.sessions + 1, "seconds": session_stats.c.seconds + s.seconds,
+                  "kwh": session_stats.c.kwh + s.kwh, "cost_excl_vat": session_stats.c.cost_excl_vat + s.cost_excl_vat,
+                  "cost_incl_vat": session_stats.c.cost_incl_vat + s.cost_incl_vat,
+                  "incl_unknown": session_stats.c.incl_unknown + s.incl_unknown}))
+        months = _insert(conn, charger_months).values(month=row["day"][:7], charger_id=row["charger_id"], sessions=1,
+                                                       seconds=row["seconds"], kwh=row["kwh"])
+        m = months.excluded
+        await conn.execute(months.on_conflict_do_update(
+            index_elements=["month", "charger_id"],
+            set_={"sessions": charger_months.c.sessions + 1, "seconds": charger_months.c.seconds + m.seconds,
+                  "kwh": charger_months.c.kwh + m.kwh}))
+        return True
+
+    async def rebuild_sums(self, conn: AsyncConnection) -> None:
+        """Compute the sums again from the facts (after facts were loaded in bulk)."""
+        f = session_facts.c
+        await conn.execute(delete(session_stats))
+        await conn.execute(delete(charger_months))
+        incl_unknown = func.sum(case((f.cost_incl_vat.is_(None), literal_column("1")), else_=literal_column("0")))
+        cc = func.coalesce(f.emsp_country_code, literal_column("''"))  # (literals: the same expression in GROUP BY)
+        pid = func.coalesce(f.emsp_party_id, literal_column("''"))
+        await conn.execute(session_stats.insert().from_select(
+            ["day", "hour_of_week", "emsp_country_code", "emsp_party_id", "currency", "sessions", "seconds", "kwh",
+             "cost_excl_vat", "cost_incl_vat", "incl_unknown"],
+            select(f.day, f.hour_of_week, cc, pid, f.currency, func.count(), func.sum(f.seconds), func.sum(f.kwh),
+                   func.sum(f.cost_excl_vat), func.coalesce(func.sum(f.cost_incl_vat), literal_column("0")),
+                   incl_unknown)
+            .group_by(f.day, f.hour_of_week, cc, pid, f.currency)))
+        month = func.substr(f.day, literal_column("1"), literal_column("7"))
+        await conn.execute(charger_months.insert().from_select(
+            ["month", "charger_id", "sessions", "seconds", "kwh"],
+            select(month, f.charger_id, func.count(), func.sum(f.seconds), func.sum(f.kwh))
+            .group_by(month, f.charger_id)))
 
     async def per_day(self, conn: AsyncConnection, first_day: str, last_day: str) -> list[tuple[str, int, float]]:
         """(day, sessions, kWh) of each local day in [first_day, last_day] that had sessions."""
-        f = session_facts.c
-        rows = await conn.execute(select(f.day, func.count(), func.sum(f.kwh))
-                                  .where(f.day >= first_day, f.day <= last_day).group_by(f.day).order_by(f.day))
-        return [(r[0], int(r[1]), float(r[2] or 0.0)) for r in rows.all()]
+        s = session_stats.c
+        rows = await conn.execute(select(s.day, func.sum(s.sessions), func.sum(s.kwh))
+                                  .where(s.day >= first_day, s.day <= last_day).group_by(s.day).order_by(s.day))
+        return [(r[0], int(r[1]), round(float(r[2] or 0.0), 6)) for r in rows.all()]
 
     async def per_hour_of_week(self, conn: AsyncConnection, first_day: str, last_day: str) -> dict[int, int]:
         """{hour of week (0: Monday 00h local): sessions started}."""
-        f = session_facts.c
-        rows = await conn.execute(select(f.hour_of_week, func.count())
-                                  .where(f.day >= first_day, f.day <= last_day).group_by(f.hour_of_week))
+        s = session_stats.c
+        rows = await conn.execute(select(s.hour_of_week, func.sum(s.sessions))
+                                  .where(s.day >= first_day, s.day <= last_day).group_by(s.hour_of_week))
         return {int(r[0]): int(r[1]) for r in rows.all()}
 
     async def per_charger(self, conn: AsyncConnection, first_day: str, last_day: str, *,
-                          charger_ids: Sequence[str] | None = None, limit: int | None = None,
-                          offset: int = 0) -> list[tuple[str, int, float, float]]:
-        """(charger, sessions, seconds charging, kWh), busiest first."""
-        f = session_facts.c
-        busy = func.sum(f.seconds).label("busy")
-        query = (select(f.charger_id, func.count(), busy, func.sum(f.kwh))
-                 .where(f.day >= first_day, f.day <= last_day).group_by(f.charger_id)
-                 .order_by(busy.desc(), f.charger_id))
-        if charger_ids is not None:
-            query = query.where(f.charger_id.in_(list(charger_ids)))
-        if limit is not None:
-            query = query.limit(limit).offset(offset)
-        return [(r[0], int(r[1]), float(r[2] or 0.0), float(r[3] or 0.0)) for r in (await conn.execute(query)).all()]
-
-    async def chargers_with_sessions(self, conn: AsyncConnection, first_day: str, last_day: str) -> int:
-        f = session_facts.c
-        inner = select(f.charger_id).where(f.day >= first_day, f.day <= last_day).distinct().subquery()
-        return (await conn.execute(select(func.count()).select_from(inner))).scalar_one()
+                          months: Sequence[str] | None = None) -> dict[str, tuple[int, float, float]]:
+        """{charger: (sessions, seconds charging, kWh)} of the chargers with sessions in the
+        period: the days [first_day, last_day] from the facts, or whole `months` (YYYY-MM; the
+        current one to date) from their sums."""
+        if months is not None:
+            m = charger_months.c
+            query = (select(m.charger_id, func.sum(m.sessions), func.sum(m.seconds), func.sum(m.kwh))
+                     .where(m.month.in_(list(months))).group_by(m.charger_id))
+        else:
+            f = session_facts.c
+            query = (select(f.charger_id, func.count(), func.sum(f.seconds), func.sum(f.kwh))
+                     .where(f.day >= first_day, f.day <= last_day).group_by(f.charger_id))
+        return {cid: (int(n), round(float(seconds or 0.0), 3), round(float(kwh or 0.0), 6))
+                for cid, n, seconds, kwh in (await conn.execute(query)).all()}
 
     async def per_party(self, conn: AsyncConnection, first_day: str, last_day: str
                         ) -> list[tuple[str | None, str | None, str, int, int, int | None]]:
         """(eMSP country code, party id, currency, sessions, revenue excl. VAT, incl. VAT), in
-        ten-thousandths of the currency unit; the largest first."""
-        f = session_facts.c
-        revenue = func.sum(f.cost_excl_vat).label("revenue")
+        ten-thousandths of the currency unit (incl. VAT None when no CDR said it); the largest first."""
+        s = session_stats.c
+        revenue = func.sum(s.cost_excl_vat).label("revenue")
         rows = await conn.execute(
-            select(f.emsp_country_code, f.emsp_party_id, f.currency, func.count(), revenue, func.sum(f.cost_incl_vat))
-            .where(f.day >= first_day, f.day <= last_day)
-            .group_by(f.emsp_country_code, f.emsp_party_id, f.currency).order_by(revenue.desc()))
-        return [(r[0], r[1], r[2], int(r[3]), int(r[4] or 0), None if r[5] is None else int(r[5]))
-                for r in rows.all()]
+            select(s.emsp_country_code, s.emsp_party_id, s.currency, func.sum(s.sessions), revenue,
+                   func.sum(s.cost_incl_vat), func.sum(s.incl_unknown))
+            .where(s.day >= first_day, s.day <= last_day)
+            .group_by(s.emsp_country_code, s.emsp_party_id, s.currency).order_by(revenue.desc()))
+        return [(r[0] or None, r[1] or None, r[2], int(r[3]), int(r[4] or 0),
+                 None if int(r[6] or 0) == int(r[3]) else int(r[5] or 0)) for r in rows.all()]
 
     async def day_totals(self, conn: AsyncConnection, day: str) -> list[tuple[str, int, float, int, int | None]]:
         """(currency, sessions, kWh, revenue excl. VAT, incl. VAT) of the sessions of one local day."""
-        f = session_facts.c
-        rows = await conn.execute(select(f.currency, func.count(), func.sum(f.kwh), func.sum(f.cost_excl_vat),
-                                         func.sum(f.cost_incl_vat))
-                                  .where(f.day == day).group_by(f.currency))
-        return [(r[0], int(r[1]), float(r[2] or 0.0), int(r[3] or 0), None if r[4] is None else int(r[4]))
-                for r in rows.all()]
+        s = session_stats.c
+        rows = await conn.execute(select(s.currency, func.sum(s.sessions), func.sum(s.kwh), func.sum(s.cost_excl_vat),
+                                         func.sum(s.cost_incl_vat), func.sum(s.incl_unknown))
+                                  .where(s.day == day).group_by(s.currency))
+        return [(r[0], int(r[1]), round(float(r[2] or 0.0), 6), int(r[3] or 0),
+                 None if int(r[5] or 0) == int(r[1]) else int(r[4] or 0)) for r in rows.all()]
 
     # ------------------------------------------------------------------ connections (uptime)
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from evroam.store.types import UTCDateTime
@@ -172,7 +173,9 @@ ocpp_transactions = Table(
     UniqueConstraint("charger_id", "transaction_id", name="uq_ocpp_transactions_charger_tx"),
     UniqueConstraint("charger_id", "start_key", name="uq_ocpp_transactions_start_key"),
     Index("ix_ocpp_transactions_session", "session_id"),
-    Index("ix_ocpp_transactions_status", "status", "pk"),  # the running ones, newest first (back office)
+    # the running ones (few among millions): a partial index, which planners pick whatever the statistics say
+    Index("ix_ocpp_transactions_active", "pk", sqlite_where=text("status = 'ACTIVE'"),
+          postgresql_where=text("status = 'ACTIVE'")),
 )
 
 # Every meter reading of a transaction, once: a resent reading hits the unique key and is ignored.
@@ -575,9 +578,42 @@ session_facts = Table(
     Column("cost_incl_vat", BigInteger),
     Column("currency", String(3), nullable=False),
     Index("ix_session_facts_day", "day", "charger_id", "seconds", "kwh"),
-    Index("ix_session_facts_day_party", "day", "emsp_country_code", "emsp_party_id", "currency", "cost_excl_vat",
-          "cost_incl_vat"),
     Index("ix_session_facts_charger", "charger_id", "day"),
+)
+
+# The facts summed, kept with them in the same transaction, so that a year of statistics reads a
+# few thousand rows: per local day, hour of week, eMSP party and currency ('' when none) ...
+session_stats = Table(
+    "session_stats",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("day", String(10), nullable=False),
+    Column("hour_of_week", Integer, nullable=False),
+    Column("emsp_country_code", String(2), nullable=False),
+    Column("emsp_party_id", String(3), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("sessions", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("kwh", Float, nullable=False),
+    Column("cost_excl_vat", BigInteger, nullable=False),
+    Column("cost_incl_vat", BigInteger, nullable=False),  # of the sessions whose CDR says it
+    Column("incl_unknown", Integer, nullable=False),  # sessions whose CDR gives no amount incl. VAT
+    UniqueConstraint("day", "hour_of_week", "emsp_country_code", "emsp_party_id", "currency",
+                     name="uq_session_stats_key"),
+)
+
+# ... and per charger and local month (YYYY-MM).
+charger_months = Table(
+    "charger_months",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("month", String(7), nullable=False),
+    Column("charger_id", String(48), nullable=False),
+    Column("sessions", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("kwh", Float, nullable=False),
+    UniqueConstraint("month", "charger_id", name="uq_charger_months_key"),
+    Index("ix_charger_months_cover", "month", "charger_id", "sessions", "seconds", "kwh"),
 )
 
 # Each connection of a charger (connected_at .. disconnected_at; open while connected): uptime.

@@ -17,9 +17,12 @@ def install(app: FastAPI, platform) -> None:
 
     from evroam.web import auth, render
     from evroam.web.live import LiveHub
+    from evroam.web.mapview import MapCache
     from evroam.web.pages import ROUTERS
 
     app.state.live = LiveHub(platform.bus)
+    app.state.map_cache = MapCache(platform.store, platform.bus,
+                                   (platform.settings.country_code, platform.settings.party_id))
     app.mount(render.ASSETS, StaticFiles(directory=render.HERE / "static"), name="backoffice-assets")
     for router in ROUTERS:
         app.include_router(router, prefix=render.PREFIX, include_in_schema=False)

@@ -76,3 +76,49 @@ def frame(points: list[tuple[float, float]], tiles_url: str | None) -> MapFrame:
                               "top": round((ty * TILE - origin[1]) / FRAME_H * 100, 3),
                               "width": round(TILE / FRAME_W * 100, 3), "height": round(TILE / FRAME_H * 100, 3)})
     return MapFrame(zoom, origin, tiles)
+
+
+class MapCache:
+    """Our locations as the map needs them (id, name, city, latitude, longitude, [[EVSE uid,
+    status], ...]), kept in this process: read whole once, then only the locations that changed
+    (`location.changed`, heard from every node and process, which an EVSE status change causes
+    too), so that showing the map does not read and parse every location each time."""
+
+    def __init__(self, store, bus, owner: tuple[str, str]) -> None:
+        self.store = store
+        self.owner = owner
+        self.items: dict[str, tuple] | None = None
+        self.dirty: set[str] = set()
+        bus.subscribe("location.changed", self._changed, everywhere=True)
+
+    def _changed(self, event) -> None:
+        data = event.data
+        if (str(data.get("country_code", "")).upper(), str(data.get("party_id", "")).upper()) == self.owner:
+            self.dirty.add(data.get("location_id"))
+
+    @staticmethod
+    def _entry(loc: dict) -> tuple | None:
+        try:
+            lat, lon = float(loc["coordinates"]["latitude"]), float(loc["coordinates"]["longitude"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        return (loc["id"], loc.get("name") or loc["id"], loc.get("city"), lat, lon,
+                [[e["uid"], e.get("status", "UNKNOWN")] for e in loc.get("evses") or []])
+
+    async def locations(self) -> list[tuple]:
+        if self.items is None:
+            self.dirty.clear()  # (changes from now on are read again)
+            async with self.store.connect() as conn:
+                found = await self.store.locations.all(conn, owners=[self.owner])
+            self.items = {loc["id"]: entry for loc in found if (entry := self._entry(loc)) is not None}
+        elif self.dirty:
+            changed, self.dirty = self.dirty, set()
+            async with self.store.connect() as conn:
+                for location_id in changed:
+                    loc = await self.store.locations.get(conn, *self.owner, location_id)
+                    entry = self._entry(loc) if loc is not None else None
+                    if entry is None:
+                        self.items.pop(location_id, None)
+                    else:
+                        self.items[location_id] = entry
+        return list(self.items.values())

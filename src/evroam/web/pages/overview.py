@@ -31,27 +31,14 @@ async def figures(request: Request, _: WebSession = Depends(auth.signed_in)) -> 
 
 @router.get("/map")
 async def map_page(request: Request, offset: int = 0, _: WebSession = Depends(auth.signed_in)) -> Response:
-    p = auth.platform(request)
-    s = p.settings
-    async with p.store.connect() as conn:
-        locations = await p.store.locations.all(conn, owners=[(s.country_code, s.party_id)])
-    placed = []
-    for loc in locations:
-        try:
-            lat, lon = float(loc["coordinates"]["latitude"]), float(loc["coordinates"]["longitude"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        placed.append((loc, lat, lon))
-    view = frame([(lat, lon) for _, lat, lon in placed], s.web_map_tiles)
-    points = []
-    for loc, lat, lon in placed:
-        x, y = view.place(lat, lon)
-        evses = [[e["uid"], e.get("status", "UNKNOWN")] for e in loc.get("evses") or []]
-        points.append([loc["id"], loc.get("name") or loc["id"], x, y, evses])
+    s = auth.platform(request).settings
+    placed = await request.app.state.map_cache.locations()
+    view = frame([(lat, lon) for _, _, _, lat, lon, _ in placed], s.web_map_tiles)
+    points = [[lid, name, *view.place(lat, lon), evses] for lid, name, _, lat, lon, evses in placed]
     offset = max(0, offset)
-    listed = [{"id": loc["id"], "name": loc.get("name"), "city": loc.get("city"),
-               "status": location_status([e.get("status", "UNKNOWN") for e in loc.get("evses") or []]),
-               "evses": loc.get("evses") or []} for loc, _, _ in placed[offset:offset + 50]]
-    return render(request, "map.html", points=points, tiles=view.tiles,
-                  width=FRAME_W, height=FRAME_H, attribution=s.web_map_attribution if s.web_map_tiles else "",
-                  listed=listed, total=len(placed), offset=offset)
+    listed = [{"id": lid, "name": name, "city": city, "status": location_status([e[1] for e in evses]),
+               "evses": [{"uid": uid, "status": status} for uid, status in evses]}
+              for lid, name, city, _, _, evses in placed[offset:offset + 50]]
+    return render(request, "map.html", points=points, tiles=view.tiles, width=FRAME_W, height=FRAME_H,
+                  attribution=s.web_map_attribution if s.web_map_tiles else "", listed=listed, total=len(placed),
+                  offset=offset)

@@ -1,4 +1,4 @@
-"""Statistics over a period (7, 30, 90 or 365 days up to today): energy per day, sessions by hour
+"""Statistics over a period up to today (7 days, this month, 3 or 12 months): energy per day, sessions by hour
 of week, utilisation and uptime per charger, revenue per partner; each downloadable as CSV."""
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ def _bars(rows: list[dict], key: str) -> dict:
 
 
 @router.get("/statistics")
-async def statistics(request: Request, days: int = 30, offset: int = 0,
+async def statistics(request: Request, period: str = "3m", offset: int = 0,
                      _: WebSession = Depends(auth.signed_in)) -> Response:
     stats = auth.platform(request).statistics
+    name = period
     try:
-        period = stats.period(days)
+        period = stats.period(name)
     except Invalid as exc:
         return error_page(request, 400, exc.message)
     per_day = await stats.energy_per_day(period)
@@ -37,7 +38,7 @@ async def statistics(request: Request, days: int = 30, offset: int = 0,
     most = max((n for row in grid for n in row), default=0) or 1
     chart = {"t": [d["day"] for d in per_day], "kwh": [d["kwh"] for d in per_day],
              "sessions": [d["sessions"] for d in per_day]}
-    return render(request, "statistics.html", period=period, days=days, periods=PERIODS, per_day=per_day,
+    return render(request, "statistics.html", period=period, periods=PERIODS, per_day=per_day,
                   chart=chart, grid=grid, most=most, day_names=DAYS, chargers=chargers,
                   page=PAGE, revenue=_bars(revenue, "revenue_excl_vat"),
                   total_kwh=round(sum(d["kwh"] for d in per_day), 1),
@@ -45,11 +46,12 @@ async def statistics(request: Request, days: int = 30, offset: int = 0,
 
 
 @router.get("/statistics/{kind}.csv")
-async def statistics_csv(kind: str, request: Request, days: int = 30,
+async def statistics_csv(kind: str, request: Request, period: str = "3m",
                          _: WebSession = Depends(auth.signed_in)) -> Response:
     stats = auth.platform(request).statistics
+    name = period
     try:
-        period = stats.period(days)
+        period = stats.period(name)
         text = await stats.csv(kind, period)
     except Invalid as exc:
         return error_page(request, 400, exc.message)

@@ -1,5 +1,6 @@
 """The back office in the browser: accounts, web sessions, the audit log, the statistics' facts
-(one row per CDR, charger connections, faults), and the index of running transactions.
+(one row per CDR, their sums per day and per charger and month, charger connections, faults),
+and a partial index of the running transactions.
 
 Revision ID: 0009_users
 Revises: 0008_cluster
@@ -19,7 +20,8 @@ PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    op.create_index("ix_ocpp_transactions_status", "ocpp_transactions", ["status", "pk"])
+    op.create_index("ix_ocpp_transactions_active", "ocpp_transactions", ["pk"],
+                    sqlite_where=sa.text("status = 'ACTIVE'"), postgresql_where=sa.text("status = 'ACTIVE'"))
     op.create_table(
         "users",
         sa.Column("pk", PK, primary_key=True, autoincrement=True),
@@ -75,9 +77,35 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(3), nullable=False),
     )
     op.create_index("ix_session_facts_day", "session_facts", ["day", "charger_id", "seconds", "kwh"])
-    op.create_index("ix_session_facts_day_party", "session_facts",
-                    ["day", "emsp_country_code", "emsp_party_id", "currency", "cost_excl_vat", "cost_incl_vat"])
     op.create_index("ix_session_facts_charger", "session_facts", ["charger_id", "day"])
+    op.create_table(
+        "session_stats",
+        sa.Column("pk", PK, primary_key=True, autoincrement=True),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("hour_of_week", sa.Integer, nullable=False),
+        sa.Column("emsp_country_code", sa.String(2), nullable=False),
+        sa.Column("emsp_party_id", sa.String(3), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("sessions", sa.Integer, nullable=False),
+        sa.Column("seconds", sa.Float, nullable=False),
+        sa.Column("kwh", sa.Float, nullable=False),
+        sa.Column("cost_excl_vat", sa.BigInteger, nullable=False),
+        sa.Column("cost_incl_vat", sa.BigInteger, nullable=False),
+        sa.Column("incl_unknown", sa.Integer, nullable=False),
+        sa.UniqueConstraint("day", "hour_of_week", "emsp_country_code", "emsp_party_id", "currency",
+                            name="uq_session_stats_key"),
+    )
+    op.create_table(
+        "charger_months",
+        sa.Column("pk", PK, primary_key=True, autoincrement=True),
+        sa.Column("month", sa.String(7), nullable=False),
+        sa.Column("charger_id", sa.String(48), nullable=False),
+        sa.Column("sessions", sa.Integer, nullable=False),
+        sa.Column("seconds", sa.Float, nullable=False),
+        sa.Column("kwh", sa.Float, nullable=False),
+        sa.UniqueConstraint("month", "charger_id", name="uq_charger_months_key"),
+    )
+    op.create_index("ix_charger_months_cover", "charger_months", ["month", "charger_id", "sessions", "seconds", "kwh"])
     op.create_table(
         "charger_connections",
         sa.Column("pk", PK, primary_key=True, autoincrement=True),
@@ -105,8 +133,10 @@ def downgrade() -> None:
     op.drop_index("ix_charger_connections_period", "charger_connections")
     op.drop_index("ix_charger_connections_charger", "charger_connections")
     op.drop_table("charger_connections")
+    op.drop_index("ix_charger_months_cover", "charger_months")
+    op.drop_table("charger_months")
+    op.drop_table("session_stats")
     op.drop_index("ix_session_facts_charger", "session_facts")
-    op.drop_index("ix_session_facts_day_party", "session_facts")
     op.drop_index("ix_session_facts_day", "session_facts")
     op.drop_table("session_facts")
     op.drop_index("ix_audit_log_at", "audit_log")
@@ -114,4 +144,4 @@ def downgrade() -> None:
     op.drop_index("ix_web_sessions_user", "web_sessions")
     op.drop_table("web_sessions")
     op.drop_table("users")
-    op.drop_index("ix_ocpp_transactions_status", "ocpp_transactions")
+    op.drop_index("ix_ocpp_transactions_active", "ocpp_transactions")

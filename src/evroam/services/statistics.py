@@ -174,12 +174,12 @@ class Statistics:
             rows = [(cid, n, busy, kwh) for cid, (n, busy, kwh) in
                     (ranked[offset:offset + limit] if limit is not None else ranked)]
             ids = [r[0] for r in rows]
-            uptime = await stats.connected_seconds(conn, period.start, period.end,
-                                                   charger_ids=ids if limit is not None else None)
-            listed, _ = await self.store.listings.chargers(conn, ids=ids, limit=len(ids) or 1)
-        evses = {c.id: max(1, len(c.evses)) for c in listed}
+            every = limit is None
+            uptime = await stats.connected_seconds(conn, period.start, period.end, charger_ids=None if every else ids)
+            shapes = await stats.charger_shapes(conn, None if every else ids)
+        evses = {cid: n for cid, (n, _) in shapes.items()}
         # the share of the part of the period the charger existed in
-        since = {c.id: max(period.start, c.created_at or period.start) for c in listed}
+        since = {cid: max(period.start, created or period.start) for cid, (_, created) in shapes.items()}
         items = []
         for cid, n, busy, kwh in rows:
             seconds = max(1.0, (period.end - since.get(cid, period.start)).total_seconds())

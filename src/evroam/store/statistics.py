@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, case, delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -224,6 +225,15 @@ class StatisticsRepository:
         rows = await conn.execute(select(c.id).where(c.status == "ACCEPTED", c.state.like('%"OUTOFORDER"%'))
                                   .order_by(c.id).limit(limit))
         return [r[0] for r in rows.all()]
+
+    async def charger_shapes(self, conn: AsyncConnection, charger_ids: Sequence[str] | None = None
+                             ) -> dict[str, tuple[int, datetime | None]]:
+        """{charger: (EVSEs mapped, at least 1; when it was registered)} of these chargers (None: all)."""
+        c = chargers.c
+        query = select(c.id, c.evses, c.created_at)
+        if charger_ids is not None:
+            query = query.where(c.id.in_(list(charger_ids)))
+        return {r[0]: (max(1, len(orjson.loads(r[1] or "{}"))), r[2]) for r in (await conn.execute(query)).all()}
 
     async def active_transactions(self, conn: AsyncConnection) -> list[tuple[int, str, str | None]]:
         """(pk, charger, session id) of every running transaction."""

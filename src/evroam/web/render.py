@@ -101,7 +101,7 @@ env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select
                   trim_blocks=True, lstrip_blocks=True)
 env.filters.update(when=when, number=number, money=money, duration=duration, percent=percent,
                    status_class=status_class, json_data=json_data)
-env.globals.update(prefix=PREFIX, assets=ASSETS, navigation=NAVIGATION, version=evroam.__version__)
+env.globals.update(prefix=PREFIX, assets=ASSETS, navigation=NAVIGATION, evroam_version=evroam.__version__)
 
 
 def render(request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:

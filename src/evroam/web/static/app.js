@@ -31,12 +31,14 @@
     return el ? JSON.parse(el.textContent) : null;
   }
   function chartWidth(el) { return Math.max(320, Math.min(1100, el.clientWidth || 800)); }
+  // a time axis that still reads when there is one point (the ten minutes before it)
+  function timeRange(u, min, max) { return min === max ? [min - 600, max + 60] : [min, max]; }
 
   function sessionChart(el) {
     var d = readJSON(el.dataset.source) || {t: [], kw: [], kwh: []};
     var opts = {
       width: chartWidth(el), height: 300, title: "Power and energy",
-      scales: {x: {time: true}, kw: {auto: true, range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; }},
+      scales: {x: {time: true, range: timeRange}, kw: {auto: true, range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; }},
                kwh: {auto: true, range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; }}},
       series: [{}, {label: "Power (kW)", scale: "kw", stroke: "#1f77b4", width: 2, spanGaps: true},
                {label: "Energy (kWh)", scale: "kwh", stroke: "#2ca02c", width: 2, spanGaps: true}],
@@ -53,7 +55,7 @@
     points.forEach(function (p) { pushSitePoint(data, p); });
     var opts = {
       width: chartWidth(el), height: 300, title: "Load against limit",
-      scales: {x: {time: true}, y: {auto: true, range: function (u, min, max) { return [0, Math.max(10, max * 1.1)]; }}},
+      scales: {x: {time: true, range: timeRange}, y: {auto: true, range: function (u, min, max) { return [0, Math.max(10, max * 1.1)]; }}},
       series: [{}, {label: "Load (A)", stroke: "#1f77b4", width: 2, spanGaps: true},
                {label: "Planned (A)", stroke: "#9467bd", width: 1, dash: [4, 4], spanGaps: true},
                {label: "Limit (A)", stroke: "#d62728", width: 2, spanGaps: true}],
@@ -71,7 +73,7 @@
     var bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({size: [0.7, 40]}) : null;
     var opts = {
       width: chartWidth(el), height: 300, title: "Energy per day",
-      scales: {x: {time: true}, kwh: {auto: true, range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; }},
+      scales: {x: {time: true, range: timeRange}, kwh: {auto: true, range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; }},
                n: {auto: true, range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; }}},
       series: [{}, {label: "Energy (kWh)", scale: "kwh", stroke: "#1f77b4", fill: "rgba(31,119,180,0.5)", paths: bars, points: {show: false}},
                {label: "Sessions", scale: "n", stroke: "#ff7f0e", width: 2}],

@@ -263,8 +263,9 @@ async def seed(platform: Platform, scale: float, progress) -> dict:
         mid_tx = (await conn.execute(text("SELECT max(pk) FROM ocpp_transactions"))).scalar_one() // 2
         mid_cdr = (await conn.execute(text("SELECT max(pk) FROM cdrs"))).scalar_one() // 2
         mid_log = (await conn.execute(text("SELECT max(pk) FROM ocpp_log"))).scalar_one() - 50_000
-    return {"active": active_ids[-1], "done": done_ids[len(done_ids) // 2], "charger": charger_ids[42],
-            "site": sites[0], "driver": "DRV0000042", "mid_tx": mid_tx, "mid_cdr": mid_cdr, "mid_log": max(1, mid_log),
+    return {"active": active_ids[-1], "done": done_ids[len(done_ids) // 2],
+            "charger": charger_ids[min(42, n_chargers - 1)], "site": sites[0],
+            "driver": f"DRV{min(42, n_drivers - 1):07d}", "mid_tx": mid_tx, "mid_cdr": mid_cdr, "mid_log": max(1, mid_log),
             "scale": scale}
 
 

@@ -23,5 +23,5 @@ def test_back_office_bench_runs(tmp_path):
     names = set(result["results"])
     assert {"Overview", "Map", "Chargers", "Sessions, past, deep page", "CDRs", "a CDR explained", "Tariffs",
             "Partners", "a site", "Drivers", "Statistics, 12 months", "Log, deep page", "Audit log"} <= names
-    assert all(r["bytes"] > 1000 for r in result["results"].values())
+    assert all(r["bytes"] > 1000 for name, r in result["results"].items() if not name.startswith("download:"))
     assert set(result["baseline"]) <= names

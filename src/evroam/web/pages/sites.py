@@ -9,6 +9,7 @@ import json
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import JSONResponse, Response
 
+from evroam.model.common import parse_datetime
 from evroam.services.errors import Invalid, NotFound, ServiceError
 from evroam.store.users import WebSession
 from evroam.web import auth
@@ -34,8 +35,6 @@ def _tree(circuits: list[dict]) -> list[dict]:
 def point(status: dict) -> dict:
     """One point of the site's load chart: time, load drawn (or in force) and limit, in A."""
     grid = next((c for c in status["circuits"] if c.get("parent_id") is None), None) or {}
-    from evroam.model.common import parse_datetime
-
     return {"t": parse_datetime(status["at"]).timestamp(),
             "load": grid.get("drawn_a") if grid.get("drawn_a") is not None else grid.get("in_force_a"),
             "planned": grid.get("planned_a"), "limit": grid.get("limit_a")}

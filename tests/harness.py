@@ -40,6 +40,8 @@ async def serve_app(app, sock: socket.socket) -> tuple[uvicorn.Server, asyncio.T
                                 timeout_graceful_shutdown=5, proxy_headers=False)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    if platform is not None:
+        app.state.http_server = server  # as `evroam serve` does (live event streams end at shutdown)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     for _ in range(200):
         if server.started:

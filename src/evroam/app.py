@@ -21,7 +21,9 @@ from evroam.ocpi.partner_calls import OcpiPartnerCalls
 from evroam.ocpi.registry import check_offered
 from evroam.ocpi.transport.client import OcpiClient
 from evroam.services.adhoc import AdHocPayments
+from evroam.services.audit import AuditLog
 from evroam.services.authorization import AuthorizationService
+from evroam.services.availability import AvailabilityRecorder
 from evroam.services.chargers import ChargerService
 from evroam.services.charging import ChargingService
 from evroam.services.charging_profiles import ChargingProfileService
@@ -35,15 +37,18 @@ from evroam.services.locations import LocationService
 from evroam.services.ocpp_log import OcppLog
 from evroam.services.open_data import OpenDataService
 from evroam.services.operations import ChargerOperations
+from evroam.services.price_views import PriceViews
 from evroam.services.received import ReceivedRecords
 from evroam.services.reconciliation import ReconciliationService
 from evroam.services.remote_commands import RemoteCommandService
 from evroam.services.sites import SiteService
+from evroam.services.statistics import Statistics
 from evroam.services.subscriptions import PlanService
 from evroam.services.tariffs import TariffService
 from evroam.services.throttle import Throttle
 from evroam.services.tokens import TokenService
 from evroam.services.uptime import UptimeService
+from evroam.services.users import UserService
 from evroam.settings import Settings
 from evroam.store import Store
 
@@ -113,6 +118,12 @@ class Platform:
         if "CPO" in settings.roles:
             self.singletons.append(Singleton(self.cluster, "load-management", self.load.start, self.load.stop))
             self.singletons.extend(self._public_singletons)
+        # the back office in the browser: accounts, audit log, statistics, prices explained
+        self.audit = AuditLog(self.store)
+        self.users = UserService(self.store, settings, self.throttle, self.audit)
+        self.statistics = Statistics(self.store, settings)
+        self.price_views = PriceViews(self.store, settings)
+        self.availability = AvailabilityRecorder(self.store, self.bus, self.node)
         self.workers_running = False
 
     def _public_services(self, settings: Settings) -> None:
@@ -198,6 +209,7 @@ class Platform:
         await self.charging.close()
         await self.ocpp_log.flush()
         await self.bus.drain()
+        await self.availability.close()
         await self.change_feed.stop()
         await self.cluster.stop()
         await self.http.aclose()
@@ -309,6 +321,9 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     if "EMSP" in roles:
         driver_api.install(app)
     metrics.install(app, platform)  # GET /metrics (Prometheus)
+    from evroam.web import install as install_back_office
+
+    install_back_office(app, platform)  # the operators' web UI at / (docs/ui.md)
 
     @app.get("/health", tags=["health"], summary="Liveness and database check")
     async def health():
@@ -373,9 +388,12 @@ async def serve(settings: Settings, *, demo_data: bool = False, ready: asyncio.E
     await platform.start()
     if demo_data and await load_demo(platform):
         log.info("demo data loaded: 3 locations, 8 EVSEs, 2 tariffs")
+    if not await platform.users.list():
+        log.warning("the back office at / has no accounts yet: evroam users add NAME --role admin --password-stdin")
     app = create_app(platform)
     server = uvicorn.Server(http_config(app, settings, host=settings.host, port=settings.http_port,
                                        timeout_graceful_shutdown=10))
+    app.state.http_server = server  # (long-lived responses, the back office's live events, end when it stops)
     sockets = None
     try:
         if reuse_port:

@@ -79,6 +79,7 @@ def serve(
     out.print(f"  API docs       {settings.base_url}/docs")
     out.print(f"  health         {settings.base_url}/health")
     out.print("  admin API      /admin/api (bearer token: `evroam admin-token`)")
+    out.print(f"  back office    {settings.base_url}/ (accounts: `evroam users add NAME --role admin --password-stdin`)")
     if "CPO" in settings.roles:
         scheme = "wss" if settings.ocpp_tls_cert else "ws"
         out.print(f"  OCPP           {scheme}://{settings.host}:{settings.ocpp_port}/ocpp/{{charge_point_id}}")
@@ -344,6 +345,7 @@ app.add_typer(__import__("evroam.cli_public").cli_public.uptime_app, name="uptim
 app.add_typer(__import__("evroam.cli_public").cli_public.payments_app, name="payments")
 app.add_typer(__import__("evroam.cli_commands").cli_commands.commands_app, name="commands")
 app.command("demo")(__import__("evroam.cli_demo").cli_demo.demo)
+app.add_typer(__import__("evroam.cli_users").cli_users.users_app, name="users")
 
 
 def main() -> None:

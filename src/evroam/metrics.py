@@ -30,6 +30,7 @@ from evroam.services.throttle import (
     OCPP,
     OPEN_DATA,
     PAYMENT,
+    WEB,
     WEBHOOK,
     retry_after_header,
 )
@@ -37,7 +38,7 @@ from evroam.services.throttle import (
 if TYPE_CHECKING:
     from evroam.app import Platform
 
-DOORS = (OCPP, OCPI, ADMIN, DRIVER, METRICS, OPEN_DATA, WEBHOOK, PAYMENT)
+DOORS = (OCPP, OCPI, ADMIN, DRIVER, METRICS, OPEN_DATA, WEBHOOK, PAYMENT, WEB)
 
 
 class PlatformCollector(Collector):

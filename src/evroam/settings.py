@@ -214,6 +214,21 @@ class Settings(BaseSettings):
     mail_from: str = Field("evroam <receipts@localhost>", description="sender of receipts")
     mail_outbox: str = Field("mail-outbox", description="folder receipts are written to (.eml) when no "
                              "smtp_host is set")
+    # the back office in the browser (web UI at /)
+    web_session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="hours a browser stays signed in to the back office without being used"
+    )
+    web_secure_cookies: bool | None = Field(
+        None, description="mark the back office's cookies Secure (HTTPS only); default: when public_url is https"
+    )
+    web_map_tiles: str | None = Field(
+        None, description="tile server of the back office's map, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png "
+        "(unset: a plain map of the locations drawn without tiles, nothing loaded from elsewhere)"
+    )
+    web_map_attribution: str = Field(
+        "", max_length=300, description="attribution shown under the map when web_map_tiles is set "
+        "(e.g. © OpenStreetMap contributors)"
+    )
     log_level: str = "INFO"
 
     @field_validator("country_code", "party_id")

@@ -20,6 +20,6 @@ async def throttled(request: Request):
 
 @router.delete("/throttled", summary="Let an address in again (its failure count is forgotten)")
 async def release(request: Request, address: str = Query(min_length=1, max_length=64, description="as listed"),
-                  door: str | None = Query(None, description="ocpp, ocpi, admin, driver or metrics (default: all)")):
+                  door: str | None = Query(None, description="ocpp, ocpi, admin, driver, metrics or web (default: all)")):
     released = await request.app.state.platform.throttle.release(address, door)
     return {"released": released}

@@ -41,4 +41,5 @@ RUNTIME_TOPICS = frozenset({
     "outbox.enqueued",
     "command.result",
     "load.limit",
+    "evse.status",  # an EVSE's new status (the back office's live views on every node)
 })

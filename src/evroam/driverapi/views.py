@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from evroam.driverapi.chargers import connector_power_kw, connector_view, evse_view, location_head
-from evroam.driverapi.describe import describe_tariff
 from evroam.model.common import format_datetime, parse_datetime, utcnow
 from evroam.services.invoices import money
 from evroam.services.reconciliation import MONEY, Unpriceable, price_periods
 from evroam.tariffs import PricingError, Rounding, estimate
 from evroam.tariffs.case import InputError
+from evroam.tariffs.describe import describe_tariff
 from evroam.tariffs.types import Money
 
 

@@ -368,7 +368,7 @@ class ChargerService:
         if not charger.location_id:
             return
         try:
-            await self.locations.set_evse_status(charger.location_id, evse_uid, status)
+            await self.locations.set_evse_status(charger.location_id, evse_uid, status, charger_id=charger.id)
         except ServiceError as exc:
             log.warning("charger %s: cannot set EVSE %s to %s: %s", charger.id, evse_uid, status.value, exc)
 

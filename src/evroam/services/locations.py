@@ -53,8 +53,10 @@ class LocationService(OwnObjectsService):
             raise NotFound(f"location {location_id!r} not found", kind="location")
         return loc
 
-    async def set_evse_status(self, location_id: str, evse_uid: str, status: str | Status) -> dict[str, Any]:
-        """Change an EVSE's status (charger reports, operator actions); pushed as an EVSE PATCH."""
+    async def set_evse_status(self, location_id: str, evse_uid: str, status: str | Status, *,
+                              charger_id: str | None = None) -> dict[str, Any]:
+        """Change an EVSE's status (charger reports, operator actions); pushed as an EVSE PATCH.
+        `evse.status` says it on the bus (`charger_id`: the charger that reported it)."""
         try:
             status = Status(status)
         except ValueError:
@@ -78,6 +80,8 @@ class LocationService(OwnObjectsService):
             await self.store.status_log.add(conn, loc["id"], evse["uid"], status.value, now)
             await self.pushes.evse_patch(conn, loc["id"], evse["uid"], {"status": status.value, "last_updated": stamp})
         self._changed([loc])
+        self.bus.publish("evse.status", location_id=loc["id"], evse_uid=evse["uid"], status=status.value,
+                         charger_id=charger_id, at=stamp)
         return evse
 
     async def _log_statuses(self, conn, before: dict[str, Any] | None, loc: dict[str, Any], at: datetime) -> None:

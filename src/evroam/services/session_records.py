@@ -23,6 +23,7 @@ from evroam.services.objects import same_id, validated
 from evroam.services.plausibility import max_power_w
 from evroam.services.ports import PartnerPushes
 from evroam.services.pricing import Priced, price, unpriced
+from evroam.services.session_facts import session_fact
 from evroam.settings import Settings
 from evroam.store import Store
 from evroam.store.charging import TransactionRecord
@@ -185,6 +186,7 @@ class SessionRecords:
             cdr["remark"] = remark
         cdr = validated(CDR, cdr, where="cdr").to_dict()
         await self.store.cdrs.insert(conn, cc, pid, tx.session_id, cdr, now, emsp)
+        await self.store.statistics.add_fact(conn, session_fact(tx, cdr))  # the statistics' row of this CDR
         if tx.state.get("partner_pk") is not None:
             await self.pushes.cdr_post(conn, tx.state["partner_pk"], cdr)
 

@@ -97,34 +97,63 @@ class SiteService:
 
     async def views(self) -> list[dict[str, Any]]:
         sites = await self.list()
-        chargers = await self._chargers()
-        return [site_view(s, sorted(self.members(s, chargers))) for s in sites]
+        index = await self._by_location()
+        return [site_view(s, sorted(self.members(s, {}, index))) for s in sites]
 
     async def view(self, site_id: str) -> dict[str, Any]:
         site = await self.get(site_id)
-        return site_view(site, sorted(self.members(site, await self._chargers())))
+        return site_view(site, sorted(self.members(site, {}, await self._by_location())))
 
     async def _chargers(self) -> dict[str, ChargerRecord]:
         async with self.store.connect() as conn:
             return {c.id: c for c in await self.store.chargers.list(conn)}
 
+    async def _by_location(self) -> dict[str, list[str]]:
+        """{location id (case-folded): its chargers' ids}, read without the chargers' records."""
+        async with self.store.connect() as conn:
+            placements = await self.store.chargers.placements(conn)
+        index: dict[str, list[str]] = {}
+        for charger_id, location_id in placements:
+            if location_id:
+                index.setdefault(location_id.casefold(), []).append(charger_id)
+        return index
+
     @staticmethod
-    def members(site: SiteRecord, chargers: dict[str, ChargerRecord]) -> set[str]:
-        """Ids of the chargers of a site: at its location, or named by it or its circuits."""
+    def by_location(chargers: dict[str, ChargerRecord]) -> dict[str, list[str]]:
+        """{location id (case-folded): its chargers' ids}, to find many sites' members at once."""
+        index: dict[str, list[str]] = {}
+        for c in chargers.values():
+            if c.location_id:
+                index.setdefault(c.location_id.casefold(), []).append(c.id)
+        return index
+
+    @staticmethod
+    def members(site: SiteRecord, chargers: dict[str, ChargerRecord],
+                by_location: dict[str, list[str]] | None = None) -> set[str]:
+        """Ids of the chargers of a site: at its location, or named by it or its circuits
+        (`by_location`: `by_location(chargers)`, when computed already)."""
         named = set(site.chargers)
         for circuit in site.circuits:
             named.update(circuit.chargers)
         if site.location_id:
-            named.update(c.id for c in chargers.values() if c.location_id and same_id(c.location_id, site.location_id))
+            if by_location is None:
+                named.update(c.id for c in chargers.values() if c.location_id and same_id(c.location_id,
+                                                                                           site.location_id))
+            else:
+                named.update(by_location.get(site.location_id.casefold(), ()))
         return named
 
     async def models(self) -> list[SiteModel]:
         """Every site as the allocator sees it (circuits with their schedules parsed)."""
         sites = await self.list()
-        chargers = await self._chargers()
-        return [self.model(s, chargers) for s in sites]
+        index = await self._by_location()
+        wanted = sorted({cid for s in sites for cid in self.members(s, {}, index)})
+        async with self.store.connect() as conn:  # the records of the sites' chargers only
+            chargers = {c.id: c for c in await self.store.chargers.many(conn, wanted)}
+        return [self.model(s, chargers, index) for s in sites]
 
-    def model(self, site: SiteRecord, chargers: dict[str, ChargerRecord]) -> SiteModel:
+    def model(self, site: SiteRecord, chargers: dict[str, ChargerRecord],
+              by_location: dict[str, list[str]] | None = None) -> SiteModel:
         schedule = parse_schedule(site.schedule) if site.schedule else None
         circuits = [Circuit(id=site.id, parent_id=None, limit_a=site.capacity_a, limit_kw=site.capacity_kw,
                             schedule=schedule, phases=site.phases, voltage_v=site.voltage_v)]
@@ -134,7 +163,7 @@ class SiteService:
                                     limit_kw=c.limit_kw, phases=c.phases, voltage_v=site.voltage_v))
             for charger_id in c.chargers:
                 feeds[charger_id] = c.id
-        members = self.members(site, chargers)
+        members = self.members(site, chargers, by_location)
         return SiteModel(site=site, circuits=circuits,
                          charger_circuit={cid: feeds.get(cid, site.id) for cid in members},
                          chargers={cid: chargers[cid] for cid in members if cid in chargers})
@@ -265,9 +294,10 @@ class SiteService:
                     raise Invalid(f"chargers: {charger_id} is in circuits {seen[charger_id]} and {circuit.id}; "
                                   f"a charger is fed by one circuit")
                 seen[charger_id] = circuit.id
-        mine = self.members(site, known)
+        index = self.by_location(known)
+        mine = self.members(site, known, index)
         for other in others:
-            shared = mine & self.members(other, known)
+            shared = mine & self.members(other, known, index)
             if shared:
                 raise Invalid(f"chargers: {', '.join(sorted(shared))} already belong to site {other.id!r}")
 

@@ -1,8 +1,9 @@
 """Throttling of failed authentication, per door and client address.
 
 Every door that checks a secret (the chargers' Basic auth at the OCPP handshake, the partners'
-OCPI tokens, the admin API token, the drivers' API keys, the metrics token) asks `check()` before
-it looks at the credentials, and reports each wrong credential with `failed()`:
+OCPI tokens, the admin API token, the drivers' API keys, the metrics token, the operators'
+passwords at the back office's sign-in) asks `check()` before it looks at the credentials, and
+reports each wrong credential with `failed()`:
 
 - `failures` wrong credentials from one address at one door within `window` seconds refuse that
   address at that door for `delay` seconds; each further lockout doubles the delay, up to
@@ -48,6 +49,7 @@ METRICS = "metrics"
 OPEN_DATA = "opendata"  # open data consumers' tokens (when required)
 WEBHOOK = "webhook"  # payment providers' webhook signatures
 PAYMENT = "payment"  # declined cards on the public pages (card testing)
+WEB = "web"  # operators signing in to the back office in the browser
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -89,3 +89,15 @@ class ChargerRepository:
 
     async def delete(self, conn: AsyncConnection, charger_id: str) -> bool:
         return bool((await conn.execute(delete(chargers).where(chargers.c.id == charger_id))).rowcount)
+
+    async def placements(self, conn: AsyncConnection) -> list[tuple[str, str | None]]:
+        """(id, location id) of every charger: where each one is, without reading the rest."""
+        return [(r[0], r[1]) for r in (await conn.execute(select(chargers.c.id, chargers.c.location_id)
+                                                          .order_by(chargers.c.id))).all()]
+
+    async def many(self, conn: AsyncConnection, charger_ids: list[str]) -> list[ChargerRecord]:
+        found: list[ChargerRecord] = []
+        for i in range(0, len(charger_ids), 5000):  # (bounded statements: SQLite's parameter limit)
+            rows = await conn.execute(select(chargers).where(chargers.c.id.in_(charger_ids[i:i + 5000])))
+            found.extend(_record(r) for r in rows.all())
+        return sorted(found, key=lambda c: c.id)

@@ -11,6 +11,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from evroam.store.audit import AuditRepository
 from evroam.store.cdr_checks import CdrCheckRepository
 from evroam.store.cdr_credits import CdrCreditRepository
 from evroam.store.changes import ChangeRepository
@@ -18,6 +19,7 @@ from evroam.store.chargers import ChargerRepository
 from evroam.store.charging import ChargingRecordRepository, TransactionRepository
 from evroam.store.commands import ReceivedCommandRepository, RemoteStartRepository
 from evroam.store.drivers import DriverRecordRepository, DriverRepository
+from evroam.store.listings import ListingRepository
 from evroam.store.objects import ObjectRepository
 from evroam.store.ocpp_log import OcppLogRepository
 from evroam.store.open_data import ConsumerRepository
@@ -27,9 +29,11 @@ from evroam.store.payments import PaymentRepository
 from evroam.store.plans import PlanRepository
 from evroam.store.remote_commands import RemoteCommandRepository
 from evroam.store.reservations import ReservationRepository
+from evroam.store.statistics import StatisticsRepository
 from evroam.store.tables import cdrs, locations, sessions, tariffs
 from evroam.store.tokens import TokenRepository
 from evroam.store.uptime import MaintenanceRepository, StatusLogRepository
+from evroam.store.users import UserRepository
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: the PostgreSQL advisory lock held while migrating: nodes starting together migrate once
@@ -78,6 +82,11 @@ class Store:
         self.open_data_consumers = ConsumerRepository()
         self.payments = PaymentRepository()
         self.plans = PlanRepository()
+        # the back office: accounts, audit log, statistics, pages of long lists
+        self.users = UserRepository()
+        self.audit = AuditRepository()
+        self.statistics = StatisticsRepository()
+        self.listings = ListingRepository()
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
     async def migrate(self) -> None:

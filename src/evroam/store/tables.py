@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 
 from evroam.store.types import UTCDateTime
@@ -186,6 +187,9 @@ ocpp_transactions = Table(
     UniqueConstraint("charger_id", "transaction_id", name="uq_ocpp_transactions_charger_tx"),
     UniqueConstraint("charger_id", "start_key", name="uq_ocpp_transactions_start_key"),
     Index("ix_ocpp_transactions_session", "session_id"),
+    # the running ones (few among millions): a partial index, which planners pick whatever the statistics say
+    Index("ix_ocpp_transactions_active", "pk", sqlite_where=text("status = 'ACTIVE'"),
+          postgresql_where=text("status = 'ACTIVE'")),
 )
 
 # Every meter reading of a transaction, once: a resent reading hits the unique key and is ignored.
@@ -614,4 +618,137 @@ driver_plans = Table(
     Column("end_month", String(7)),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_driver_plans_driver", "driver_pk", "start_month"),
+)
+
+# ---------------------------------------------------------------------------- the back office in the browser
+
+# Operators' accounts: admin | operator | viewer, passwords as salted scrypt hashes only.
+users = Table(
+    "users",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(10), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_sign_in_at", UTCDateTime),
+)
+
+# Signed-in browsers: the SHA-256 of the session cookie, the user, the CSRF token of its forms.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_pk", PK, nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("address", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_web_sessions_user", "user_pk"),
+)
+
+# Who did what: every command and change made in the back office (and accounts changed from the
+# command line), with its outcome.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(10)),
+    Column("action", String(64), nullable=False),
+    Column("target", String(255)),
+    Column("detail", Text),
+    Column("ok", Boolean, nullable=False),
+    Column("outcome", Text),
+    Column("address", String(64)),
+    Index("ix_audit_log_at", "at"),
+)
+
+# One row per CDR we made (CPO side), in typed columns for the statistics: its local day and
+# hour of week (in the location's time zone), duration, energy and money (ten-thousandths of the
+# currency unit, so that sums are exact).
+session_facts = Table(
+    "session_facts",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("session_id", String(36), nullable=False, unique=True),
+    Column("charger_id", String(48), nullable=False),
+    Column("evse_number", Integer, nullable=False),
+    Column("location_id", String(36)),
+    Column("emsp_country_code", String(2)),
+    Column("emsp_party_id", String(3)),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=False),
+    Column("day", String(10), nullable=False),  # YYYY-MM-DD, local
+    Column("hour_of_week", Integer, nullable=False),  # 0 = Monday 00:00-01:00, local
+    Column("seconds", Float, nullable=False),
+    Column("kwh", Float, nullable=False),
+    Column("cost_excl_vat", BigInteger, nullable=False),  # 1/10000 of the currency unit
+    Column("cost_incl_vat", BigInteger),
+    Column("currency", String(3), nullable=False),
+    Index("ix_session_facts_day", "day", "charger_id", "seconds", "kwh"),
+    Index("ix_session_facts_charger", "charger_id", "day"),
+)
+
+# The facts summed, kept with them in the same transaction, so that a year of statistics reads a
+# few thousand rows: per local day, hour of week, eMSP party and currency ('' when none) ...
+session_stats = Table(
+    "session_stats",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("day", String(10), nullable=False),
+    Column("hour_of_week", Integer, nullable=False),
+    Column("emsp_country_code", String(2), nullable=False),
+    Column("emsp_party_id", String(3), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("sessions", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("kwh", Float, nullable=False),
+    Column("cost_excl_vat", BigInteger, nullable=False),
+    Column("cost_incl_vat", BigInteger, nullable=False),  # of the sessions whose CDR says it
+    Column("incl_unknown", Integer, nullable=False),  # sessions whose CDR gives no amount incl. VAT
+    UniqueConstraint("day", "hour_of_week", "emsp_country_code", "emsp_party_id", "currency",
+                     name="uq_session_stats_key"),
+)
+
+# ... and per charger and local month (YYYY-MM).
+charger_months = Table(
+    "charger_months",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("month", String(7), nullable=False),
+    Column("charger_id", String(48), nullable=False),
+    Column("sessions", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("kwh", Float, nullable=False),
+    UniqueConstraint("month", "charger_id", name="uq_charger_months_key"),
+    Index("ix_charger_months_cover", "month", "charger_id", "sessions", "seconds", "kwh"),
+)
+
+# Each connection of a charger (connected_at .. disconnected_at; open while connected): uptime.
+charger_connections = Table(
+    "charger_connections",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("charger_id", String(48), nullable=False),
+    Column("node", String(64)),
+    Column("connected_at", UTCDateTime, nullable=False),
+    Column("disconnected_at", UTCDateTime),
+    Index("ix_charger_connections_charger", "charger_id", "connected_at"),
+    Index("ix_charger_connections_period", "connected_at", "disconnected_at", "charger_id"),
+)
+
+# EVSEs that went out of order or inoperative (the Overview's recent faults).
+charger_faults = Table(
+    "charger_faults",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("charger_id", String(48)),
+    Column("location_id", String(36)),
+    Column("evse_uid", String(36)),
+    Column("status", String(16), nullable=False),
 )

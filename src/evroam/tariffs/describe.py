@@ -1,6 +1,7 @@
-"""A tariff in words, for drivers: one sentence per tariff element ("0.25 EUR per kWh, 0.50 EUR
-per session, from 20:00 to 07:00"), prices with VAT when the tariff gives it, and the minimum
-and maximum price. The CPO's own alternative text (`tariff_alt_text`) is passed on beside it."""
+"""A tariff in words, for drivers and operators: one sentence per tariff element ("0.25 EUR per
+kWh, 0.50 EUR per session, from 20:00 to 07:00"), prices with VAT when the tariff gives it, and
+the minimum and maximum price. The CPO's own alternative text (`tariff_alt_text`) is passed on
+beside it."""
 
 from __future__ import annotations
 

@@ -389,7 +389,17 @@ async def serve(settings: Settings, *, demo_data: bool = False, ready: asyncio.E
     if demo_data and await load_demo(platform):
         log.info("demo data loaded: 3 locations, 8 EVSEs, 2 tariffs")
     if not await platform.users.list():
-        log.warning("the back office at / has no accounts yet: evroam users add NAME --role admin --password-stdin")
+        if demo_data:  # a platform to look around in at once: an account of its own, said once here
+            import secrets
+
+            password = secrets.token_urlsafe(12)
+            await platform.users.add("admin", "admin", password, actor="demo data")
+            print(f"\n  back office    {settings.base_url}/  user admin, password {password}\n"
+                  "                 (a demo account: `evroam users passwd admin --password-stdin` changes it)\n",
+                  flush=True)
+        else:
+            log.warning("the back office at / has no accounts yet: evroam users add NAME --role admin "
+                        "--password-stdin")
     app = create_app(platform)
     server = uvicorn.Server(http_config(app, settings, host=settings.host, port=settings.http_port,
                                        timeout_graceful_shutdown=10))

@@ -416,7 +416,8 @@ def _open_finding_params():
                 pytest.mark.fuzz, pytest.mark.timeout(3600), pytest.mark.xfail(reason=reason, strict=False)])
 
 
-@pytest.mark.parametrize(("finding", "version"), list(_open_finding_params()))
+@pytest.mark.parametrize(("finding", "version"), list(_open_finding_params()) or [pytest.param(
+    None, None, id="none", marks=pytest.mark.skip(reason="no open finding: every trigger is in the main fuzz"))])
 async def test_ocpp_frames_with_open_findings(make_instance, finding, version):
     """The fuzz with the triggers of one open finding put back. Once its fix has landed,
     remove the finding from ocpp_frames.OPEN_FINDINGS: the main fuzz then generates them."""

@@ -353,28 +353,23 @@ class RedisCluster(Cluster):
                           reply.get("data"))
 
     async def _read_answers(self) -> None:
-        queue = self._key("reply", self.node)
-        while not self._stopping:
-            try:
-                item = await self.redis.blpop([queue], timeout=BLOCK_SECONDS)
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                self._went_down(exc)
-                await asyncio.sleep(0.5)
-                continue
-            if item is None:
-                continue
-            try:
-                reply = orjson.loads(item[1])
-            except orjson.JSONDecodeError:
-                continue
-            future = self._replies.get(reply.get("id"))
-            if future is not None and not future.done():
-                future.set_result(reply)
+        await self._drain(self._key("reply", self.node), self._take_answer)
+
+    def _take_answer(self, reply: dict[str, Any]) -> None:
+        future = self._replies.get(reply.get("id"))
+        if future is not None and not future.done():
+            future.set_result(reply)
 
     async def _serve_calls(self) -> None:
-        queue = self._key("rpc", self.node)
+        await self._drain(self._key("rpc", self.node), self._take_call)
+
+    def _take_call(self, request: dict[str, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(self._answer(request))
+        self._handling.add(task)
+        task.add_done_callback(self._handling.discard)
+
+    async def _drain(self, queue: str, take: Callable[[dict[str, Any]], None]) -> None:
+        """Hand each message pushed to the list `queue` (JSON objects) to `take`, until stopped."""
         while not self._stopping:
             try:
                 item = await self.redis.blpop([queue], timeout=BLOCK_SECONDS)
@@ -387,12 +382,11 @@ class RedisCluster(Cluster):
             if item is None:
                 continue
             try:
-                request = orjson.loads(item[1])
+                message = orjson.loads(item[1])
             except orjson.JSONDecodeError:
                 continue
-            task = asyncio.get_running_loop().create_task(self._answer(request))
-            self._handling.add(task)
-            task.add_done_callback(self._handling.discard)
+            if isinstance(message, dict):
+                take(message)
 
     async def _answer(self, request: dict[str, Any]) -> None:
         left = float(request.get("deadline") or 0) - time.time()

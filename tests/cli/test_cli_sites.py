@@ -123,6 +123,7 @@ async def test_a_site_set_beside_a_running_server_is_in_force_within_a_second(tm
             in_force_after = loop.time() - stored_at
             await command
             assert sum(tx_limit(cp) for cp in cps) <= 22_000 / (3 * 230)
+            print(f"limits in force {in_force_after:.2f} s after the change was stored")
             assert in_force_after < 1.0, f"limits in force {in_force_after:.2f} s after the change"
     finally:
         await inst.close()

@@ -41,6 +41,8 @@ from evroam.services.remote_commands import RemoteCommandService
 from evroam.services.sites import SiteService
 from evroam.services.subscriptions import PlanService
 from evroam.services.tariffs import TariffService
+from evroam.services.terminal_payments import TerminalPayments
+from evroam.services.terminals import TerminalService
 from evroam.services.throttle import Throttle
 from evroam.services.tokens import TokenService
 from evroam.services.uptime import UptimeService
@@ -86,8 +88,11 @@ class Platform:
         self.authorization = AuthorizationService(self.store, self.bus, settings, self.partner_calls)
         self.charging = ChargingService(self.store, self.bus, settings, self.pushes, self.authorization)
         self.ocpp_log = OcppLog(self.store, settings)
+        # the OCPI payments module: Payment Terminal Providers' terminals and the payments made at them
+        self.terminals = TerminalService(self.store, self.bus, settings, self.pushes)
+        self.terminal_payments = TerminalPayments(self.store, self.bus, settings, self.terminals)
         self.commands = CommandService(self.store, self.bus, settings, self.pushes, self.charging, self.locations,
-                                       self.control)
+                                       self.control, self.terminal_payments)
         self.operations = ChargerOperations(self.store, settings, self.charging, self.control)
         self.remote_commands = RemoteCommandService(self.store, self.bus, settings, self.partner_calls,
                                                     lambda: self.operations)
@@ -234,6 +239,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     from evroam.ocpi.hubclientinfo import receiver as hubclientinfo_receiver
     from evroam.ocpi.locations import receiver as locations_receiver
     from evroam.ocpi.locations import sender as locations_sender
+    from evroam.ocpi.payments import receiver as payments_receiver
     from evroam.ocpi.server import install_error_handlers, invalidate_on_changes
     from evroam.ocpi.sessions import receiver as sessions_receiver
     from evroam.ocpi.sessions import sender as sessions_sender
@@ -292,6 +298,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
         app.include_router(tokens_receiver.router)
         app.include_router(commands_receiver.router)
         app.include_router(chargingprofiles_receiver.router)
+        app.include_router(payments_receiver.router)  # OCPI 2.3.0: payment terminal providers
     if "EMSP" in roles:
         app.include_router(locations_receiver.router)
         app.include_router(tariffs_receiver.router)

@@ -172,8 +172,17 @@ class CommandService:
             evse, charger_id, evse_number = place
         else:
             evse, charger_id, evse_number = await self._evse(loc, request.evse_uid)
-            if charger_id is None:
-                return self.response(CommandResponseType.NOT_SUPPORTED, "this EVSE cannot be started remotely")
+        terminal = None
+        if self.terminal_payments is not None and \
+                (token["country_code"].upper(), token["party_id"].upper()) in partner.ptp_parties():
+            # a driver paying at the PTP's terminal: an ad-hoc start, at an EVSE of its terminals only
+            try:
+                terminal = await self.terminal_payments.check(partner, location_id=loc["id"], evse_uid=evse["uid"],
+                                                              authorization_reference=request.authorization_reference)
+            except Invalid as exc:
+                return self.response(CommandResponseType.REJECTED, exc.message)
+        if charger_id is None:
+            return self.response(CommandResponseType.NOT_SUPPORTED, "this EVSE cannot be started remotely")
         if request.connector_id is not None:
             _connector_number(evse, request.connector_id)  # it must exist
         elif CONNECTOR_REQUIRED in (evse.get("capabilities") or []):
@@ -186,12 +195,10 @@ class CommandService:
             return refused
         data: dict[str, Any] = {}
         start_data = None
-        if self.terminal_payments is not None and \
-                (token["country_code"].upper(), token["party_id"].upper()) in partner.ptp_parties():
-            # a driver paying at the PTP's terminal: an ad-hoc start at an EVSE of its terminals
+        if terminal is not None:
             try:
                 payment, start_data = await self.terminal_payments.open(
-                    partner, location_id=loc["id"], evse_uid=evse["uid"],
+                    partner, terminal, location_id=loc["id"], evse_uid=evse["uid"],
                     authorization_reference=request.authorization_reference)
             except Invalid as exc:
                 return self.response(CommandResponseType.REJECTED, exc.message)

@@ -37,7 +37,7 @@ from evroam.services.receipts import receipt_of_cdr
 from evroam.services.terminals import TerminalService, terminal_view
 from evroam.settings import Settings
 from evroam.store import Store
-from evroam.store.terminals import FacRecord, TerminalPayment
+from evroam.store.terminals import FacRecord, TerminalPayment, TerminalRecord
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +65,10 @@ class TerminalPayments:
 
     # ------------------------------------------------------------------ the start
 
-    async def open(self, partner: Partner, *, location_id: str, evse_uid: str,
-                   authorization_reference: str | None) -> tuple[TerminalPayment, dict[str, Any]]:
-        """A PTP's START_SESSION at one of our EVSEs: the payment, and what its remote start
-        carries (`ad_hoc`, `invoice_reference_id`). Invalid, with the reason the CommandResponse
-        gives, when the PTP cannot start here."""
+    async def check(self, partner: Partner, *, location_id: str, evse_uid: str,
+                    authorization_reference: str | None) -> TerminalRecord:
+        """The PTP's active terminal that a START_SESSION at this EVSE is paid at; Invalid, with
+        the reason the CommandResponse gives, when the PTP cannot start here."""
         if not authorization_reference:
             raise Invalid("authorization_reference is required: it links the payment at your terminal to the "
                           "session, its CDR and your financial advice confirmation")
@@ -77,6 +76,15 @@ class TerminalPayments:
         if terminal is None:
             raise Invalid(f"EVSE {evse_uid!r} of location {location_id!r} is not assigned to an active terminal "
                           "of yours")
+        async with self.store.connect() as conn:
+            if await self.store.terminal_payments.by_reference(conn, partner.pk, authorization_reference):
+                raise Invalid(f"authorization_reference {authorization_reference!r} was used before: one per payment")
+        return terminal
+
+    async def open(self, partner: Partner, terminal: TerminalRecord, *, location_id: str, evse_uid: str,
+                   authorization_reference: str) -> tuple[TerminalPayment, dict[str, Any]]:
+        """The payment of an accepted START_SESSION (see `check`), and what its remote start
+        carries (`ad_hoc`, `invoice_reference_id`). Invalid when the reference was used meanwhile."""
         creator = terminal_view(terminal).get("invoice_creator")
         async with self.store.begin() as conn:
             if await self.store.terminal_payments.by_reference(conn, partner.pk, authorization_reference):

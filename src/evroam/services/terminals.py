@@ -85,7 +85,6 @@ class TerminalService:
         if all(cpo_party) and cpo_party != self.owner:
             raise Invalid(f"country_code/party_id: this terminal is for {cpo_party[0]}/{cpo_party[1]}, not for us "
                           f"({self.owner[0]}/{self.owner[1]})")
-        now = utcnow()
         async with self.store.begin() as conn:
             record = await self.store.terminals.find(conn, partner.pk, terminal["terminal_id"])
             created = record is None
@@ -96,7 +95,8 @@ class TerminalService:
             data = {"terminal": {k: v for k, v in terminal.items() if k not in ("location_ids", "evse_uids")},
                     "cpo": {"location_ids": cpo.get("location_ids") or [], "evse_uids": cpo.get("evse_uids") or [],
                             **{k: cpo[k] for k in ("invoice_creator", "invoice_base_url") if cpo.get(k)}}}
-            last = max(parse_datetime(terminal["last_updated"]), now if record is None else record.last_updated)
+            said = parse_datetime(terminal["last_updated"])
+            last = said if record is None else max(said, record.last_updated)
             if record is None:
                 record = await self.store.terminals.add(
                     conn, partner_pk=partner.pk, country_code=party[0], party_id=party[1],

@@ -225,6 +225,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     from evroam.backoffice import api as admin_api
     from evroam.backoffice import public as admin_public
     from evroam.backoffice import sites as admin_sites
+    from evroam.backoffice import terminals as admin_terminals
     from evroam.backoffice import throttle as admin_throttle
     from evroam.backoffice.auth import ensure_admin_token
     from evroam.driverapi import routes as driver_api
@@ -311,6 +312,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     app.include_router(admin_sites.router)
     app.include_router(admin_throttle.router)
     app.include_router(admin_public.router)  # open data consumers, plans, uptime, payments
+    app.include_router(admin_terminals.router)  # payment terminals of PTPs (OCPI payments module)
     if "CPO" in roles:
         public.install(app)  # open data, the drivers' pages, ad-hoc payment
     if "EMSP" in roles:

@@ -125,8 +125,8 @@ class StubPtp:
 
     def control_routes(self, app: FastAPI) -> None:
         """By hand: POST /_control/terminal {terminal}, /_control/start {location_id, evse_uid,
-        authorization_reference}, /_control/fac {authorization_reference, excl_vat, vat}; GET
-        /_control/received."""
+        authorization_reference}, /_control/stop {session_id}, /_control/fac {authorization_reference,
+        excl_vat, vat}; GET /_control/received (what the CPO sent)."""
 
         @app.post("/_control/terminal")
         async def control_terminal(request: Request):
@@ -137,6 +137,11 @@ class StubPtp:
         async def control_start(request: Request):
             b = await request.json()
             r = await self.start_session(b["location_id"], b["evse_uid"], b["authorization_reference"])
+            return JSONResponse(r.json(), status_code=r.status_code)
+
+        @app.post("/_control/stop")
+        async def control_stop(request: Request):
+            r = await self.stop_session((await request.json())["session_id"])
             return JSONResponse(r.json(), status_code=r.status_code)
 
         @app.post("/_control/fac")
@@ -205,6 +210,13 @@ class StubPtp:
         if authorization_reference is not None:
             body["authorization_reference"] = authorization_reference
         return await self.call("POST", self.cpo_endpoints[("commands", "RECEIVER")] + "/START_SESSION", body)
+
+    async def stop_session(self, session_id: str) -> httpx.Response:
+        """The driver ends the session at the terminal (or the preauthorised amount is reached)."""
+        await self.ready()
+        body = {"response_url": f"{self.url}/ocpi/ptp/{VERSION}/commands/STOP_SESSION/{session_id}",
+                "session_id": session_id}
+        return await self.call("POST", self.cpo_endpoints[("commands", "RECEIVER")] + "/STOP_SESSION", body)
 
     def fac(self, authorization_reference: str, before_taxes: float, vat: float, *, fac_id: str | None = None,
             status: str = "SUCCESS") -> dict[str, Any]:

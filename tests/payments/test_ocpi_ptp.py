@@ -230,6 +230,10 @@ async def test_a_driver_pays_at_the_terminal_end_to_end(make_instance, version):
         ours = await cpo.platform.charging.get_cdr(cdr["id"])
         assert ours["total_cost"] == {"excl_vat": 12.73, "incl_vat": 15.40} and ours["invoice_reference_id"] == "PT-00000001"
         assert tx is not None
+        # the PTP may pull them too (the CDRs of its own party's tokens only)
+        pulled = await ptp.call("GET", f"{cpo.url}/ocpi/2.3.0/cpo/cdrs")
+        assert [c["id"] for c in pulled.json()["data"]] == [cdr["id"]]
+        assert pulled.json()["data"][0]["invoice_reference_id"] == "PT-00000001"
 
         # 4. the PTP captured 15.40 at its PSP: its FAC is taken, linked, checked
         fac = ptp.fac(REFERENCE, 12.73, 2.67, fac_id="fac-1")

@@ -26,6 +26,12 @@ for their charger, `resume()` gives each its TIMEOUT at its deadline (the answer
 old connection). Remote starts are remembered in the store too (services/remote_starts.py), so
 the transaction a charger starts after a restart still belongs to its command.
 
+A Payment Terminal Provider (OCPI 2.3.0 payments module) sends START_SESSION and STOP_SESSION
+too, for drivers paying at its terminals, with tokens of its own party: a START_SESSION is
+accepted only at an EVSE assigned to one of its active terminals and with an
+`authorization_reference` not used before (services/terminal_payments.py), and is an ad-hoc
+start (the ad-hoc tariff; the CDR carries the invoice number when we issue the invoice).
+
 Operator commands wait for the charger's answer and return it."""
 
 from __future__ import annotations

@@ -185,8 +185,9 @@ class ChargingService:
                 log.warning("charger %s: transaction %s %s: %s", charger_id, transaction_id or start_key,
                             "recorded as an orphan" if unmapped == ORPHAN else "refused", reason)
             if remote is not None:
-                if remote.data.get("invoice_reference_id"):
-                    place["invoice_reference_id"] = remote.data["invoice_reference_id"]
+                for key in ("invoice_reference_id", "terminal_payment_pk"):  # a payment terminal's start
+                    if remote.data.get(key):
+                        place[key] = remote.data[key]
                 authorization = Authorization(ACCEPTED, remote.token, AuthMethod.COMMAND,
                                               authorization_reference or remote.authorization_reference,
                                               decided_by="command")

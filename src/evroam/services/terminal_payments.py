@@ -110,21 +110,18 @@ class TerminalPayments:
     # ------------------------------------------------------------------ the session
 
     async def _session_started(self, event) -> None:
+        """The session of a payment's start (its transaction carries the payment, from the remote
+        start it was paired with)."""
         session_id = event.data.get("session_id")
         if not session_id:
             return
-        cc, pid = self.owner
         async with self.store.connect() as conn:
-            session = await self.store.sessions.get(conn, cc, pid, session_id)
-        reference = (session or {}).get("authorization_reference")
-        if not reference:
+            tx = await self.store.transactions.by_session(conn, session_id)
+        pk = (tx.state.get("terminal_payment_pk") if tx is not None else None)
+        if pk is None:
             return
         async with self.store.begin() as conn:
-            payment = await self.store.terminal_payments.by_reference(conn, None, reference)
-            if payment is None or payment.session_id is not None or \
-                    payment.evse_uid.casefold() != session.get("evse_uid", "").casefold():
-                return
-            await self.store.terminal_payments.set(conn, payment.pk, only_statuses=(STARTING,), status=CHARGING,
+            await self.store.terminal_payments.set(conn, pk, only_statuses=(STARTING,), status=CHARGING,
                                                    session_id=session_id)
 
     async def _session_completed(self, event) -> None:

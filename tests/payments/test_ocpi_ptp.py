@@ -38,7 +38,7 @@ async def ptp_cpo(make_instance):
     on EVR-GENT-1-E3 (charger CP-1, connector 1), and a PTP (NL/PAY) registered on 2.3.0."""
     cpo = await make_instance("cpo", roles=("CPO",), extra={"session_push_interval": 0})
     assert await load_demo(cpo.platform)
-    await cpo.platform.tariffs.import_tariffs([AD_HOC])
+    await cpo.platform.tariffs.import_tariffs([{**AD_HOC, "preauthorize_amount": 40.0}])
     loc = await cpo.platform.locations.get_own(LOCATION)
     for evse in loc["evses"]:
         if evse["uid"] == EVSE:
@@ -188,6 +188,13 @@ async def test_a_driver_pays_at_the_terminal_end_to_end(make_instance, version):
     cpo, ptp = await ptp_cpo(make_instance)
     try:
         await _terminal_with_evse(cpo, ptp)
+        # the terminal shows the EVSE's ad-hoc price: the PTP reads the connector's tariffs and the
+        # AD_HOC_PAYMENT one, with the amount to pre-authorise
+        evse = (await ptp.call("GET", f"{cpo.url}/ocpi/2.3.0/cpo/locations/{LOCATION}/{EVSE}")).json()["data"]
+        assert evse["connectors"][0]["tariff_ids"] == ["DC-1", "ADHOC-DC"]
+        tariffs = (await ptp.call("GET", f"{cpo.url}/ocpi/2.3.0/cpo/tariffs")).json()["data"]
+        [adhoc] = [t for t in tariffs if t.get("type") == "AD_HOC_PAYMENT"]
+        assert adhoc["id"] == "ADHOC-DC" and adhoc["preauthorize_amount"] == 40.0
         async with charge_point(cpo, "CP-1", version=version, cls=COMMANDED[version]) as cp:
             await _boot(cp, version)
             # no reference, or an EVSE the terminal does not take payments for: REJECTED, nothing asked

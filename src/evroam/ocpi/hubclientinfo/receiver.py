@@ -25,7 +25,8 @@ async def get_client_info(country_code: str, party_id: str, request: Request,
     return ocpi_response(info)
 
 
-@router.put(PATH, summary="The hub reports a party's connection status (ClientInfo)", responses=CREATED_OR_REPLACED)
+@router.put(PATH, summary="The hub reports a party's connection status (ClientInfo)",
+            responses=CREATED_OR_REPLACED)
 async def put_client_info(country_code: str, party_id: str, request: Request,
                           caller: Caller = Depends(authenticated)):
     created = await request.app.state.platform.hub_parties.receive(caller.partner, country_code, party_id,

@@ -45,6 +45,8 @@ from evroam.services.sites import SiteService
 from evroam.services.statistics import Statistics
 from evroam.services.subscriptions import PlanService
 from evroam.services.tariffs import TariffService
+from evroam.services.terminal_payments import TerminalPayments
+from evroam.services.terminals import TerminalService
 from evroam.services.throttle import Throttle
 from evroam.services.tokens import TokenService
 from evroam.services.uptime import UptimeService
@@ -91,8 +93,11 @@ class Platform:
         self.authorization = AuthorizationService(self.store, self.bus, settings, self.partner_calls)
         self.charging = ChargingService(self.store, self.bus, settings, self.pushes, self.authorization)
         self.ocpp_log = OcppLog(self.store, settings)
+        # the OCPI payments module: Payment Terminal Providers' terminals and the payments made at them
+        self.terminals = TerminalService(self.store, self.bus, settings, self.pushes)
+        self.terminal_payments = TerminalPayments(self.store, self.bus, settings, self.terminals)
         self.commands = CommandService(self.store, self.bus, settings, self.pushes, self.charging, self.locations,
-                                       self.control)
+                                       self.control, self.terminal_payments)
         self.operations = ChargerOperations(self.store, settings, self.charging, self.control)
         self.remote_commands = RemoteCommandService(self.store, self.bus, settings, self.partner_calls,
                                                     lambda: self.operations)
@@ -232,6 +237,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     from evroam.backoffice import api as admin_api
     from evroam.backoffice import public as admin_public
     from evroam.backoffice import sites as admin_sites
+    from evroam.backoffice import terminals as admin_terminals
     from evroam.backoffice import throttle as admin_throttle
     from evroam.backoffice.auth import ensure_admin_token
     from evroam.driverapi import routes as driver_api
@@ -246,6 +252,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     from evroam.ocpi.hubclientinfo import receiver as hubclientinfo_receiver
     from evroam.ocpi.locations import receiver as locations_receiver
     from evroam.ocpi.locations import sender as locations_sender
+    from evroam.ocpi.payments import receiver as payments_receiver
     from evroam.ocpi.server import install_error_handlers, invalidate_on_changes
     from evroam.ocpi.sessions import receiver as sessions_receiver
     from evroam.ocpi.sessions import sender as sessions_sender
@@ -304,6 +311,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
         app.include_router(tokens_receiver.router)
         app.include_router(commands_receiver.router)
         app.include_router(chargingprofiles_receiver.router)
+        app.include_router(payments_receiver.router)  # OCPI 2.3.0: payment terminal providers
     if "EMSP" in roles:
         app.include_router(locations_receiver.router)
         app.include_router(tariffs_receiver.router)
@@ -316,6 +324,7 @@ def create_app(platform: Platform, *, run_workers: bool = True) -> FastAPI:
     app.include_router(admin_sites.router)
     app.include_router(admin_throttle.router)
     app.include_router(admin_public.router)  # open data consumers, plans, uptime, payments
+    app.include_router(admin_terminals.router)  # payment terminals of PTPs (OCPI payments module)
     if "CPO" in roles:
         public.install(app)  # open data, the drivers' pages, ad-hoc payment
     if "EMSP" in roles:

@@ -344,6 +344,7 @@ app.add_typer(__import__("evroam.cli_public").cli_public.plans_app, name="plans"
 app.add_typer(__import__("evroam.cli_public").cli_public.uptime_app, name="uptime")
 app.add_typer(__import__("evroam.cli_public").cli_public.payments_app, name="payments")
 app.add_typer(__import__("evroam.cli_commands").cli_commands.commands_app, name="commands")
+app.add_typer(__import__("evroam.cli_terminals").cli_terminals.terminals_app, name="terminals")
 app.command("demo")(__import__("evroam.cli_demo").cli_demo.demo)
 app.add_typer(__import__("evroam.cli_users").cli_users.users_app, name="users")
 

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 from pydantic import ValidationError
+from test_payments_mappings import PAYMENTS_230, fac_price
 
 from evroam.model.cdrs import CDR
 from evroam.model.common import field_errors
@@ -179,8 +180,8 @@ V230 = registry.get("2.3.0").mapping
 def _kind_230(name: str) -> tuple[str | None, type | None]:
     """The object an example of the 2.3.0 text holds: (mapping kind or None, model class of a
     whole object or None)."""
-    if name.startswith("payment_"):
-        return None, None  # Payments objects: the same in the model (another module's own)
+    if name.startswith("payment_"):  # the payments module (tests/ocpi/test_payments_mappings.py)
+        return PAYMENTS_230[name]
     table = [
         ("cdr_", base.CDR, CDR), ("credentials_", base.CREDENTIALS, Credentials),
         ("location_energymix_", base.LOCATION_PATCH, None), ("location_regularhours_", base.LOCATION_PATCH, None),
@@ -215,9 +216,12 @@ BROKEN_230: dict[str, tuple[tuple[str, ...], list[str]]] = {
 
 def _added_230(name: str, original: Any) -> Any:
     """The CDR example's tariff leaves out `tax_included`, which 2.3.0 requires: the mapping says
-    it (NO: its component names a VAT rate, so its price excludes VAT)."""
+    it (NO: its component names a VAT rate, so its price excludes VAT). The FAC examples give
+    `total_costs` as a 2.2.1 Price: read as it is, said back as the 2.3.0 Price they point to."""
     if name == "cdr_example.json":
         return {**original, "tariffs": [{**t, "tax_included": "NO"} for t in original["tariffs"]]}
+    if name.startswith("payment_financial_advice_confirmation"):
+        return {**original, "total_costs": fac_price(original["total_costs"])}
     return original
 
 

@@ -46,9 +46,14 @@ def test_the_registry_lists_three_versions_highest_first():
     assert registry.SUPPORTED_VERSIONS == ("2.3.0", "2.2.1", "2.1.1")
     assert registry.get("2.1.1").modules() == {"credentials", "locations", "tariffs", "sessions", "cdrs", "tokens",
                                               "commands"}
-    assert registry.get("2.2.1").modules() == registry.get("2.3.0").modules() == {
+    assert registry.get("2.2.1").modules() == {
         "credentials", "locations", "tariffs", "sessions", "cdrs", "tokens", "commands", "chargingprofiles",
         "hubclientinfo"}
+    # 2.3.0 adds the payments module: our Receiver interface as the CPO, the PTP's Sender as theirs
+    assert registry.get("2.3.0").modules() == registry.get("2.2.1").modules() | {"payments"}
+    assert registry.get("2.3.0").interface("payments", "RECEIVER").needs_role == "CPO"
+    assert registry.get("2.3.0").pushes_to("payments") == "SENDER"
+    assert registry.get("2.2.1").pushes_to("payments") == registry.get("2.3.0").pushes_to("cdrs") == "RECEIVER"
 
 
 async def test_versions_and_details_of_each_version(make_instance):

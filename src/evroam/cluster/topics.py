@@ -27,6 +27,7 @@ CHANGE_TOPICS = frozenset({
     "partner.unregistered",
     "partner.changed",
     "plan.changed",
+    "terminal.changed",  # a payment terminal of a PTP: created, assigned, (de)activated
 })
 
 #: sent to the other nodes over Redis (several nodes only)

@@ -220,3 +220,6 @@ class Role(StrEnum):
     NSP = "NSP"
     OTHER = "OTHER"
     SCSP = "SCSP"
+    # Payment Terminal Provider (2.3.0 payments module): the 2.3.0 Role table leaves it out, but
+    # its table of modules per role names it, and payment terminal providers register with it
+    PTP = "PTP"

@@ -95,6 +95,26 @@ class Partner:
     def has_role(self, role: str) -> bool:
         return any(r.get("role") == role for r in self.acting_roles())
 
+    def ptp_parties(self) -> list[tuple[str, str]]:
+        """The parties the partner acts for as a Payment Terminal Provider (OCPI 2.3.0 payments
+        module): those of its roles that say PTP, and, when it offers a payments Sender interface,
+        those that say OTHER (the 2.3.0 Role table has no PTP; a PTP keeping to it says OTHER)."""
+        out = self.parties("PTP")
+        if self.endpoint("payments", "SENDER"):
+            out += [p for p in self.parties("OTHER") if p not in out]
+        return out
+
+    @property
+    def is_ptp(self) -> bool:
+        return bool(self.ptp_parties())
+
+    def owns_token_party(self, country_code: str, party_id: str) -> bool:
+        """Whether tokens of this party are the partner's to use in commands and to receive the
+        Sessions and CDRs of: its eMSP parties, and a PTP's own party (a driver paying at its
+        terminal)."""
+        key = (country_code.upper(), party_id.upper())
+        return key in self.parties("EMSP") or key in self.ptp_parties()
+
     def endpoint(self, module: str, interface_role: str | None = None) -> str | None:
         """URL of the partner's `module` endpoint in the given interface role (SENDER/RECEIVER)."""
         for ep in self.endpoints:

@@ -1,5 +1,6 @@
 """The paged list shared by the sessions and cdrs sender interfaces: our objects whose token
-belongs to one of the caller's eMSP parties."""
+belongs to one of the caller's eMSP parties (or, for a Payment Terminal Provider, its own party:
+the sessions paid at its terminals)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ async def charging_list(request: Request, caller: Caller, kind: str, *, require_
     repo = platform.store.sessions if kind == "sessions" else platform.store.cdrs
 
     async def fetch(conn, page):
-        return await repo.page(conn, ours, emsps=caller.partner.parties("EMSP"), date_from=page.date_from,
+        parties = list(dict.fromkeys(caller.partner.parties("EMSP") + caller.partner.ptp_parties()))
+        return await repo.page(conn, ours, emsps=parties, date_from=page.date_from,
                                date_to=page.date_to, offset=page.offset, limit=page.limit)
 
     return await paged_response(request, caller, fetch, base.SESSION if kind == "sessions" else base.CDR,

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 #: the role of the party that receives our pushes of a module
 RECEIVING_ROLE = {"locations": "EMSP", "tariffs": "EMSP", "sessions": "EMSP", "cdrs": "EMSP", "tokens": "CPO",
-                  "commands": "EMSP", "chargingprofiles": "EMSP"}
+                  "commands": "EMSP", "chargingprofiles": "EMSP", "payments": "PTP"}
 BROADCAST = frozenset({"locations", "tariffs", "tokens"})
 
 
@@ -52,6 +52,10 @@ def push_kind(module: str, method: str, path: str) -> str | None:
         return base.TOKEN
     if module == "commands" and is_absolute(path):
         return base.COMMAND_RESULT
+    if module == "payments":  # to a PTP: a Terminal (PUT, or POST .../activate), its assignment (PATCH)
+        if path.rstrip("/").endswith("/deactivate"):
+            return None
+        return base.TERMINAL_PATCH if method == "PATCH" else base.TERMINAL
     return None
 
 

@@ -26,7 +26,9 @@ from evroam.model.partners import Partner
 from evroam.ocpi import delivery, registry
 from evroam.ocpi.delivery import is_absolute
 from evroam.ocpi.mappings import CannotSay
+from evroam.ocpi.registry import SENDER
 from evroam.ocpi.transport.errors import PartnerCallError
+from evroam.services.errors import Invalid
 from evroam.store.outbox import OutboxMessage
 
 if TYPE_CHECKING:
@@ -37,8 +39,8 @@ log = logging.getLogger(__name__)
 # Who receives our pushes of a module: partners playing one of these roles (a hub broadcasts
 # them to the parties it routes for).
 RECEIVER_ROLES = {
-    "locations": ("EMSP", "NSP", "NAP", "SCSP", "OTHER", "HUB"),
-    "tariffs": ("EMSP", "NSP", "NAP", "SCSP", "OTHER", "HUB"),
+    "locations": ("EMSP", "NSP", "NAP", "SCSP", "OTHER", "HUB", "PTP"),
+    "tariffs": ("EMSP", "NSP", "NAP", "SCSP", "OTHER", "HUB", "PTP"),
     "tokens": ("CPO", "HUB"),
 }
 
@@ -161,6 +163,16 @@ class Pushes:
         return True
 
 
+    async def terminal_push(self, conn: AsyncConnection, partner: Partner, method: str, path: str, body: Any, *,
+                            object_key: str) -> int:
+        """To a PTP's payments Sender interface (2.3.0), in order per terminal."""
+        version = registry.get(partner.version)
+        if version.pushes_to("payments") != SENDER or not partner.endpoint("payments", SENDER):
+            raise Invalid(f"partner {partner.name} (OCPI {version.number}) offers no payments sender interface "
+                          "(the payments module): it cannot be told about terminals")
+        return await self.to_partner(conn, partner.pk, "payments", object_key[:150], method, path, body)
+
+
 class OutboxWorker:
     """Delivers the outbox. Woken at once by `outbox.enqueued` events (of every node), and
     every `outbox_poll_seconds` for rows written by other processes (the CLI). Each node of a
@@ -233,9 +245,10 @@ class OutboxWorker:
             return 0
         base = None
         if not is_absolute(message.path):
-            base = partner.endpoint(message.module, "RECEIVER")
+            role = registry.get(partner.version).pushes_to(message.module)
+            base = partner.endpoint(message.module, role)
             if not base:
-                await self._retry(message, attempts, f"partner has no {message.module} receiver endpoint")
+                await self._retry(message, attempts, f"partner has no {message.module} {role.lower()} endpoint")
                 return 0
         try:
             said = await delivery.say(self.platform, message, partner, base)

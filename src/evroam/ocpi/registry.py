@@ -45,12 +45,22 @@ class OcpiVersion:
     # how the credentials token is sent: 2.1.1 sends it as it is; 2.2+ in Base64, though many peers
     # take it as it is too (None: as the partner's versions endpoint accepted it)
     token_encoding: str | None
+    # interfaces of a partner's role that we call, pushes included, where they are not the
+    # module's Receiver (the payments module's Terminals go to the PTP's Sender interface)
+    partner_interfaces: tuple[Interface, ...] = ()
 
     def interface(self, module: str, role: str) -> Interface | None:
         for i in self.interfaces:
             if i.module == module and i.role == role:
                 return i
         return None
+
+    def pushes_to(self, module: str) -> str:
+        """The interface role of a partner's endpoint that our pushes of `module` go to."""
+        for i in self.partner_interfaces:
+            if i.module == module:
+                return i.role
+        return RECEIVER
 
     def modules(self) -> frozenset[str]:
         return frozenset(i.module for i in self.interfaces)
@@ -112,7 +122,16 @@ V2_1_1 = OcpiVersion(
 _SINCE_2_2 = dict(endpoint_roles=True, credentials_roles=True, routing_headers=True, hubs=True,
                   token_in_url_type=True, charging_preferences=True, patch_appends_periods=True, token_encoding=None)
 V2_2_1 = OcpiVersion("2.2.1", _interfaces(hub=True, profiles=True), v2_2_1.MAPPING, **_SINCE_2_2)
-V2_3_0 = OcpiVersion("2.3.0", _interfaces(hub=True, profiles=True), v2_3_0.MAPPING, **_SINCE_2_2)
+# The payments module (2.3.0; its own document since the first edition). The Payment Terminal
+# Provider owns the Terminals and FinancialAdviceConfirmations: it creates them at the CPO's
+# Receiver interface (ours); the CPO assigns locations and EVSEs to a Terminal (PUT/PATCH), asks
+# for activations and deactivations at the PTP's Sender interface. Each side's endpoint is the
+# module's URL, its objects below it (PAYMENTS_PATHS).
+PAYMENTS_PATHS = {"terminals": "/terminals", "financial_advice_confirmations": "/financial-advice-confirmations"}
+V2_3_0 = OcpiVersion("2.3.0", _interfaces(Interface("payments", RECEIVER, "/cpo/payments", "CPO"),
+                                          hub=True, profiles=True),
+                     v2_3_0.MAPPING, **_SINCE_2_2,
+                     partner_interfaces=(Interface("payments", SENDER, "", "PTP"),))
 
 #: highest first
 VERSIONS: dict[str, OcpiVersion] = {v.number: v for v in (V2_3_0, V2_2_1, V2_1_1)}

@@ -8,6 +8,7 @@ the card payment, the live session with its stop button, the receipt.
 /charge/{location}/{evse}        an EVSE (the target of its QR code); POST .../pay pays
 /pay/{payment}                   the session paid for (POST .../stop, .../confirm); .json: live
 /pay/{payment}/receipt           the receipt (POST .../email sends it)
+/terminal-invoices/{reference}   the invoice of a payment at a payment terminal (OCPI payments module)
 
 Only published locations and EVSEs appear. The payment's id (128 random bits) in its URL is
 what lets the driver follow and stop it: nobody else knows it."""
@@ -23,6 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from evroam.public.rendering import render
 from evroam.services.errors import Invalid, NotFound, ServiceError
+from evroam.services.terminals import INVOICES_PATH as INVOICES
 from evroam.services.throttle import PAYMENT as PAYMENT_DOOR
 from evroam.services.throttle import retry_after_header
 
@@ -252,6 +254,17 @@ async def receipt_email(payment_id: str, request: Request):
     from urllib.parse import quote
 
     return RedirectResponse(f"{PAY}/{payment_id}/receipt?sent={quote(email.strip())}", status_code=303)
+
+
+@router.get(INVOICES + "/{authorization_reference}", response_class=HTMLResponse)
+async def terminal_invoice(authorization_reference: str, request: Request):
+    """Our invoice for a payment at a Payment Terminal Provider's terminal (the Terminal's
+    invoice_base_url, then the payment's authorization_reference; OCPI 2.3.0 payments module)."""
+    try:
+        data = await request.app.state.platform.terminal_payments.invoice(authorization_reference)
+    except NotFound:
+        return _not_found(request, "Invoice")
+    return _page(request, "receipt.html", r={**data, "title": "Invoice"}, email_form=False)
 
 
 def _escape(text: str) -> str:

@@ -93,14 +93,17 @@ class ChargingService:
 
     async def expect_remote_start(self, charger_id: str, *, id_tag: str, token: dict[str, Any],
                                   authorization_reference: str | None = None, remote_start_id: int | None = None,
-                                  evse_number: int | None = None) -> RemoteStart:
+                                  evse_number: int | None = None, data: dict[str, Any] | None = None) -> RemoteStart:
         """Announce a start requested through a command, before asking the charger
         (RemoteStartTransaction / RequestStartTransaction): the transaction that follows (same
         charger and idTag, or the same remoteStartId) gets a Session with auth_method COMMAND and
-        this authorization reference. Stored: it holds across a restart (services/remote_starts.py)."""
+        this authorization reference. Stored: it holds across a restart (services/remote_starts.py).
+        `data`: `ad_hoc` (priced with the ad-hoc tariff whatever the token's type: a driver paying
+        at a payment terminal) and `invoice_reference_id` (said in the CDR)."""
         return await self.remote_starts.expect(charger_id, id_tag=id_tag, token=token,
                                                authorization_reference=authorization_reference,
-                                               remote_start_id=remote_start_id, evse_number=evse_number)
+                                               remote_start_id=remote_start_id, evse_number=evse_number,
+                                               data=data)
 
     # ------------------------------------------------------------------ transactions
 
@@ -167,7 +170,8 @@ class ChargingService:
             # the expectation this start belongs to (marked used in the transaction that stores it)
             remote = (await self.remote_starts.find(charger_id, id_tag, remote_start_id)
                       if evse_number is not None else None)
-            ad_hoc = remote is not None and (remote.token or {}).get("type") == AD_HOC_USER
+            ad_hoc = remote is not None and ((remote.token or {}).get("type") == AD_HOC_USER or
+                                             bool(remote.data.get("ad_hoc")))
             place = (await self.records.place(charger_id, evse_number, connector_number, started_at, ad_hoc=ad_hoc)
                      if evse_number is not None else {"currency": self.settings.currency})
             if evse_number is not None and not place.get("evse_uid"):
@@ -181,6 +185,9 @@ class ChargingService:
                 log.warning("charger %s: transaction %s %s: %s", charger_id, transaction_id or start_key,
                             "recorded as an orphan" if unmapped == ORPHAN else "refused", reason)
             if remote is not None:
+                for key in ("invoice_reference_id", "terminal_payment_pk"):  # a payment terminal's start
+                    if remote.data.get(key):
+                        place[key] = remote.data[key]
                 authorization = Authorization(ACCEPTED, remote.token, AuthMethod.COMMAND,
                                               authorization_reference or remote.authorization_reference,
                                               decided_by="command")

@@ -26,6 +26,12 @@ for their charger, `resume()` gives each its TIMEOUT at its deadline (the answer
 old connection). Remote starts are remembered in the store too (services/remote_starts.py), so
 the transaction a charger starts after a restart still belongs to its command.
 
+A Payment Terminal Provider (OCPI 2.3.0 payments module) sends START_SESSION and STOP_SESSION
+too, for drivers paying at its terminals, with tokens of its own party: a START_SESSION is
+accepted only at an EVSE assigned to one of its active terminals and with an
+`authorization_reference` not used before (services/terminal_payments.py), and is an ad-hoc
+start (the ad-hoc tariff; the CDR carries the invoice number when we issue the invoice).
+
 Operator commands wait for the charger's answer and return it."""
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ from evroam.model.commands import (
 from evroam.model.common import format_datetime, utcnow
 from evroam.model.partners import Partner
 from evroam.services.charging import ACTIVE, ChargingService
-from evroam.services.errors import NotFound
+from evroam.services.errors import Invalid, NotFound
 from evroam.services.locations import LocationService
 from evroam.services.objects import same_id
 from evroam.services.ports import (
@@ -65,6 +71,7 @@ from evroam.services.ports import (
     ChargerTimedOut,
     PartnerPushes,
 )
+from evroam.services.terminal_payments import TerminalPayments
 from evroam.settings import Settings
 from evroam.store import Store
 from evroam.store.commands import ReceivedCommand
@@ -84,8 +91,10 @@ def _text(text: str) -> list[dict[str, str]]:
 
 class CommandService:
     def __init__(self, store: Store, bus: Bus, settings: Settings, pushes: PartnerPushes, charging: ChargingService,
-                 locations: LocationService, control: ChargerControl) -> None:
+                 locations: LocationService, control: ChargerControl,
+                 terminal_payments: TerminalPayments | None = None) -> None:
         self.store = store
+        self.terminal_payments = terminal_payments  # START_SESSIONs of Payment Terminal Providers
         self.bus = bus
         self.settings = settings
         self.pushes = pushes
@@ -149,11 +158,11 @@ class CommandService:
 
     def _foreign_token(self, partner: Partner, token: dict[str, Any]) -> dict[str, Any] | None:
         """REJECTED when the token is not one of the eMSP's own (OCPI: an eMSP uses only its own
-        tokens in commands); None when it is."""
+        tokens in commands; a Payment Terminal Provider, those of its own party); None when it is."""
         cc, pid = token.get("country_code", ""), token.get("party_id", "")
-        if partner.owns(cc, pid, "EMSP"):
+        if partner.owns_token_party(cc, pid):
             return None
-        mine = ", ".join(f"{c}/{p}" for c, p in partner.parties("EMSP")) or "none"
+        mine = ", ".join(f"{c}/{p}" for c, p in partner.parties("EMSP") + partner.ptp_parties()) or "none"
         return self.response(CommandResponseType.REJECTED,
                              f"token {cc}/{pid} is not one of your eMSP parties (yours: {mine})")
 
@@ -169,8 +178,17 @@ class CommandService:
             evse, charger_id, evse_number = place
         else:
             evse, charger_id, evse_number = await self._evse(loc, request.evse_uid)
-            if charger_id is None:
-                return self.response(CommandResponseType.NOT_SUPPORTED, "this EVSE cannot be started remotely")
+        terminal = None
+        if self.terminal_payments is not None and \
+                (token["country_code"].upper(), token["party_id"].upper()) in partner.ptp_parties():
+            # a driver paying at the PTP's terminal: an ad-hoc start, at an EVSE of its terminals only
+            try:
+                terminal = await self.terminal_payments.check(partner, location_id=loc["id"], evse_uid=evse["uid"],
+                                                              authorization_reference=request.authorization_reference)
+            except Invalid as exc:
+                return self.response(CommandResponseType.REJECTED, exc.message)
+        if charger_id is None:
+            return self.response(CommandResponseType.NOT_SUPPORTED, "this EVSE cannot be started remotely")
         if request.connector_id is not None:
             _connector_number(evse, request.connector_id)  # it must exist
         elif CONNECTOR_REQUIRED in (evse.get("capabilities") or []):
@@ -181,17 +199,27 @@ class CommandService:
         action, refused = self._action(charger_id, command)
         if refused is not None:
             return refused
+        data: dict[str, Any] = {}
+        start_data = None
+        if terminal is not None:
+            try:
+                payment, start_data = await self.terminal_payments.open(
+                    partner, terminal, location_id=loc["id"], evse_uid=evse["uid"],
+                    authorization_reference=request.authorization_reference)
+            except Invalid as exc:
+                return self.response(CommandResponseType.REJECTED, exc.message)
+            data["terminal_payment_pk"] = payment.pk
         expected = await self.charging.expect_remote_start(
             charger_id, id_tag=token["uid"], token=token, authorization_reference=request.authorization_reference,
-            remote_start_id=remote_start_id, evse_number=evse_number)
+            remote_start_id=remote_start_id, evse_number=evse_number, data=start_data)
         return await self._send(partner, request.response_url, CommandType.START_SESSION, charger_id, command,
-                                action, data={"remote_start_pk": expected.pk})
+                                action, data={"remote_start_pk": expected.pk, **data})
 
     async def _stop_session(self, request: StopSession, partner: Partner) -> dict[str, Any]:
         async with self.store.connect() as conn:
             tx = await self.store.transactions.by_session(conn, request.session_id)
         emsp = (tx.state.get("emsp") or ["", ""]) if tx is not None else ["", ""]
-        if tx is None or not partner.owns(emsp[0], emsp[1], "EMSP"):
+        if tx is None or not partner.owns_token_party(emsp[0], emsp[1]):
             return self.response(CommandResponseType.UNKNOWN_SESSION, f"unknown session {request.session_id!r}")
         if tx.status != ACTIVE:
             return self.response(CommandResponseType.REJECTED, "the session has ended")
@@ -301,7 +329,7 @@ class CommandService:
                       if tx.evse_number == evse_number]
         for tx in active:
             emsp = tx.state.get("emsp") or ["", ""]
-            if not partner.owns(emsp[0], emsp[1], "EMSP"):
+            if not partner.owns_token_party(emsp[0], emsp[1]):
                 return self.response(CommandResponseType.REJECTED,
                                      "a session of another eMSP's driver is in progress on this EVSE: only that "
                                      "eMSP can unlock its connector")
@@ -429,6 +457,8 @@ class CommandService:
             await self.store.reservations.set_status(conn, data["reservation_pk"], "CANCELED")
         elif command.command == CommandType.START_SESSION and result in NO_START and data.get("remote_start_pk"):
             await self.charging.remote_starts.cancel(conn, data["remote_start_pk"])
+            if data.get("terminal_payment_pk") and self.terminal_payments is not None:
+                await self.terminal_payments.refused(conn, data["terminal_payment_pk"])
         body: dict[str, Any] = {"result": result.value}
         if message:
             body["message"] = _text(message)

@@ -128,6 +128,12 @@ class PartnerPushes(Protocol):
         """The ActiveChargingProfile of a session to the eMSP that set a profile on it (False:
         the eMSP has no endpoint for it)."""
 
+    async def terminal_push(self, conn: AsyncConnection, partner: Partner, method: str, path: str, body: Any, *,
+                            object_key: str) -> int:
+        """A push to a Payment Terminal Provider's payments Sender interface (`path` below it:
+        `/terminals/{terminal_id}`, `/terminals/activate` ...). Invalid when the partner cannot
+        take it (its version has no payments module, or it offers no such interface)."""
+
 
 class PartnerCallFailed(ServiceError):
     """A real-time call to a partner failed: it could not be reached (`retryable`: trying again

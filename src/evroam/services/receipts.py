@@ -1,4 +1,5 @@
-"""The receipt of an ad-hoc payment: an invoice with VAT, made from the session's CDR. Its total
+"""The receipt of an ad-hoc payment (and the invoice of a payment at a payment terminal): an
+invoice with VAT, made from the session's CDR. Its total
 is the CDR's `total_cost` (what was captured); the lines say what it is made of (session fee,
 energy, time, parking), each with its amount without VAT, the VAT and the amount with VAT, to
 the cent. Money as Decimal strings."""
@@ -35,7 +36,9 @@ def _vat_rates(cdr: dict[str, Any]) -> list[str]:
     return [format(r, "f") for r in sorted(rates)]
 
 
-def receipt(payment: PaymentRecord, cdr: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def receipt_of_cdr(cdr: dict[str, Any], settings: Settings, *, number: str, reference: str,
+                   evse_id: str | None = None) -> dict[str, Any]:
+    """An invoice with VAT made from a CDR: `number` is the invoice's, `reference` the payment's."""
     start, end = parse_datetime(cdr["start_date_time"]), parse_datetime(cdr["end_date_time"])
     location = cdr.get("cdr_location") or {}
     lines = []
@@ -45,14 +48,14 @@ def receipt(payment: PaymentRecord, cdr: dict[str, Any], settings: Settings) -> 
     if not lines:
         lines.append({"description": "Charging", **_amounts(cdr.get("total_cost"))})
     return {
-        "number": payment.data.get("receipt_number") or f"R-{payment.pk:08d}",
+        "number": number,
         "issuer": settings.business_name,
         "issuer_party": f"{settings.country_code}*{settings.party_id}",
         "issued_at": cdr["end_date_time"],
-        "payment_id": payment.id,
+        "payment_id": reference,
         "location": ", ".join(p for p in (location.get("name"), location.get("address"), location.get("postal_code"),
                                           location.get("city")) if p),
-        "evse_id": location.get("evse_id") or payment.data.get("evse_id"),
+        "evse_id": location.get("evse_id") or evse_id,
         "start_date_time": cdr["start_date_time"],
         "end_date_time": cdr["end_date_time"],
         "duration_minutes": int((end - start).total_seconds() // 60),
@@ -61,6 +64,13 @@ def receipt(payment: PaymentRecord, cdr: dict[str, Any], settings: Settings) -> 
         "lines": lines,
         "total": _amounts(cdr.get("total_cost")),
         "vat_rates": _vat_rates(cdr),
+    }
+
+
+def receipt(payment: PaymentRecord, cdr: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    return {
+        **receipt_of_cdr(cdr, settings, number=payment.data.get("receipt_number") or f"R-{payment.pk:08d}",
+                         reference=payment.id, evse_id=payment.data.get("evse_id")),
         "paid": str(from_minor(payment.captured_minor or 0, payment.currency)),
         "card_held": str(from_minor(payment.hold_minor, payment.currency)),
     }

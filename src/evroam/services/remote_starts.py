@@ -33,15 +33,16 @@ class RemoteStartService:
 
     async def expect(self, charger_id: str, *, id_tag: str, token: dict[str, Any],
                      authorization_reference: str | None = None, remote_start_id: int | None = None,
-                     evse_number: int | None = None) -> RemoteStart:
-        """Remember a start before asking the charger for it."""
+                     evse_number: int | None = None, data: dict[str, Any] | None = None) -> RemoteStart:
+        """Remember a start before asking the charger for it (`data`: what else the transaction
+        starts with, e.g. `ad_hoc` and `invoice_reference_id` of a payment terminal's start)."""
         now = utcnow()
         async with self.store.begin() as conn:
             await self.store.remote_starts.remove_expired(conn, charger_id, now)
             expected = await self.store.remote_starts.add(
                 conn, charger_id=charger_id, id_tag=id_tag, token=token,
                 authorization_reference=authorization_reference, remote_start_id=remote_start_id,
-                evse_number=evse_number, expires_at=now + timedelta(seconds=REMOTE_START_SECONDS))
+                evse_number=evse_number, expires_at=now + timedelta(seconds=REMOTE_START_SECONDS), data=data)
         self.bus.publish("remote_start.expected", charger_id=charger_id, remote_start_id=remote_start_id)
         return expected
 

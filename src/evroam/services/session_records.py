@@ -88,7 +88,7 @@ class SessionRecords:
         partner_pk = None
         if not (same_id(emsp[0], self.owner[0]) and same_id(emsp[1], self.owner[1])):
             for partner in await self.store.partners.registered(conn):
-                if partner.owns(emsp[0], emsp[1], "EMSP"):
+                if partner.owns_token_party(emsp[0], emsp[1]):  # its eMSP, or the PTP of a terminal payment
                     partner_pk = partner.pk
                     break
         tx.state["partner_pk"] = partner_pk
@@ -179,6 +179,8 @@ class SessionRecords:
                 cdr[key] = priced.totals[key]
         if session.get("authorization_reference"):
             cdr["authorization_reference"] = session["authorization_reference"]
+        if tx.state.get("invoice_reference_id"):  # the invoice we issue (a payment terminal's session)
+            cdr["invoice_reference_id"] = tx.state["invoice_reference_id"]
         if tx.state.get("tariff"):
             cdr["tariffs"] = [tx.state["tariff"]]
         remark = _remark(tx.state)

@@ -93,24 +93,27 @@ class RemoteStart:
     remote_start_id: int | None
     evse_number: int | None
     expires_at: datetime
+    data: dict[str, Any] = field(default_factory=dict)  # e.g. a payment terminal's start: ad_hoc, invoice
 
 
 def _remote_start(row: Any) -> RemoteStart:
     return RemoteStart(pk=row.pk, charger_id=row.charger_id, id_tag=row.id_tag, token=orjson.loads(row.token),
                        authorization_reference=row.authorization_reference, remote_start_id=row.remote_start_id,
-                       evse_number=row.evse_number, expires_at=row.expires_at)
+                       evse_number=row.evse_number, expires_at=row.expires_at,
+                       data=orjson.loads(row.data) if row.data else {})
 
 
 class RemoteStartRepository:
     async def add(self, conn: AsyncConnection, *, charger_id: str, id_tag: str, token: dict[str, Any],
                   authorization_reference: str | None, remote_start_id: int | None, evse_number: int | None,
-                  expires_at: datetime) -> RemoteStart:
+                  expires_at: datetime, data: dict[str, Any] | None = None) -> RemoteStart:
         now = utcnow()
         values = dict(charger_id=charger_id, id_tag=id_tag, token=orjson.dumps(token).decode(),
                       authorization_reference=authorization_reference, remote_start_id=remote_start_id,
                       evse_number=evse_number, expires_at=expires_at)
-        result = await conn.execute(remote_starts.insert().values(created_at=now, **values))
-        return RemoteStart(pk=result.inserted_primary_key[0], **{**values, "token": token})
+        result = await conn.execute(remote_starts.insert().values(
+            created_at=now, data=orjson.dumps(data).decode() if data else None, **values))
+        return RemoteStart(pk=result.inserted_primary_key[0], **{**values, "token": token}, data=data or {})
 
     async def pending(self, conn: AsyncConnection, charger_id: str, now: datetime) -> list[RemoteStart]:
         """The charger's expectations that have not expired, oldest first."""

@@ -31,6 +31,7 @@ from evroam.store.remote_commands import RemoteCommandRepository
 from evroam.store.reservations import ReservationRepository
 from evroam.store.statistics import StatisticsRepository
 from evroam.store.tables import cdrs, locations, sessions, tariffs
+from evroam.store.terminals import FacRepository, TerminalPaymentRepository, TerminalRepository
 from evroam.store.tokens import TokenRepository
 from evroam.store.uptime import MaintenanceRepository, StatusLogRepository
 from evroam.store.users import UserRepository
@@ -87,6 +88,10 @@ class Store:
         self.audit = AuditRepository()
         self.statistics = StatisticsRepository()
         self.listings = ListingRepository()
+        # the OCPI payments module: PTPs' terminals, payments at them, financial advice confirmations
+        self.terminals = TerminalRepository()
+        self.terminal_payments = TerminalPaymentRepository()
+        self.financial_advice = FacRepository()
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
     async def migrate(self) -> None:

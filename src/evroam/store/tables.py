@@ -276,6 +276,7 @@ remote_starts = Table(
     Column("evse_number", Integer),
     Column("authorization_reference", String(36)),
     Column("token", Text, nullable=False),  # JSON: the OCPI Token the session is for
+    Column("data", Text),  # JSON: what else the session is started with (a payment terminal's start)
     Column("expires_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_remote_starts_charger", "charger_id", "expires_at"),
@@ -751,4 +752,71 @@ charger_faults = Table(
     Column("location_id", String(36)),
     Column("evse_uid", String(36)),
     Column("status", String(16), nullable=False),
+)
+
+# ---------------------------------------------------------------------------- OCPI payments (2.3.0)
+
+# Payment terminals of Payment Terminal Provider partners (the PTP owns them; we assign our
+# locations and EVSEs to them). A row without terminal_id is an activation we asked for and the
+# PTP has not created yet (matched by `reference`). `data`: the Terminal in the model's form.
+payment_terminals = Table(
+    "payment_terminals",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("partner_pk", PK, nullable=False),
+    Column("country_code", String(2), nullable=False),  # the PTP's party
+    Column("party_id", String(3), nullable=False),
+    Column("terminal_id", String(36)),
+    Column("terminal_key", String(36)),  # lower(terminal_id): ids are CiStrings
+    Column("reference", String(36)),
+    # ACTIVATION_REQUESTED -> ACTIVE <-> DEACTIVATED
+    Column("status", String(24), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("last_updated", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("partner_pk", "terminal_key", name="uq_payment_terminals_partner_terminal"),
+    Index("ix_payment_terminals_partner_reference", "partner_pk", "reference"),
+)
+
+# A driver's payment at a PTP's terminal: the START_SESSION the PTP sent with its
+# authorization_reference, the session it started, the invoice we issue for it.
+terminal_payments = Table(
+    "terminal_payments",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("partner_pk", PK, nullable=False),
+    Column("terminal_pk", PK, nullable=False),
+    Column("authorization_reference", String(36), nullable=False),
+    Column("reference_key", String(36), nullable=False),  # lower(authorization_reference)
+    Column("location_id", String(36), nullable=False),
+    Column("evse_uid", String(36), nullable=False),
+    Column("invoice_reference_id", String(39)),  # when we issue the invoice (invoice_creator CPO)
+    Column("session_id", String(36), index=True),
+    # STARTING -> CHARGING -> COMPLETED (CDR made) -> CAPTURED | PARTIALLY_CAPTURED | CAPTURE_FAILED; REFUSED
+    Column("status", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("partner_pk", "reference_key", name="uq_terminal_payments_partner_reference"),
+)
+
+# FinancialAdviceConfirmations a PTP posted: what it captured for a session (the EFT data our
+# invoice shows), linked to the session by its authorization_reference.
+financial_advice_confirmations = Table(
+    "financial_advice_confirmations",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("partner_pk", PK, nullable=False),
+    Column("country_code", String(2), nullable=False),
+    Column("party_id", String(3), nullable=False),
+    Column("id", String(36), nullable=False),
+    Column("id_key", String(36), nullable=False),  # lower(id)
+    Column("authorization_reference", String(36), nullable=False),
+    Column("reference_key", String(36), nullable=False, index=True),
+    Column("session_id", String(36)),  # the session (and CDR) it confirms; None: none of the PTP's
+    Column("capture_status_code", String(16), nullable=False),
+    Column("data", Text, nullable=False),  # the FAC in the model's form
+    Column("checks", Text, nullable=False, default="{}"),  # JSON: what did not match (amount, currency ...)
+    Column("last_updated", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("partner_pk", "id_key", name="uq_financial_advice_confirmations_partner_id"),
 )

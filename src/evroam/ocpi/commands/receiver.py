@@ -30,8 +30,8 @@ router = APIRouter(prefix="/ocpi/{version}/cpo/commands", tags=["OCPI commands (
 @router.post("/{command}", summary="A command for one of our charge points (answered with a CommandResponse)",
              openapi_extra=json_body("the command's request object (StartSession, StopSession, ReserveNow, ...)"))
 async def post_command(command: str, request: Request, caller: Caller = Depends(authenticated)):
-    if not caller.partner.has_role("EMSP"):
-        raise forbidden("commands are accepted from eMSP partners only")
+    if not (caller.partner.has_role("EMSP") or caller.partner.is_ptp):
+        raise forbidden("commands are accepted from eMSP and payment terminal provider partners only")
     wire = Wire.of(request)
     try:
         kind = CommandType(command.upper())

@@ -25,6 +25,9 @@ TOKEN, TOKEN_PATCH = "token", "token_patch"
 AUTHORIZATION_INFO, LOCATION_REFERENCES = "authorization_info", "location_references"
 COMMAND, COMMAND_RESPONSE, COMMAND_RESULT = "command", "command_response", "command_result"
 CREDENTIALS, VERSION_DETAILS = "credentials", "version_details"
+# the payments module (2.3.0): a Terminal, a partial Terminal (PATCH), a FinancialAdviceConfirmation
+TERMINAL, TERMINAL_PATCH, FINANCIAL_ADVICE = "terminal", "terminal_patch", "financial_advice_confirmation"
+PAYMENTS_KINDS = (TERMINAL, TERMINAL_PATCH, FINANCIAL_ADVICE)
 
 
 class CannotSay(Exception):
@@ -86,6 +89,15 @@ class ObjectMapping(NamedTuple):
 
 
 IDENTITY = ObjectMapping()
+
+
+def unsaid(reason: str) -> ObjectMapping:
+    """The mapping of an object a version does not have: it cannot be said either way."""
+
+    def refuse(value: Any, ctx: Context) -> Any:
+        raise CannotSay(reason)
+
+    return ObjectMapping(refuse, refuse)
 
 
 async def _call(fn: Fn, value: Any, ctx: Context) -> Any:

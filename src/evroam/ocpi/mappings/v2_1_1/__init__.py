@@ -4,8 +4,9 @@ from evroam.ocpi.mappings import base
 from evroam.ocpi.mappings.base import Mapping
 from evroam.ocpi.mappings.v2_1_1 import commands, credentials, locations, pushes, records, tariffs, tokens
 
+VERSION = "2.1.1"
 MAPPING = Mapping(
-    "2.1.1",
+    VERSION,
     {
         base.LOCATION: locations.LOCATION, base.EVSE: locations.EVSE, base.CONNECTOR: locations.CONNECTOR,
         base.LOCATION_PATCH: locations.LOCATION_PATCH, base.EVSE_PATCH: locations.EVSE_PATCH,
@@ -17,6 +18,8 @@ MAPPING = Mapping(
         base.COMMAND: commands.COMMAND, base.COMMAND_RESPONSE: commands.COMMAND_RESPONSE,
         base.COMMAND_RESULT: commands.COMMAND_RESULT,
         base.CREDENTIALS: credentials.CREDENTIALS, base.VERSION_DETAILS: credentials.VERSION_DETAILS,
+        # the payments module is 2.3.0's: its Terminals and FinancialAdviceConfirmations cannot be said
+        **{kind: base.unsaid(f"OCPI {VERSION} has no payments module") for kind in base.PAYMENTS_KINDS},
     },
     refusals={base.TARIFF: tariffs.refusals},
     token_types={"OTHER": ("OTHER", "APP_USER", "AD_HOC_USER", "EMAID")},

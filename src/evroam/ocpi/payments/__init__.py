@@ -1,0 +1,1 @@
+"""OCPI payments module (2.3.0): our Receiver interface as the CPO."""

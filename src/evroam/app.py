@@ -141,7 +141,7 @@ class Platform:
         self.uptime = UptimeService(self.store, settings)  # AFIR uptime
         self.adhoc = AdHocPayments(self.store, self.bus, settings, self.open_data, self.operations, self.charging,
                                    make_provider(settings), make_mailer(settings), self._render_receipt)
-        self.payment_sweeps = Periodic("ad-hoc-payments", self.adhoc.sweep, 5.0)
+        self.payment_sweeps = Periodic("ad-hoc-payments", self._sweep_payments, 5.0)
         self._public_singletons = [Singleton(self.cluster, "ad-hoc-payments", self.payment_sweeps.start,
                                              self.payment_sweeps.stop)]
         if settings.nap_table_url or settings.nap_status_url:
@@ -149,6 +149,10 @@ class Platform:
 
             self.nap = NapPusher(self)  # our DATEX II to a National Access Point
             self._public_singletons.append(Singleton(self.cluster, "nap-push", self.nap.start, self.nap.stop))
+
+    async def _sweep_payments(self) -> int:
+        """Settle what events left of payments: card payments, then payments at terminals."""
+        return await self.adhoc.sweep() + await self.terminal_payments.sweep()
 
     def _render_receipt(self, receipt: dict) -> tuple[str, str]:
         from evroam.public.rendering import render_receipt

@@ -321,3 +321,29 @@ async def _charge(cp, version: str, asked: dict, t0) -> str:
         event_type="Ended", timestamp=iso(end), trigger_reason="StopAuthorized", seq_no=1,
         transaction_info={"transaction_id": "TX-PTP-1", "stopped_reason": "Local"}, meter_value=ended))
     return "TX-PTP-1"
+
+
+async def test_a_payment_whose_charger_never_started_ends_not_started(make_instance):
+    """A payment at a terminal whose charger accepted the start but never began a transaction
+    (the event lost with a node, or the charger silent) is not left STARTING: the sweep ends it
+    NOT_STARTED (nothing to bill), and links one whose transaction did start."""
+    from sqlalchemy import text
+
+    from evroam.model.common import utcnow
+
+    cpo = await make_instance("cpo-sweep")
+    platform, store = cpo.platform, cpo.platform.store
+    async with store.begin() as conn:
+        lost = await store.terminal_payments.add(conn, partner_pk=1, terminal_pk=1, authorization_reference="REF-LOST",
+                                                 location_id="L", evse_uid="E", invoice_reference_id=None,
+                                                 status="STARTING")
+        await store.terminal_payments.add(conn, partner_pk=1, terminal_pk=1, authorization_reference="REF-NEW",
+                                                  location_id="L", evse_uid="E", invoice_reference_id=None,
+                                                  status="STARTING")
+        await conn.execute(text("UPDATE terminal_payments SET updated_at = :t WHERE pk = :pk"),
+                           {"t": (utcnow().replace(year=2020)).replace(tzinfo=None), "pk": lost.pk})
+    assert await platform.terminal_payments.sweep() == 1
+    async with store.connect() as conn:
+        statuses = dict((await conn.execute(text("SELECT authorization_reference, status FROM terminal_payments")))
+                        .all())
+    assert statuses == {"REF-LOST": "NOT_STARTED", "REF-NEW": "STARTING"}  # a fresh one waits for its charger

@@ -168,3 +168,22 @@ async def test_datetimes_come_back_in_utc(store):
     assert partner.created_at.tzinfo is not None
     assert str(value).startswith("2024-06-01 12:34:56")
 
+
+
+async def test_one_financial_advice_posted_twice_at_once_is_stored_once(store):
+    async with store.begin() as conn:
+        p = await store.partners.create(conn, "ptp", status=PartnerStatus.REGISTERED)
+    fac = {"id": "FAC-1", "authorization_reference": "REF-1", "capture_status_code": "SUCCESS"}
+
+    async def post() -> bool:
+        async with store.begin() as conn:
+            _, created = await store.financial_advice.put(
+                conn, partner_pk=p.pk, country_code="NL", party_id="PTP", fac=fac, session_id=None, checks={},
+                last_updated=T0)
+            await asyncio.sleep(0.01)  # both transactions open at once
+            return created
+
+    created = await asyncio.gather(*(post() for _ in range(5)))
+    assert created.count(True) == 1
+    async with store.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM financial_advice_confirmations"))).scalar_one() == 1

@@ -24,11 +24,12 @@ payments module), our side as the CPO.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from evroam.events import Bus
-from evroam.model.common import format_datetime, parse_datetime
+from evroam.model.common import format_datetime, parse_datetime, utcnow
 from evroam.model.partners import Partner
 from evroam.model.payments import FinancialAdviceConfirmation, InvoiceCreator
 from evroam.services.errors import Invalid, NotFound
@@ -42,6 +43,7 @@ from evroam.store.terminals import FacRecord, TerminalPayment, TerminalRecord
 log = logging.getLogger(__name__)
 
 STARTING, REFUSED, CHARGING, COMPLETED = "STARTING", "REFUSED", "CHARGING", "COMPLETED"
+NOT_STARTED = "NOT_STARTED"  # the charger accepted the start but no transaction came
 CAPTURED = {"SUCCESS": "CAPTURED", "PARTIAL_SUCCESS": "PARTIALLY_CAPTURED", "FAILED": "CAPTURE_FAILED"}
 CENT = Decimal("0.01")
 
@@ -132,6 +134,37 @@ class TerminalPayments:
             payment = await self.store.terminal_payments.by_session(conn, session_id)
             if payment is not None:
                 await self.store.terminal_payments.set(conn, payment.pk, only_statuses=(CHARGING,), status=COMPLETED)
+
+    async def sweep(self) -> int:
+        """What events left undone (a node died, an event was lost): payments still STARTING once
+        the charger had time to start are linked to their transaction, or end NOT_STARTED (visible
+        to the operator; no session, nothing to bill); those still CHARGING after their session
+        completed are COMPLETED. The number changed."""
+        grace = timedelta(seconds=self.settings.payment_start_seconds + self.settings.command_timeout)
+        changed = 0
+        async with self.store.connect() as conn:
+            starting = await self.store.terminal_payments.in_status(conn, (STARTING,), utcnow() - grace)
+            charging = await self.store.terminal_payments.in_status(conn, (CHARGING,), utcnow() - grace)
+        for payment in starting:
+            async with self.store.begin() as conn:
+                tx = await self.store.transactions.of_terminal_payment(conn, payment.pk)
+                if tx is not None and tx.session_id:
+                    changed += await self.store.terminal_payments.set(
+                        conn, payment.pk, only_statuses=(STARTING,), status=CHARGING, session_id=tx.session_id)
+                elif tx is None:
+                    if await self.store.terminal_payments.set(conn, payment.pk, only_statuses=(STARTING,),
+                                                              status=NOT_STARTED):
+                        changed += 1
+                        log.warning("payment %s at a terminal: the charger never started; no session, nothing "
+                                    "to bill", payment.authorization_reference)
+        for payment in charging:
+            async with self.store.begin() as conn:
+                tx = await self.store.transactions.by_session(conn, payment.session_id) if payment.session_id \
+                    else None
+                if tx is not None and tx.status == "COMPLETED":
+                    changed += await self.store.terminal_payments.set(conn, payment.pk, only_statuses=(CHARGING,),
+                                                                      status=COMPLETED)
+        return changed
 
     # ------------------------------------------------------------------ financial advice confirmations
 

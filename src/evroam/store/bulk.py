@@ -56,6 +56,15 @@ async def insert_many(conn: AsyncConnection, table: Table, columns: tuple[str, .
         await conn.execute(table.insert(), dicts)
 
 
+async def insert_if_absent(conn: AsyncConnection, table: Table, values: dict[str, Any],
+                           unique: tuple[str, ...]) -> bool:
+    """Insert one row unless a row with the same `unique` columns exists (also one another
+    transaction inserts at the same moment): True when this call inserted it."""
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    result = await conn.execute(insert.values(**values).on_conflict_do_nothing(index_elements=list(unique)))
+    return bool(result.rowcount)
+
+
 def _is_datetime(table: Table, column: str) -> bool:
     try:
         return table.c[column].type.python_type is datetime

@@ -72,6 +72,14 @@ class TransactionRepository:
             and_(t.charger_id == charger_id, t.start_key == start_key)))).first()
         return _tx(row) if row else None
 
+    async def of_terminal_payment(self, conn: AsyncConnection, payment_pk: int) -> TransactionRecord | None:
+        """The transaction a payment at a terminal started (its state names the payment)."""
+        t = ocpp_transactions
+        rows = (await conn.execute(select(t).where(or_(
+            t.c.state.like(f'%"terminal_payment_pk":{int(payment_pk)},%'),
+            t.c.state.like(f'%"terminal_payment_pk":{int(payment_pk)}}}%'))).limit(1))).all()
+        return _tx(rows[0]) if rows else None
+
     async def by_session(self, conn: AsyncConnection, session_id: str) -> TransactionRecord | None:
         row = (await conn.execute(select(ocpp_transactions).where(
             ocpp_transactions.c.session_id == session_id))).first()

@@ -792,7 +792,8 @@ terminal_payments = Table(
     Column("evse_uid", String(36), nullable=False),
     Column("invoice_reference_id", String(39)),  # when we issue the invoice (invoice_creator CPO)
     Column("session_id", String(36), index=True),
-    # STARTING -> CHARGING -> COMPLETED (CDR made) -> CAPTURED | PARTIALLY_CAPTURED | CAPTURE_FAILED; REFUSED
+    # STARTING -> CHARGING -> COMPLETED (CDR made) -> CAPTURED | PARTIALLY_CAPTURED | CAPTURE_FAILED;
+    # REFUSED (the charger refused), NOT_STARTED (accepted, but no transaction came)
     Column("status", String(20), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

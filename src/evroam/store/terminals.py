@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evroam.model.common import utcnow
+from evroam.store.bulk import insert_if_absent
 from evroam.store.tables import financial_advice_confirmations as facs
 from evroam.store.tables import payment_terminals as terminals
 from evroam.store.tables import terminal_payments as payments
@@ -161,6 +162,13 @@ class TerminalPaymentRepository:
         row = (await conn.execute(select(payments).where(payments.c.session_id == session_id).limit(1))).first()
         return _payment(row) if row else None
 
+    async def in_status(self, conn: AsyncConnection, statuses: tuple[str, ...],
+                        updated_before: datetime) -> list[TerminalPayment]:
+        rows = (await conn.execute(select(payments).where(payments.c.status.in_(list(statuses)),
+                                                           payments.c.updated_at < updated_before)
+                                   .order_by(payments.c.pk).limit(500))).all()
+        return [_payment(r) for r in rows]
+
     async def set(self, conn: AsyncConnection, pk: int, *, only_statuses: tuple[str, ...] | None = None,
                   **values: Any) -> bool:
         """Change a payment (when its status is one of `only_statuses`): True when changed."""
@@ -184,12 +192,13 @@ class FacRepository:
                       reference_key=fac["authorization_reference"].casefold(), session_id=session_id,
                       capture_status_code=fac["capture_status_code"], data=_json(fac), checks=_json(checks),
                       last_updated=last_updated, received_at=utcnow())
-        existing = await self.get(conn, partner_pk, fac["id"])
-        if existing is None:
-            await conn.execute(facs.insert().values(partner_pk=partner_pk, id_key=fac["id"].casefold(), **values))
-        else:
-            await conn.execute(update(facs).where(facs.c.pk == existing.pk).values(**values))
-        return await self.get(conn, partner_pk, fac["id"]), existing is None
+        # (two posts of one FAC at the same moment: one inserts, the other replaces it)
+        created = await insert_if_absent(conn, facs, {"partner_pk": partner_pk, "id_key": fac["id"].casefold(),
+                                                      **values}, unique=("partner_pk", "id_key"))
+        if not created:
+            await conn.execute(update(facs).where(facs.c.partner_pk == partner_pk,
+                                                  facs.c.id_key == fac["id"].casefold()).values(**values))
+        return await self.get(conn, partner_pk, fac["id"]), created
 
     async def get(self, conn: AsyncConnection, partner_pk: int | None, fac_id: str) -> FacRecord | None:
         query = select(facs).where(facs.c.id_key == fac_id.casefold())
